@@ -1,0 +1,215 @@
+"""Answering: hits in, one `Answer` record out — the documents' own words, with their source.
+
+No text is generated. The answer is the best FAQ entry's answer or the best passage, with the
+sentence that best matches the question marked. Below the confidence threshold the answer is a
+plain "I don't know" (``found`` is False) with the closest FAQ questions as suggestions.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from qabot.chunking import Passage, split_sentences
+from qabot.errors import QuestionError
+from qabot.lexical import tokenize
+from qabot.retrieval import Hit, Retriever
+from qabot.structure import Link
+
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_TOP_K = 3
+MAX_QUESTION_CHARS = 2000
+DECLINE_MESSAGE = "I don't know: nothing in the documents answers that question."
+_SUGGESTION_POOL = 10
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an answer came from."""
+
+    title: str
+    date: str | None
+    links: tuple[Link, ...]
+    passage_id: str
+    doc_id: str
+    path: str
+    section: str
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A next-best match, offered beside the answer."""
+
+    passage_id: str
+    kind: str
+    text: str
+    faq_question: str | None
+    score: float
+    title: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer to one question.
+
+    ``found`` is False when nothing scored above the threshold; then ``answer`` is the decline
+    message, ``kind``/``source`` are None and ``suggestions`` lists close FAQ questions.
+    ``highlight`` is the sentence of ``answer`` that best matches the question.
+    """
+
+    question: str
+    found: bool
+    kind: str | None
+    answer: str
+    score: float
+    faq_question: str | None
+    source: Source | None
+    alternatives: tuple[Alternative, ...]
+    highlight: str | None = None
+    suggestions: tuple[str, ...] = ()
+    truncated: bool = False
+
+    @property
+    def passage_id(self) -> str | None:
+        return self.source.passage_id if self.source else None
+
+    def to_dict(self) -> dict:
+        """The JSON form shared by ``qabot ask --json``, the API and the chat."""
+        data = asdict(self)
+        data["score"] = round(self.score, 4)
+        for alternative in data["alternatives"]:
+            alternative["score"] = round(alternative["score"], 4)
+        return data
+
+
+def clean_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> tuple[str, bool]:
+    """Strip control characters and surrounding space; trim very long questions.
+
+    Returns the cleaned question and whether it was trimmed.
+
+    Raises:
+        QuestionError: the question is empty once cleaned.
+    """
+    if not isinstance(question, str):
+        raise QuestionError(f"A question must be text, not {type(question).__name__}.")
+    cleaned = "".join(
+        " " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in question
+    )
+    cleaned = " ".join(cleaned.split())
+    if not cleaned:
+        raise QuestionError("The question is empty: type a question.")
+    if len(cleaned) > max_chars:
+        return cleaned[:max_chars].rsplit(" ", 1)[0] or cleaned[:max_chars], True
+    return cleaned, False
+
+
+def best_sentence(text: str, question: str) -> str:
+    """The sentence of ``text`` sharing the most (stemmed, non-stopword) words with the question."""
+    sentences = split_sentences(text)
+    if len(sentences) <= 1:
+        return text.strip()
+    wanted = set(tokenize([question])[0])
+    overlaps = [len(wanted & set(tokens)) for tokens in tokenize(sentences)]
+    best = max(range(len(sentences)), key=lambda i: (overlaps[i], -i))
+    return sentences[best]
+
+
+class Answerer:
+    """Turns questions into answers with a `Retriever`.
+
+    Args:
+        retriever: finds the candidate passages.
+        threshold: the lowest fused score that counts as an answer.
+        top_k: hits considered per question (the best one answers; the rest are alternatives).
+    """
+
+    def __init__(
+        self,
+        retriever: Retriever,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        top_k: int = DEFAULT_TOP_K,
+    ) -> None:
+        self.retriever = retriever
+        self.threshold = threshold
+        self.top_k = top_k
+
+    def answer(self, question: str, top_k: int | None = None) -> Answer:
+        """Answer one question: ``answer_batch([question])[0]``."""
+        return self.answer_batch([question], top_k)[0]
+
+    def answer_batch(self, questions: Sequence[str], top_k: int | None = None) -> list[Answer]:
+        """Answer many questions with one batched retrieval.
+
+        Raises:
+            QuestionError: a question is empty (its position is named).
+        """
+        top_k = max(1, top_k or self.top_k)
+        cleaned = []
+        for number, question in enumerate(questions, start=1):
+            try:
+                cleaned.append(clean_question(question))
+            except QuestionError as exc:
+                raise QuestionError(
+                    str(exc) if len(questions) == 1 else f"Question {number}: {exc}"
+                ) from exc
+        hits = self.retriever.search_batch([q for q, _ in cleaned], max(top_k, _SUGGESTION_POOL))
+        return [
+            self._compose(q, truncated, question_hits, top_k)
+            for (q, truncated), question_hits in zip(cleaned, hits, strict=True)
+        ]
+
+    def _compose(self, question: str, truncated: bool, hits: list[Hit], top_k: int) -> Answer:
+        if not hits or hits[0].score < self.threshold:
+            suggestions = tuple(
+                dict.fromkeys(h.passage.question for h in hits if h.passage.kind == "faq")
+            )[:3]
+            return Answer(
+                question=question,
+                found=False,
+                kind=None,
+                answer=DECLINE_MESSAGE,
+                score=hits[0].score if hits else 0.0,
+                faq_question=None,
+                source=None,
+                alternatives=tuple(_alternative(h) for h in hits[: top_k - 1]),
+                suggestions=suggestions,
+                truncated=truncated,
+            )
+        best = hits[0]
+        return Answer(
+            question=question,
+            found=True,
+            kind=best.passage.kind,
+            answer=best.passage.text,
+            score=best.score,
+            faq_question=best.passage.question,
+            source=_source(best.passage),
+            alternatives=tuple(_alternative(h) for h in hits[1:top_k]),
+            highlight=best_sentence(best.passage.text, question),
+            truncated=truncated,
+        )
+
+
+def _source(passage: Passage) -> Source:
+    return Source(
+        title=passage.title,
+        date=passage.date,
+        links=passage.sources,
+        passage_id=passage.passage_id,
+        doc_id=passage.doc_id,
+        path=passage.path,
+        section=passage.section,
+    )
+
+
+def _alternative(hit: Hit) -> Alternative:
+    return Alternative(
+        passage_id=hit.passage.passage_id,
+        kind=hit.passage.kind,
+        text=hit.passage.text,
+        faq_question=hit.passage.question,
+        score=hit.score,
+        title=hit.passage.title,
+    )

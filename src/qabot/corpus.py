@@ -1,0 +1,369 @@
+"""Reading a corpus: files in, plain `Document` records out.
+
+One small reader per format. Text formats (.txt, .md, .html, .pdf) give one document per file;
+structured formats (.jsonl, .jsonl.gz, .csv) give one document per row, either an FAQ entry
+(``question`` + ``answer``) or a document (``title``? + ``text``). A row's own ``id``/``_id`` is
+kept as its document id so that BEIR-style relevance files refer to our entries directly.
+
+Files that cannot be read are reported as `CorpusProblem` records; the rest still load.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+from qabot.errors import CorpusError, EmptyCorpusError
+
+TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+ROW_SUFFIXES = (".jsonl", ".jsonl.gz", ".csv")
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES + ROW_SUFFIXES
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document, or one row of a structured file.
+
+    ``question`` is set only for structured FAQ rows; then ``text`` is the answer.
+    ``path`` is relative to the corpus root (posix form).
+    """
+
+    doc_id: str
+    title: str
+    text: str
+    path: str
+    format: str
+    question: str | None = None
+
+
+@dataclass(frozen=True)
+class CorpusProblem:
+    """A file (or row) that could not be used, and why."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """What `load_corpus` read: the documents and the problems met on the way."""
+
+    documents: tuple[Document, ...]
+    problems: tuple[CorpusProblem, ...]
+    fingerprint: str
+
+
+class _Unusable(Exception):
+    """A file cannot be used; the message says why."""
+
+
+def corpus_files(path: Path) -> list[Path]:
+    """The supported files under ``path`` (or ``path`` itself), sorted, hidden ones skipped."""
+    if path.is_file():
+        return [path]
+    files = []
+    for candidate in sorted(path.rglob("*")):
+        relative = candidate.relative_to(path)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if candidate.is_file() and _suffix(candidate) in SUPPORTED_SUFFIXES:
+            files.append(candidate)
+    return files
+
+
+def corpus_fingerprint(path: Path) -> str:
+    """A hash of every supported file's relative path and bytes: changes when the corpus does."""
+    path = Path(path)
+    root = path.parent if path.is_file() else path
+    digest = hashlib.sha256()
+    for file in corpus_files(path):
+        digest.update(file.relative_to(root).as_posix().encode())
+        try:
+            digest.update(hashlib.sha256(file.read_bytes()).digest())
+        except OSError:
+            digest.update(b"<unreadable>")
+    return digest.hexdigest()
+
+
+def load_corpus(path: Path | str) -> Corpus:
+    """Read every supported file under ``path`` (a folder, read recursively, or one file).
+
+    Raises:
+        CorpusError: the path does not exist.
+        EmptyCorpusError: no document could be read; the message lists the problems.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CorpusError(f"Corpus path {str(path)!r} does not exist.")
+    root = path.parent if path.is_file() else path
+    documents: list[Document] = []
+    problems: list[CorpusProblem] = []
+    seen_ids: set[str] = set()
+    for file in corpus_files(path):
+        relative = file.relative_to(root).as_posix()
+        try:
+            for document in _read_file(file, relative, problems):
+                if document.doc_id in seen_ids:
+                    problems.append(
+                        CorpusProblem(relative, f"duplicate id {document.doc_id!r}; row skipped")
+                    )
+                    continue
+                seen_ids.add(document.doc_id)
+                documents.append(document)
+        except _Unusable as exc:
+            problems.append(CorpusProblem(relative, str(exc)))
+    if path.is_file() and _suffix(path) not in SUPPORTED_SUFFIXES:
+        problems.append(CorpusProblem(path.name, f"unsupported format {_suffix(path)!r}"))
+    if not documents:
+        detail = "; ".join(str(p) for p in problems) or "no supported files"
+        raise EmptyCorpusError(
+            f"Corpus {str(path)!r} has nothing to index ({detail}). "
+            f"Supported formats: {', '.join(SUPPORTED_SUFFIXES)}."
+        )
+    return Corpus(tuple(documents), tuple(problems), corpus_fingerprint(path))
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    return ".jsonl.gz" if name.endswith(".jsonl.gz") else path.suffix.lower()
+
+
+def _read_file(file: Path, relative: str, problems: list[CorpusProblem]) -> Iterator[Document]:
+    suffix = _suffix(file)
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise _Unusable(f"cannot be read ({exc.strerror or exc})") from exc
+    if not raw.strip():
+        raise _Unusable("empty file")
+    if suffix == ".pdf":
+        yield _pdf_document(raw, relative)
+        return
+    if suffix == ".jsonl.gz":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise _Unusable(f"not a readable gzip file ({exc})") from exc
+    text = _decode(raw)
+    if suffix in ROW_SUFFIXES:
+        yield from _row_documents(text, relative, suffix, problems)
+        return
+    title = _stem(relative)
+    if suffix in (".html", ".htm"):
+        html_title, text = html_to_text(text)
+        title = html_title or title
+    elif suffix in (".md", ".markdown"):
+        title = _markdown_title(text) or title
+    if not text.strip():
+        raise _Unusable("no text in file")
+    yield Document(relative, title, text, relative, suffix.lstrip("."))
+
+
+def _decode(raw: bytes) -> str:
+    if b"\x00" in raw[:8192]:
+        raise _Unusable("binary file (contains NUL bytes), not text")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise _Unusable(
+            f"not UTF-8 (invalid byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+            "save it as UTF-8 to index it"
+        ) from exc
+
+
+def _stem(relative: str) -> str:
+    name = relative.rsplit("/", 1)[-1]
+    for suffix in SUPPORTED_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _markdown_title(text: str) -> str | None:
+    for line in text.splitlines():
+        if line.startswith("# "):
+            return line[2:].strip() or None
+    return None
+
+
+def _row_documents(
+    text: str, relative: str, suffix: str, problems: list[CorpusProblem]
+) -> Iterator[Document]:
+    rows: Iterator[tuple[int, object]]
+    rows = _jsonl_rows(text) if suffix != ".csv" else _csv_rows(text)
+    fmt = suffix.lstrip(".").removesuffix(".gz")
+    count = 0
+    for line, row in rows:
+        where = f"{relative}:{line}"
+        if isinstance(row, Exception):
+            problems.append(CorpusProblem(where, f"malformed row ({row})"))
+            continue
+        if not isinstance(row, dict):
+            problems.append(CorpusProblem(where, "row is not an object"))
+            continue
+        doc_id = str(row.get("id") or row.get("_id") or where).strip()
+        question = _field(row, "question")
+        answer = _field(row, "answer")
+        body = _field(row, "text")
+        title = _field(row, "title")
+        if question and answer:
+            document = Document(doc_id, question, answer, relative, fmt, question=question)
+        elif body:
+            document = Document(doc_id, title or doc_id, body, relative, fmt)
+        elif question:
+            problems.append(CorpusProblem(where, f"FAQ entry {doc_id!r} has an empty answer"))
+            continue
+        else:
+            problems.append(
+                CorpusProblem(where, "row has neither question+answer nor text; skipped")
+            )
+            continue
+        count += 1
+        yield document
+    if count == 0:
+        raise _Unusable("no usable rows (need question+answer or text)")
+
+
+def _field(row: dict, name: str) -> str:
+    value = row.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _jsonl_rows(text: str) -> Iterator[tuple[int, object]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, exc
+
+
+def _csv_rows(text: str) -> Iterator[tuple[int, object]]:
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        for row in reader:
+            yield reader.line_num, {k.strip().lower(): v for k, v in row.items() if k}
+    except csv.Error as exc:
+        yield reader.line_num, exc
+
+
+def _pdf_document(raw: bytes, relative: str) -> Document:
+    # pypdf is imported here so that reading text corpora never pays for it.
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(raw))
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = (reader.metadata.title if reader.metadata else None) or _stem(relative)
+    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+        raise _Unusable(f"not a readable PDF ({exc})") from exc
+    text = "\n\n".join(page.strip() for page in pages if page.strip())
+    if not text:
+        raise _Unusable("PDF has no extractable text (scanned images are not supported)")
+    return Document(relative, str(title), text, relative, "pdf")
+
+
+_BLOCK_TAGS = frozenset(
+    [
+        "p",
+        "div",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "li",
+        "ul",
+        "ol",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "br",
+        "tr",
+        "table",
+        "blockquote",
+        "pre",
+        "dt",
+        "dd",
+        "main",
+        "nav",
+        "aside",
+    ]
+)
+_SKIP_TAGS = frozenset(("script", "style", "noscript", "template", "head"))
+
+
+class _TextExtractor(HTMLParser):
+    """HTML to plain text: blocks become paragraphs, headings their own lines, links keep URLs."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title = ""
+        self._skip = 0
+        self._in_title = False
+        self._href: str | None = None
+        self._link_text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "title":
+            self._in_title = True
+        elif tag in _SKIP_TAGS:
+            self._skip += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n\n")
+            if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+                self.parts.append("#" * int(tag[1]) + " ")
+        elif tag == "a":
+            self._href = dict(attrs).get("href")
+            self._link_text = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        elif tag in _SKIP_TAGS:
+            self._skip = max(0, self._skip - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n\n")
+        elif tag == "a" and self._href:
+            label = "".join(self._link_text)
+            if self._href.startswith(("http://", "https://")) and self._href not in label:
+                self.parts.append(f" ({self._href})")
+            self._href = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+        elif not self._skip:
+            self.parts.append(" ".join(data.split()) if data.strip() else " ")
+            if self._href is not None:
+                self._link_text.append(data)
+
+
+def html_to_text(html: str) -> tuple[str, str]:
+    """Return ``(title, text)`` of an HTML page; paragraphs separated by blank lines."""
+    parser = _TextExtractor()
+    parser.feed(html)
+    parser.close()
+    raw = "".join(parser.parts)
+    paragraphs = [" ".join(block.split()) for block in raw.split("\n\n")]
+    text = "\n\n".join(p for p in paragraphs if p)
+    title = " ".join(parser.title.split())
+    if not title:
+        first = next((p for p in paragraphs if p.startswith("# ")), "")
+        title = first[2:]
+    return title, text

@@ -1,0 +1,316 @@
+"""An index folder: build, save atomically, load and check.
+
+Layout of ``index_dir``::
+
+    manifest.json          what built the index, and which data folder is current
+    calibration.json       optional: the confidence threshold chosen by ``qabot eval --calibrate``
+    data-<build id>/       read-only files: passages.jsonl, vectors.faiss, rows.json, lexical/
+
+A build writes a new data folder, then replaces ``manifest.json`` in one atomic rename: until
+that moment the previous index stays current, so a failed or interrupted build never destroys
+a working index, and any number of readers (server replicas) can share the folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+from qabot.chunking import DEFAULT_MAX_CHARS, Passage, chunk_documents
+from qabot.corpus import corpus_fingerprint, load_corpus
+from qabot.embedding import Embedder
+from qabot.errors import (
+    EmptyCorpusError,
+    IndexCorruptError,
+    IndexNotFoundError,
+    ModelMismatchError,
+    QabotIndexError,
+    StaleIndexError,
+)
+from qabot.lexical import DEFAULT_B, DEFAULT_K1, LexicalIndex
+from qabot.store import VectorStore
+from qabot.structure import Link
+
+FORMAT_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+CALIBRATION_FILE = "calibration.json"
+_PASSAGES_FILE = "passages.jsonl"
+
+
+@dataclass(frozen=True)
+class IndexManifest:
+    """Everything that decided an index's content; checked when the index is loaded."""
+
+    model: str
+    dimension: int
+    max_chars: int
+    corpus_path: str
+    corpus_fingerprint: str
+    documents: int
+    passages: int
+    faq_entries: int
+    rows: int
+    data_dir: str
+    built_at: str
+    qabot_version: str
+    lexical: dict = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
+    format_version: int = FORMAT_VERSION
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "problems": list(self.problems)}
+
+
+@dataclass(frozen=True)
+class Index:
+    """A loaded index: its manifest, passages, vector store and keyword index."""
+
+    index_dir: Path
+    manifest: IndexManifest
+    passages: tuple[Passage, ...]
+    store: VectorStore
+    lexical: LexicalIndex
+    by_id: dict[str, Passage] = field(repr=False, compare=False, default_factory=dict)
+
+    def passage(self, passage_id: str) -> Passage:
+        return self.by_id[passage_id]
+
+
+def build_index(
+    corpus_path: Path | str,
+    index_dir: Path | str,
+    embedder: Embedder,
+    *,
+    max_chars: int = DEFAULT_MAX_CHARS,
+) -> Index:
+    """Read the corpus, chunk it, embed it and save a new index into ``index_dir`` atomically.
+
+    Raises:
+        CorpusError / EmptyCorpusError: the corpus cannot be read or yields no passages.
+    """
+    corpus_path, index_dir = Path(corpus_path).resolve(), Path(index_dir)
+    corpus = load_corpus(corpus_path)
+    passages = chunk_documents(corpus.documents, max_chars)
+    if not passages:
+        raise EmptyCorpusError(f"Corpus {str(corpus_path)!r} yielded no passages to index.")
+    row_ids = [p.passage_id for p in passages for _ in p.embedding_texts()]
+    vectors = embedder.embed_batch([t for p in passages for t in p.embedding_texts()])
+    store = VectorStore.build(row_ids, vectors)
+    lexical = LexicalIndex.build(
+        [p.passage_id for p in passages], [p.keyword_text() for p in passages]
+    )
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = f"data-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    staging = Path(tempfile.mkdtemp(prefix=f".{data_dir}.", dir=index_dir))
+    try:
+        store.save(staging)
+        lexical.save(staging / "lexical")
+        with open(staging / _PASSAGES_FILE, "w", encoding="utf-8") as out:
+            for passage in passages:
+                out.write(json.dumps(asdict(passage), ensure_ascii=False) + "\n")
+        _make_read_only(staging)
+        os.rename(staging, index_dir / data_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    manifest = IndexManifest(
+        model=embedder.name,
+        dimension=int(vectors.shape[1]),
+        max_chars=max_chars,
+        corpus_path=str(corpus_path),
+        corpus_fingerprint=corpus.fingerprint,
+        documents=len(corpus.documents),
+        passages=sum(p.kind == "passage" for p in passages),
+        faq_entries=sum(p.kind == "faq" for p in passages),
+        rows=len(row_ids),
+        data_dir=data_dir,
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        qabot_version=_version(),
+        lexical={"library": "bm25s", "k1": DEFAULT_K1, "b": DEFAULT_B, "stemmer": "english"},
+        problems=tuple(str(p) for p in corpus.problems),
+    )
+    write_json_atomic(index_dir / MANIFEST_FILE, manifest.to_dict())
+    _remove_old_data(index_dir, keep=data_dir)
+    return Index(
+        index_dir, manifest, tuple(passages), store, lexical, {p.passage_id: p for p in passages}
+    )
+
+
+def read_manifest(index_dir: Path | str) -> IndexManifest:
+    """Read and validate ``manifest.json``.
+
+    Raises:
+        IndexNotFoundError: there is no manifest.
+        IndexCorruptError: the manifest is unreadable or from an incompatible version.
+    """
+    index_dir = Path(index_dir)
+    path = index_dir / MANIFEST_FILE
+    if not path.is_file():
+        raise IndexNotFoundError(
+            f"No index in {str(index_dir)!r}. Build one with: qabot index CORPUS --index-dir {index_dir}",
+            index_dir,
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        known = {f.name for f in fields(IndexManifest)}
+        manifest = IndexManifest(**{k: v for k, v in data.items() if k in known})
+    except (OSError, ValueError, TypeError) as exc:
+        raise IndexCorruptError(
+            f"Index manifest {str(path)!r} is unreadable ({exc}); rebuild with: qabot index",
+            index_dir,
+        ) from exc
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexCorruptError(
+            f"Index in {str(index_dir)!r} has format {manifest.format_version}, this qabot reads "
+            f"format {FORMAT_VERSION}; rebuild with: qabot index",
+            index_dir,
+        )
+    return replace(manifest, problems=tuple(manifest.problems))
+
+
+def load_index(index_dir: Path | str, *, model: str | None = None) -> Index:
+    """Load an index; with ``model``, check that it was built with that model.
+
+    Raises:
+        IndexNotFoundError, IndexCorruptError, ModelMismatchError.
+    """
+    index_dir = Path(index_dir)
+    manifest = read_manifest(index_dir)
+    if model is not None and model != manifest.model:
+        raise ModelMismatchError(
+            f"Index in {str(index_dir)!r} was built with model {manifest.model!r}, not {model!r}; "
+            f"rebuild with: qabot index --model {model}",
+            index_dir,
+        )
+    data = index_dir / manifest.data_dir
+    try:
+        lines = (data / _PASSAGES_FILE).read_text(encoding="utf-8").splitlines()
+        passages = tuple(_passage_from_dict(json.loads(line)) for line in lines if line)
+    except (OSError, ValueError, TypeError) as exc:
+        raise IndexCorruptError(
+            f"Passages of the index in {str(index_dir)!r} are unreadable ({exc}); rebuild with: qabot index",
+            index_dir,
+        ) from exc
+    store = VectorStore.load(data)
+    lexical = LexicalIndex.load(data / "lexical")
+    by_id = {p.passage_id: p for p in passages}
+    if (
+        store.dimension != manifest.dimension
+        or len(store) != manifest.rows
+        or set(store.row_ids) != set(by_id)
+        or lexical.ids != tuple(by_id)
+    ):
+        raise IndexCorruptError(
+            f"Index files in {str(index_dir)!r} disagree with each other; rebuild with: qabot index",
+            index_dir,
+        )
+    return Index(index_dir, manifest, passages, store, lexical, by_id)
+
+
+def check_fresh(manifest: IndexManifest, corpus_path: Path | str) -> None:
+    """Raise `StaleIndexError` when the corpus changed since the index was built."""
+    corpus_path = Path(corpus_path).resolve()
+    if str(corpus_path) != manifest.corpus_path:
+        raise StaleIndexError(
+            f"Index was built from {manifest.corpus_path!r}, not {str(corpus_path)!r}."
+        )
+    if corpus_fingerprint(corpus_path) != manifest.corpus_fingerprint:
+        raise StaleIndexError(
+            f"Corpus {str(corpus_path)!r} changed since the index was built; rebuild with: qabot index"
+        )
+
+
+def ensure_index(
+    corpus_path: Path | str,
+    index_dir: Path | str,
+    make_embedder: Callable[[str], Embedder],
+    *,
+    model: str | None = None,
+    default_model: str,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    log: Callable[[str], None] = lambda message: None,
+) -> tuple[Index, Embedder]:
+    """Load the index, rebuilding it first when missing, corrupt, stale or of another model.
+
+    ``make_embedder(name)`` is called once, with ``model`` or else the model the index was built
+    with. Returns the index and the embedder, ready to answer.
+    """
+    try:
+        built_with = read_manifest(index_dir).model
+    except QabotIndexError:
+        built_with = None
+    embedder = make_embedder(model or built_with or default_model)
+    try:
+        index = load_index(index_dir, model=embedder.name)
+        check_fresh(index.manifest, corpus_path)
+        return index, embedder
+    except QabotIndexError as exc:
+        log(f"{exc} Rebuilding the index from {str(corpus_path)!r}.")
+    return build_index(corpus_path, index_dir, embedder, max_chars=max_chars), embedder
+
+
+def read_calibration(index_dir: Path | str) -> dict | None:
+    """The stored calibration (``{"threshold": ..., "model": ...}``), or None."""
+    path = Path(index_dir) / CALIBRATION_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return (
+        data if isinstance(data, dict) and isinstance(data.get("threshold"), int | float) else None
+    )
+
+
+def write_calibration(index_dir: Path | str, calibration: dict) -> None:
+    """Store a calibration beside the index (atomically)."""
+    write_json_atomic(Path(index_dir) / CALIBRATION_FILE, calibration)
+
+
+def write_json_atomic(path: Path, data: object) -> None:
+    """Write JSON to a temporary file and rename it over ``path``: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(data, out, indent=2, ensure_ascii=False)
+            out.write("\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _passage_from_dict(data: dict) -> Passage:
+    data["sources"] = tuple(Link(**link) for link in data.get("sources") or ())
+    return Passage(**data)
+
+
+def _make_read_only(directory: Path) -> None:
+    for path in directory.rglob("*"):
+        if path.is_file():
+            path.chmod(0o444)
+
+
+def _remove_old_data(index_dir: Path, keep: str) -> None:
+    for old in index_dir.glob("data-*"):
+        if old.name != keep and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("qabot")
+    except PackageNotFoundError:
+        return "unknown"
