@@ -19,6 +19,9 @@ DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX_DIR = "index"
 EXIT_ERROR = 2
 
+# Commands defined in later sections of this module append a ``register(subparsers)`` here.
+_EXTRA_COMMANDS: list[Callable] = []
+
 _OFFLINE_ENV = {
     # Nothing qabot runs may reach the internet: models load from disk, Gradio stays quiet.
     "HF_HUB_OFFLINE": "1",
@@ -236,6 +239,12 @@ def format_answer(answer) -> str:
     return "\n".join(lines)
 
 
+# --- chat commands: serve, feedback ---------------------------------------------------------
+
+
+# --- evaluation commands: eval, lint ---------------------------------------------------------
+
+
 # --- parser --------------------------------------------------------------------------------
 
 
@@ -285,10 +294,6 @@ def build_parser() -> argparse.ArgumentParser:
     for register in _EXTRA_COMMANDS:
         register(subparsers)
     return parser
-
-
-# Commands defined in other sections of this module register themselves here.
-_EXTRA_COMMANDS: list[Callable] = []
 
 
 def _version() -> str:
