@@ -1,0 +1,71 @@
+"""qabot: exact, sourced answers from your own documents, offline.
+
+The four verbs::
+
+    corpus = load_corpus("corpus/")                       # read documents
+    index = build_index("corpus/", "index/", embedder)    # chunk, embed, save
+    answerer = Answerer(Retriever(load_index("index/"), embedder))
+    answer = answerer.answer("What is NATO?")             # the documents' own words
+"""
+
+from qabot.answering import Alternative, Answer, Answerer, Source
+from qabot.chunking import Passage, chunk_document, chunk_documents
+from qabot.corpus import Corpus, CorpusProblem, Document, load_corpus
+from qabot.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
+from qabot.errors import (
+    CorpusError,
+    EmptyCorpusError,
+    EvalInputError,
+    IndexCorruptError,
+    IndexNotFoundError,
+    ModelError,
+    ModelMismatchError,
+    QabotError,
+    QabotIndexError,
+    QuestionError,
+    StaleIndexError,
+)
+from qabot.index import Index, IndexManifest, build_index, ensure_index, load_index
+from qabot.retrieval import Hit, Retriever
+from qabot.structure import Link, Structure, parse_structure
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "Alternative",
+    "Answer",
+    "Answerer",
+    "Corpus",
+    "CorpusError",
+    "CorpusProblem",
+    "Document",
+    "Embedder",
+    "EmptyCorpusError",
+    "EvalInputError",
+    "Hit",
+    "Index",
+    "IndexCorruptError",
+    "IndexManifest",
+    "IndexNotFoundError",
+    "Link",
+    "ModelError",
+    "ModelMismatchError",
+    "Passage",
+    "QabotError",
+    "QabotIndexError",
+    "QuestionError",
+    "Retriever",
+    "SentenceTransformerEmbedder",
+    "Source",
+    "StaleIndexError",
+    "Structure",
+    "__version__",
+    "build_index",
+    "chunk_document",
+    "chunk_documents",
+    "ensure_index",
+    "load_corpus",
+    "load_index",
+    "parse_structure",
+]

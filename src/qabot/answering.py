@@ -7,6 +7,7 @@ plain "I don't know" (``found`` is False) with the closest FAQ questions as sugg
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -76,7 +77,7 @@ class Answer:
 
     def to_dict(self) -> dict:
         """The JSON form shared by ``qabot ask --json``, the API and the chat."""
-        data = asdict(self)
+        data = json.loads(json.dumps(asdict(self)))  # tuples become lists: plain JSON values
         data["score"] = round(self.score, 4)
         for alternative in data["alternatives"]:
             alternative["score"] = round(alternative["score"], 4)
@@ -159,6 +160,19 @@ class Answerer:
             self._compose(q, truncated, question_hits, top_k)
             for (q, truncated), question_hits in zip(cleaned, hits, strict=True)
         ]
+
+    def compose(self, question: str, hits: Sequence[Hit], top_k: int | None = None) -> Answer:
+        """The answer `answer_batch` gives to ``question`` when retrieval returned ``hits``.
+
+        For callers that already searched (evaluation ranks the same hits it answers with).
+        ``hits`` are best first, as `Retriever.search_batch` returns them; any number works.
+
+        Raises:
+            QuestionError: the question is empty.
+        """
+        top_k = max(1, top_k or self.top_k)
+        cleaned, truncated = clean_question(question)
+        return self._compose(cleaned, truncated, list(hits[: max(top_k, _SUGGESTION_POOL)]), top_k)
 
     def _compose(self, question: str, truncated: bool, hits: list[Hit], top_k: int) -> Answer:
         if not hits or hits[0].score < self.threshold:

@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -349,7 +350,7 @@ class _TextExtractor(HTMLParser):
         if self._in_title:
             self.title += data
         elif not self._skip:
-            self.parts.append(" ".join(data.split()) if data.strip() else " ")
+            self.parts.append(re.sub(r"\s+", " ", data))
             if self._href is not None:
                 self._link_text.append(data)
 

@@ -6,6 +6,7 @@ domain terms. Passage ids go in and come out; bm25s row numbers never leave this
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,14 +20,20 @@ DEFAULT_B = 0.75
 _IDS_FILE = "ids.json"
 
 
+@functools.cache
+def _stemmer() -> object:
+    # Built once per process: creating a Snowball stemmer costs more than tokenising a question.
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
     """Lower-cased, stopword-free, stemmed tokens for each text."""
     import bm25s
-    import Stemmer
 
-    stemmer = Stemmer.Stemmer("english")
     tokens = bm25s.tokenize(
-        list(texts), stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False
+        list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
     )
     return [list(t) for t in tokens]
 
@@ -36,6 +43,7 @@ class LexicalIndex:
 
     def __init__(self, ids: Sequence[str], bm25: object) -> None:
         self.ids = tuple(ids)
+        self.position = {passage_id: row for row, passage_id in enumerate(self.ids)}
         self._bm25 = bm25
 
     @classmethod

@@ -93,7 +93,7 @@ class Retriever:
         query_vectors = self.embedder.embed_batch(list(questions))
         dense_hits = self.index.store.search_batch(query_vectors, pool)
         lexical_scores = self.index.lexical.scores_batch(questions)
-        lexical_position = {pid: i for i, pid in enumerate(self.index.lexical.ids)}
+        lexical_position = self.index.lexical.position
         results = []
         for q, question in enumerate(questions):
             dense = dict(dense_hits[q])

@@ -101,15 +101,18 @@ class _Builder:
             heading = _MD_HEADING.match(line)
             q_line = _Q_LINE.match(line)
             a_line = _A_LINE.match(line)
-            if heading or q_line or a_line:
+            named = _named_heading(line)
+            if heading or q_line or a_line or named:
                 self._text(" ".join(pending))
                 pending = []
             if heading:
                 self._heading(heading.group(2).strip())
+            elif named:
+                self._heading(named)
             elif q_line:
                 self._question(q_line.group(1).strip())
             elif a_line:
-                self._text(a_line.group(1).strip())
+                pending = [a_line.group(1).strip()]
             elif self.mode == "sources":
                 self._source_line(line)
             else:
@@ -191,6 +194,15 @@ class _Builder:
         self._close_section()
         faq = tuple(FaqPair(q, "\n\n".join(a), s) for q, a, s in self.faq)
         return Structure(date, tuple(self.sections), faq, tuple(dict.fromkeys(self.sources)))
+
+
+def _named_heading(line: str) -> str | None:
+    """The FAQ or sources heading a line consists of, if it is one (e.g. a PDF's own line)."""
+    bare = line.strip("#*_ ").strip()
+    if _FAQ_HEADING.match(bare):
+        return bare
+    sources = _SOURCES_HEADING.match(bare)
+    return bare if sources and not sources.group(1) else None
 
 
 def _is_heading_like(line: str) -> bool:

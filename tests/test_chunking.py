@@ -1,0 +1,51 @@
+from qabot.chunking import chunk_document, split_paragraph, split_sentences
+from qabot.corpus import Document, load_corpus
+from conftest import SEED_CORPUS
+
+
+def test_seed_passages_keep_document_metadata():
+    corpus = load_corpus(SEED_CORPUS)
+    passages = chunk_document(corpus.documents[0])
+    doc_id = "nato-ukraine-2023-11-29.txt"
+    assert [p.passage_id for p in passages] == [
+        f"{doc_id}#0",
+        f"{doc_id}#1",
+        f"{doc_id}#2",
+        f"{doc_id}#3",
+        f"{doc_id}#faq-0",
+        f"{doc_id}#faq-1",
+        f"{doc_id}#faq-2",
+    ]
+    assert all(p.date == "2023-11-29" and len(p.sources) == 2 for p in passages)
+    faq = passages[4]
+    assert faq.kind == "faq" and faq.question == "What is NATO?"
+    assert faq.embedding_texts() == ["What is NATO?", f"What is NATO? {faq.text}"]
+    assert not any(p.text.startswith(("date", "Sources", "Frequently")) for p in passages)
+
+
+def test_long_paragraph_is_split_at_sentences_under_budget():
+    sentence = "This sentence has exactly forty-two chars."
+    paragraph = " ".join([sentence] * 10)
+    pieces = split_paragraph(paragraph, max_chars=100)
+    assert all(len(p) <= 100 for p in pieces)
+    assert " ".join(pieces) == paragraph
+    assert all(p.endswith(".") for p in pieces)
+
+
+def test_sentence_split_keeps_abbreviations_of_numbers_together():
+    assert split_sentences("It costs 3.5 euros. Then it stops! Why? Because.") == [
+        "It costs 3.5 euros.",
+        "Then it stops!",
+        "Why?",
+        "Because.",
+    ]
+
+
+def test_structured_rows_keep_their_ids():
+    faq = Document("t0_a0", "How?", "Like this.", "faq.jsonl", "jsonl", question="How?")
+    doc = Document("4983", "A title", "Body one.\n\nBody two.", "c.jsonl", "jsonl")
+    assert [p.passage_id for p in chunk_document(faq)] == ["t0_a0#faq-0"]
+    passages = chunk_document(doc)
+    assert [p.passage_id for p in passages] == ["4983#0", "4983#1"]
+    assert passages[0].context == "A title"
+    assert passages[0].embedding_texts() == ["A title Body one."]

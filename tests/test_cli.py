@@ -1,0 +1,113 @@
+"""The CLI end to end, as a user runs it: real processes, the real model, the seed corpus."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import SEED_CORPUS
+
+
+def qabot(*args: str, stdin: str | None = None, env: dict | None = None, cwd: Path | None = None):
+    return subprocess.run(
+        [sys.executable, "-m", "qabot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def cli_index(tmp_path_factory, seed_index_dir) -> Path:
+    """A copy of the session's seed index, so CLI runs need not rebuild it."""
+    target = tmp_path_factory.mktemp("cli") / "index"
+    shutil.copytree(seed_index_dir, target)
+    return target
+
+
+def test_help_has_examples():
+    for command in ("index", "ask"):
+        result = qabot(command, "--help")
+        assert result.returncode == 0
+        assert "Examples:" in result.stdout and f"qabot {command}" in result.stdout
+
+
+def test_ask_prints_answer_with_source(cli_index):
+    result = qabot(
+        "ask", "What is NATO?", "--index-dir", str(cli_index), "--corpus", str(SEED_CORPUS)
+    )
+    assert result.returncode == 0, result.stderr
+    assert "North Atlantic Treaty Organization" in result.stdout
+    assert "2023-11-29" in result.stdout and "https://www.nato.int/" in result.stdout
+    assert "Rebuilding" not in result.stderr  # the fresh index was loaded, not rebuilt
+
+
+def test_ask_json_and_stdin_batch(cli_index):
+    env = {"QABOT_INDEX_DIR": str(cli_index), "QABOT_CORPUS": str(SEED_CORPUS)}
+    single = qabot("ask", "what is interoperability", "--json", env=env)
+    record = json.loads(single.stdout)
+    assert set(record) >= {
+        "question",
+        "found",
+        "kind",
+        "answer",
+        "score",
+        "faq_question",
+        "source",
+        "alternatives",
+    }
+    assert record["kind"] == "faq" and record["faq_question"] == "What is interoperability?"
+    lines = "What is NATO?\n\nWho won the 1998 FIFA World Cup?\nHow does NATO support Ukraine?\n"
+    batch = qabot("ask", "-", env=env, stdin=lines)
+    assert batch.returncode == 0, batch.stderr
+    records = [json.loads(line) for line in batch.stdout.splitlines()]
+    assert [r.get("found") for r in records] == [True, None, False, True]
+    assert "empty" in records[1]["error"]
+    assert records[2]["suggestions"]
+
+
+def test_index_command_and_auto_rebuild_when_stale(tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEED_CORPUS, corpus)
+    (corpus / "bad.txt").write_bytes(b"\xff\xfe latin")
+    built = qabot("index", str(corpus), "--index-dir", str(tmp_path / "idx"))
+    assert built.returncode == 0, built.stderr
+    assert "1 documents: 4 passages and 3 FAQ entries" in built.stdout
+    assert "bad.txt" in built.stderr and "not UTF-8" in built.stderr
+    (corpus / "extra.md").write_text(
+        "# Extra\n\nThe Eiffel Tower is in Paris, France.", encoding="utf-8"
+    )
+    asked = qabot(
+        "ask",
+        "Where is the Eiffel Tower?",
+        "--index-dir",
+        str(tmp_path / "idx"),
+        "--corpus",
+        str(corpus),
+    )
+    assert asked.returncode == 0, asked.stderr
+    assert "changed" in asked.stderr and "Paris" in asked.stdout
+
+
+def test_errors_are_clear_and_exit_2(tmp_path: Path, cli_index):
+    empty = qabot("ask", "   ", "--index-dir", str(cli_index), "--corpus", str(SEED_CORPUS))
+    assert empty.returncode == 2 and "qabot: error: The question is empty" in empty.stderr
+    model = qabot(
+        "index",
+        str(SEED_CORPUS),
+        "--index-dir",
+        str(tmp_path / "x"),
+        "--model",
+        str(tmp_path / "no-model"),
+    )
+    assert model.returncode == 2 and "Could not load embedding model" in model.stderr
+    assert "Traceback" not in model.stderr
+    nothing = qabot("index", str(tmp_path / "missing"), "--index-dir", str(tmp_path / "y"))
+    assert nothing.returncode == 2 and "does not exist" in nothing.stderr

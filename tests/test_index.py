@@ -1,0 +1,117 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from qabot.errors import (
+    EmptyCorpusError,
+    IndexCorruptError,
+    IndexNotFoundError,
+    ModelMismatchError,
+    StaleIndexError,
+)
+from qabot.index import build_index, check_fresh, ensure_index, load_index, read_manifest
+
+
+def _corpus(tmp_path: Path) -> Path:
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "a.md").write_text(
+        "# Apples\n\nApples grow on trees in orchards.\n\nFAQ\n\n1. Are apples red?\n\nSome are green.",
+        encoding="utf-8",
+    )
+    return corpus
+
+
+def test_build_then_load_round_trip(tmp_path: Path, fake_embedder):
+    corpus = _corpus(tmp_path)
+    built = build_index(corpus, tmp_path / "idx", fake_embedder, max_chars=500)
+    m = built.manifest
+    assert (m.model, m.dimension, m.max_chars) == ("fake-embedder", 64, 500)
+    assert (m.documents, m.passages, m.faq_entries, m.rows) == (1, 1, 1, 3)
+    assert m.corpus_path == str(corpus.resolve())
+    loaded = load_index(tmp_path / "idx", model="fake-embedder")
+    assert loaded.manifest == m
+    assert [p.passage_id for p in loaded.passages] == ["a.md#0", "a.md#faq-0"]
+    check_fresh(loaded.manifest, corpus)
+    data_files = [p for p in (tmp_path / "idx" / m.data_dir).rglob("*") if p.is_file()]
+    assert data_files and all(not (p.stat().st_mode & 0o222) for p in data_files)
+
+
+def test_embedding_is_batched_once_for_the_corpus(tmp_path: Path, fake_embedder):
+    build_index(_corpus(tmp_path), tmp_path / "idx", fake_embedder)
+    assert fake_embedder.calls == [3]
+
+
+def test_missing_stale_mismatched_and_corrupt(tmp_path: Path, fake_embedder):
+    with pytest.raises(IndexNotFoundError, match="qabot index"):
+        load_index(tmp_path / "nothing")
+    corpus = _corpus(tmp_path)
+    index_dir = tmp_path / "idx"
+    build_index(corpus, index_dir, fake_embedder)
+    with pytest.raises(ModelMismatchError, match="fake-embedder"):
+        load_index(index_dir, model="all-MiniLM-L6-v2")
+    (corpus / "b.txt").write_text("New document.", encoding="utf-8")
+    with pytest.raises(StaleIndexError, match="changed"):
+        check_fresh(read_manifest(index_dir), corpus)
+    (index_dir / "manifest.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="unreadable"):
+        load_index(index_dir)
+
+
+def test_failed_build_keeps_the_working_index(tmp_path: Path, fake_embedder):
+    corpus = _corpus(tmp_path)
+    index_dir = tmp_path / "idx"
+    first = build_index(corpus, index_dir, fake_embedder).manifest
+
+    class Exploding:
+        name, dimension = "fake-embedder", 64
+
+        def embed_batch(self, texts):
+            raise RuntimeError("crash mid-build")
+
+    (corpus / "b.txt").write_text("More text to index.", encoding="utf-8")
+    with pytest.raises(RuntimeError):
+        build_index(corpus, index_dir, Exploding())
+    assert load_index(index_dir).manifest == first
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(EmptyCorpusError):
+        build_index(empty, index_dir, fake_embedder)
+    assert load_index(index_dir).manifest == first
+    assert [p.name for p in index_dir.iterdir() if p.name.startswith(".")] == []
+
+
+def test_rebuild_replaces_old_data_folder(tmp_path: Path, fake_embedder):
+    corpus = _corpus(tmp_path)
+    index_dir = tmp_path / "idx"
+    first = build_index(corpus, index_dir, fake_embedder).manifest
+    second = build_index(corpus, index_dir, fake_embedder).manifest
+    assert first.data_dir != second.data_dir
+    assert sorted(p.name for p in index_dir.glob("data-*")) == [second.data_dir]
+
+
+def test_ensure_index_rebuilds_when_stale_or_corrupt(tmp_path: Path, fake_embedder):
+    corpus = _corpus(tmp_path)
+    index_dir = tmp_path / "idx"
+    logs: list[str] = []
+    made: list[str] = []
+
+    def make(name: str):
+        made.append(name)
+        return fake_embedder
+
+    kwargs = {"default_model": "fake-embedder", "log": logs.append}
+    index, _ = ensure_index(corpus, index_dir, make, **kwargs)
+    assert made == ["fake-embedder"] and logs and "No index" in logs[0]
+    ensure_index(corpus, index_dir, make, **kwargs)
+    assert len(logs) == 1  # fresh: loaded, not rebuilt
+    (corpus / "b.txt").write_text("Pears are sweet.", encoding="utf-8")
+    index, _ = ensure_index(corpus, index_dir, make, **kwargs)
+    assert "changed" in logs[-1] and index.manifest.documents == 2
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    (index_dir / manifest["data_dir"] / "rows.json").chmod(0o644)
+    (index_dir / manifest["data_dir"] / "rows.json").write_text("[]", encoding="utf-8")
+    index, _ = ensure_index(corpus, index_dir, make, **kwargs)
+    assert "unreadable" in logs[-1] or "disagree" in logs[-1] or "rows" in logs[-1]
+    assert load_index(index_dir).manifest.documents == 2

@@ -1,0 +1,74 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qabot.index import build_index
+from qabot.retrieval import Retriever, fuse, normalise_question
+
+
+def test_fuse_keeps_dense_absolute_and_normalises_keywords():
+    dense = np.array([0.8, 0.5, 0.1], dtype=np.float32)
+    lexical = np.array([2.0, 4.0, 0.0], dtype=np.float32)
+    assert fuse(dense, lexical, 0.5) == pytest.approx([0.65, 0.75, 0.05])
+    assert fuse(dense, np.zeros(3, dtype=np.float32), 0.5) == pytest.approx([0.4, 0.25, 0.05])
+    assert fuse(dense, lexical, 0.0) == pytest.approx(dense)
+
+
+def test_normalise_question():
+    assert normalise_question("  2. What IS  NATO?? ") == "what is nato"
+    assert normalise_question("Q: Café au lait?") == "cafe au lait"
+
+
+@pytest.fixture
+def small_index(tmp_path: Path, fake_embedder):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "faq.csv").write_text(
+        "id,question,answer\n"
+        "f1,How do I reset my password?,Open settings and choose reset.\n"
+        "f2,How do I change my password?,Use the account page.\n"
+        "f3,Where is the office?,In Zagreb near the station.\n",
+        encoding="utf-8",
+    )
+    (corpus / "notes.txt").write_text(
+        "The quarterly report lists revenue of 4.2 million.\n\nOur cafeteria serves lunch at noon.",
+        encoding="utf-8",
+    )
+    return build_index(corpus, tmp_path / "idx", fake_embedder)
+
+
+def test_search_batch_equals_single_search(small_index, fake_embedder):
+    retriever = Retriever(small_index, fake_embedder)
+    questions = ["where is the office", "quarterly revenue"]
+    batch = retriever.search_batch(questions, top_k=3)
+    assert [h.passage.passage_id for h in batch[0]] == [
+        h.passage.passage_id for h in retriever.search(questions[0], top_k=3)
+    ]
+    assert batch[0][0].passage.passage_id == "f3#faq-0"
+    assert batch[1][0].passage.passage_id == "notes.txt#0"
+    assert all(a.score >= b.score for a, b in zip(batch[1], batch[1][1:], strict=False))
+
+
+def test_verbatim_faq_question_returns_its_own_entry(small_index, fake_embedder):
+    retriever = Retriever(small_index, fake_embedder, lexical_weight=0.9)
+    [hit, *_] = retriever.search("how do I change my PASSWORD", top_k=2)
+    assert hit.passage.passage_id == "f2#faq-0"
+    assert hit.score > 1.0
+
+
+def test_fewer_passages_than_top_k(small_index, fake_embedder):
+    hits = Retriever(small_index, fake_embedder).search("lunch", top_k=50)
+    assert len(small_index.passages) == 4  # the short second paragraph joins the first
+    assert sorted(h.passage.passage_id for h in hits) == sorted(
+        p.passage_id for p in small_index.passages
+    )
+    assert Retriever(small_index, fake_embedder).search_batch([], top_k=3) == []
+
+
+def test_keyword_weight_changes_the_order(small_index, fake_embedder):
+    dense_only = Retriever(small_index, fake_embedder, lexical_weight=0.0)
+    hits = dense_only.search("revenue", top_k=5)
+    assert all(h.score == pytest.approx(h.dense_score) for h in hits)
+    mixed = Retriever(small_index, fake_embedder, lexical_weight=0.5).search("revenue", top_k=1)
+    assert mixed[0].lexical_score > 0

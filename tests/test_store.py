@@ -1,0 +1,44 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qabot.errors import IndexCorruptError
+from qabot.store import VectorStore
+
+
+def _unit(rows):
+    array = np.array(rows, dtype=np.float32)
+    return array / np.linalg.norm(array, axis=1, keepdims=True)
+
+
+def test_search_takes_best_row_per_passage_and_filters_padding():
+    vectors = _unit([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0]])
+    store = VectorStore.build(["a", "a", "b"], vectors)
+    query = _unit([[1, 0, 0]])
+    [hits] = store.search_batch(query, top_k=5)
+    # Two passages exist, so two hits come back, never a -1 row or a duplicate id.
+    assert [pid for pid, _ in hits] == ["a", "b"]
+    assert hits[0][1] == pytest.approx(1.0)
+    assert hits[1][1] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_exact_scores_and_round_trip(tmp_path: Path):
+    vectors = _unit([[1, 0], [0, 1], [1, 1]])
+    store = VectorStore.build(["x", "y", "y"], vectors)
+    store.save(tmp_path)
+    loaded = VectorStore.load(tmp_path)
+    assert loaded.row_ids == ("x", "y", "y")
+    assert loaded.dimension == 2
+    scores = loaded.scores(_unit([[0, 1]])[0], ["x", "y", "missing"])
+    assert scores == pytest.approx([0.0, 1.0, 0.0], abs=1e-6)
+
+
+def test_corrupt_files_raise(tmp_path: Path):
+    VectorStore.build(["x"], _unit([[1, 0]])).save(tmp_path)
+    (tmp_path / "rows.json").write_text('["x", "y"]', encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="1 rows but 2 ids"):
+        VectorStore.load(tmp_path)
+    (tmp_path / "vectors.faiss").write_bytes(b"garbage")
+    with pytest.raises(IndexCorruptError):
+        VectorStore.load(tmp_path)
