@@ -7,6 +7,7 @@ import pytest
 from qabot.chunking import chunk_documents
 from qabot.corpus import corpus_fingerprint, html_to_text, load_corpus
 from qabot.errors import CorpusError, EmptyCorpusError
+
 from pdfmaker import write_pdf
 
 MARKDOWN_FAQ = """# Widget help

@@ -1,4 +1,5 @@
 from qabot.structure import Link, parse_structure
+
 from conftest import SEED_CORPUS
 
 SEED = next(SEED_CORPUS.glob("*.txt")).read_text(encoding="utf-8")
