@@ -46,7 +46,7 @@ def test_ask_prints_answer_with_source(cli_index):
     assert result.returncode == 0, result.stderr
     assert "North Atlantic Treaty Organization" in result.stdout
     assert "2023-11-29" in result.stdout and "https://www.nato.int/" in result.stdout
-    assert "Rebuilding" not in result.stderr  # the fresh index was loaded, not rebuilt
+    assert "Building" not in result.stderr  # the fresh index was loaded, not rebuilt
 
 
 def test_ask_json_and_stdin_batch(cli_index):

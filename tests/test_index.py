@@ -44,7 +44,7 @@ def test_embedding_is_batched_once_for_the_corpus(tmp_path: Path, fake_embedder)
 
 
 def test_missing_stale_mismatched_and_corrupt(tmp_path: Path, fake_embedder):
-    with pytest.raises(IndexNotFoundError, match="qabot index"):
+    with pytest.raises(IndexNotFoundError, match="No index in"):
         load_index(tmp_path / "nothing")
     corpus = _corpus(tmp_path)
     index_dir = tmp_path / "idx"

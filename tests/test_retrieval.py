@@ -51,7 +51,7 @@ def test_search_batch_equals_single_search(small_index, fake_embedder):
 
 
 def test_verbatim_faq_question_returns_its_own_entry(small_index, fake_embedder):
-    retriever = Retriever(small_index, fake_embedder, lexical_weight=0.9)
+    retriever = Retriever(small_index, fake_embedder, lexical_weight=0.9, faq_lexical_weight=0.9)
     [hit, *_] = retriever.search("how do I change my PASSWORD", top_k=2)
     assert hit.passage.passage_id == "f2#faq-0"
     assert hit.score > 1.0
@@ -67,7 +67,7 @@ def test_fewer_passages_than_top_k(small_index, fake_embedder):
 
 
 def test_keyword_weight_changes_the_order(small_index, fake_embedder):
-    dense_only = Retriever(small_index, fake_embedder, lexical_weight=0.0)
+    dense_only = Retriever(small_index, fake_embedder, lexical_weight=0.0, faq_lexical_weight=0.0)
     hits = dense_only.search("revenue", top_k=5)
     assert all(h.score == pytest.approx(h.dense_score) for h in hits)
     mixed = Retriever(small_index, fake_embedder, lexical_weight=0.5).search("revenue", top_k=1)

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from qabot.errors import QabotError, QuestionError
+from qabot.errors import QabotError, QabotIndexError, QuestionError
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX_DIR = "index"
@@ -609,7 +609,7 @@ def _register_eval(subparsers) -> None:
         "--threshold",
         type=float,
         default=None,
-        help="lowest score that counts as an answer (default: the calibrated one, else 0.5)",
+        help="lowest score that counts as an answer (default: the calibrated one, else 0.42)",
     )
     evaluate.add_argument(
         "--batch-size",
@@ -697,7 +697,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--threshold",
         type=float,
         default=None,
-        help="lowest score that counts as an answer (default: the calibrated one, else 0.5)",
+        help="lowest score that counts as an answer (default: the calibrated one, else 0.42)",
     )
     for register in _EXTRA_COMMANDS:
         register(subparsers)
@@ -723,6 +723,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.json = True
     try:
         return args.func(args)
+    except QabotIndexError as exc:
+        index_dir = exc.index_dir or getattr(args, "index_dir", DEFAULT_INDEX_DIR)
+        _log(f"qabot: error: {exc} Rebuild it with: qabot index CORPUS --index-dir {index_dir}")
+        return EXIT_ERROR
     except QabotError as exc:
         _log(f"qabot: error: {exc}")
         return EXIT_ERROR

@@ -155,7 +155,7 @@ def read_manifest(index_dir: Path | str) -> IndexManifest:
     path = index_dir / MANIFEST_FILE
     if not path.is_file():
         raise IndexNotFoundError(
-            f"No index in {str(index_dir)!r}. Build one with: qabot index CORPUS --index-dir {index_dir}",
+            f"No index in {str(index_dir)!r}.",
             index_dir,
         )
     try:
@@ -164,13 +164,13 @@ def read_manifest(index_dir: Path | str) -> IndexManifest:
         manifest = IndexManifest(**{k: v for k, v in data.items() if k in known})
     except (OSError, ValueError, TypeError) as exc:
         raise IndexCorruptError(
-            f"Index manifest {str(path)!r} is unreadable ({exc}); rebuild with: qabot index",
+            f"Index manifest {str(path)!r} is unreadable ({exc}).",
             index_dir,
         ) from exc
     if manifest.format_version != FORMAT_VERSION:
         raise IndexCorruptError(
             f"Index in {str(index_dir)!r} has format {manifest.format_version}, this qabot reads "
-            f"format {FORMAT_VERSION}; rebuild with: qabot index",
+            f"format {FORMAT_VERSION}.",
             index_dir,
         )
     return replace(manifest, problems=tuple(manifest.problems))
@@ -186,8 +186,7 @@ def load_index(index_dir: Path | str, *, model: str | None = None) -> Index:
     manifest = read_manifest(index_dir)
     if model is not None and model != manifest.model:
         raise ModelMismatchError(
-            f"Index in {str(index_dir)!r} was built with model {manifest.model!r}, not {model!r}; "
-            f"rebuild with: qabot index --model {model}",
+            f"Index in {str(index_dir)!r} was built with model {manifest.model!r}, not {model!r}.",
             index_dir,
         )
     data = index_dir / manifest.data_dir
@@ -196,7 +195,7 @@ def load_index(index_dir: Path | str, *, model: str | None = None) -> Index:
         passages = tuple(_passage_from_dict(json.loads(line)) for line in lines if line)
     except (OSError, ValueError, TypeError) as exc:
         raise IndexCorruptError(
-            f"Passages of the index in {str(index_dir)!r} are unreadable ({exc}); rebuild with: qabot index",
+            f"Passages of the index in {str(index_dir)!r} are unreadable ({exc}).",
             index_dir,
         ) from exc
     store = VectorStore.load(data)
@@ -209,7 +208,7 @@ def load_index(index_dir: Path | str, *, model: str | None = None) -> Index:
         or lexical.ids != tuple(by_id)
     ):
         raise IndexCorruptError(
-            f"Index files in {str(index_dir)!r} disagree with each other; rebuild with: qabot index",
+            f"Index files in {str(index_dir)!r} disagree with each other.",
             index_dir,
         )
     return Index(index_dir, manifest, passages, store, lexical, by_id)
@@ -224,7 +223,7 @@ def check_fresh(manifest: IndexManifest, corpus_path: Path | str) -> None:
         )
     if corpus_fingerprint(corpus_path) != manifest.corpus_fingerprint:
         raise StaleIndexError(
-            f"Corpus {str(corpus_path)!r} changed since the index was built; rebuild with: qabot index"
+            f"Corpus {str(corpus_path)!r} changed since the index was built."
         )
 
 
@@ -253,7 +252,7 @@ def ensure_index(
         check_fresh(index.manifest, corpus_path)
         return index, embedder
     except QabotIndexError as exc:
-        log(f"{exc} Rebuilding the index from {str(corpus_path)!r}.")
+        log(f"{exc} Building the index in {str(index_dir)!r} from {str(corpus_path)!r} ...")
     return build_index(corpus_path, index_dir, embedder, max_chars=max_chars), embedder
 
 
