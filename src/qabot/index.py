@@ -204,7 +204,7 @@ def load_index(index_dir: Path | str, *, model: str | None = None) -> Index:
     if (
         store.dimension != manifest.dimension
         or len(store) != manifest.rows
-        or set(store.row_ids) != set(by_id)
+        or store.passage_ids != tuple(by_id)
         or lexical.ids != tuple(by_id)
     ):
         raise IndexCorruptError(
@@ -222,9 +222,7 @@ def check_fresh(manifest: IndexManifest, corpus_path: Path | str) -> None:
             f"Index was built from {manifest.corpus_path!r}, not {str(corpus_path)!r}."
         )
     if corpus_fingerprint(corpus_path) != manifest.corpus_fingerprint:
-        raise StaleIndexError(
-            f"Corpus {str(corpus_path)!r} changed since the index was built."
-        )
+        raise StaleIndexError(f"Corpus {str(corpus_path)!r} changed since the index was built.")
 
 
 def ensure_index(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from qabot.errors import IndexCorruptError
 DEFAULT_K1 = 1.2
 DEFAULT_B = 0.75
 _IDS_FILE = "ids.json"
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
 
 
 @functools.cache
@@ -28,14 +30,17 @@ def _stemmer() -> object:
     return Stemmer.Stemmer("english")
 
 
-def tokenize(texts: Sequence[str]) -> list[list[str]]:
-    """Lower-cased, stopword-free, stemmed tokens for each text."""
-    import bm25s
+@functools.cache
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
 
-    tokens = bm25s.tokenize(
-        list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
-    )
-    return [list(t) for t in tokens]
+    return frozenset(STOPWORDS_EN)
+
+
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """Lower-cased, stopword-free, stemmed tokens for each text (bm25s's own English rules)."""
+    stem, stopwords = _stemmer().stemWords, _stopwords()
+    return [stem([w for w in _TOKEN.findall(t.lower()) if w not in stopwords]) for t in texts]
 
 
 class LexicalIndex:

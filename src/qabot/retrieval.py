@@ -83,11 +83,12 @@ class Retriever:
         self.lexical_weight = lexical_weight
         self.faq_lexical_weight = faq_lexical_weight
         self.candidates = candidates
-        self._faq_by_question: dict[str, list[str]] = {}
-        for passage in index.passages:
+        self._is_faq = np.array([p.kind == "faq" for p in index.passages], dtype=bool)
+        self._faq_by_question: dict[str, list[int]] = {}
+        for number, passage in enumerate(index.passages):
             if passage.kind == "faq" and passage.question:
                 key = normalise_question(passage.question)
-                self._faq_by_question.setdefault(key, []).append(passage.passage_id)
+                self._faq_by_question.setdefault(key, []).append(number)
 
     def search(self, question: str, top_k: int = 10) -> list[Hit]:
         """The ``top_k`` best hits for one question: ``search_batch([question])[0]``."""
@@ -97,53 +98,50 @@ class Retriever:
         """The ``top_k`` best hits for each question, best first (fewer if the index is small)."""
         if not questions:
             return []
+        # Passages are handled by number (their position in index.passages, which the store
+        # and the keyword index share), so each question's candidates are scored in one go.
         pool = max(top_k, self.candidates)
         query_vectors = self.embedder.embed_batch(list(questions))
-        dense_hits = self.index.store.search_batch(query_vectors, pool)
-        lexical_scores = self.index.lexical.scores_batch(questions)
-        lexical_position = self.index.lexical.position
-        results = []
-        for q, question in enumerate(questions):
-            dense = dict(dense_hits[q])
-            keyword_row = lexical_scores[q]
-            top_lexical = np.argsort(-keyword_row, kind="stable")[:pool]
-            forced = self._faq_by_question.get(normalise_question(question), [])
-            ids = list(dict.fromkeys([*dense, *forced]))
-            ids += [
-                self.index.lexical.ids[i]
-                for i in top_lexical
-                if keyword_row[i] > 0 and self.index.lexical.ids[i] not in ids
-            ]
-            missing = [pid for pid in ids if pid not in dense]
-            dense.update(
-                zip(missing, self.index.store.scores(query_vectors[q], missing), strict=True)
+        dense_numbers = self.index.store.search_numbers(query_vectors, pool)
+        keyword_scores = self.index.lexical.scores_batch(questions)
+        return [
+            self._rank(question, query_vectors[q], dense_numbers[q], keyword_scores[q], pool, top_k)
+            for q, question in enumerate(questions)
+        ]
+
+    def _rank(
+        self,
+        question: str,
+        query_vector: np.ndarray,
+        dense_numbers: np.ndarray,
+        keyword_row: np.ndarray,
+        pool: int,
+        top_k: int,
+    ) -> list[Hit]:
+        if pool < len(keyword_row):
+            keyword_numbers = np.argpartition(-keyword_row, pool - 1)[:pool]
+        else:
+            keyword_numbers = np.arange(len(keyword_row))
+        keyword_numbers = keyword_numbers[keyword_row[keyword_numbers] > 0]
+        forced = np.array(
+            self._faq_by_question.get(normalise_question(question), []), dtype=np.int64
+        )
+        candidates = np.unique(np.concatenate([dense_numbers, keyword_numbers, forced]))
+        dense = self.index.store.score_numbers(query_vector, candidates)
+        keyword = keyword_row[candidates]
+        weights = np.where(self._is_faq[candidates], self.faq_lexical_weight, self.lexical_weight)
+        fused = fuse(dense, keyword, weights)
+        if len(forced):
+            verbatim = np.isin(candidates, forced)
+            fused[verbatim] = np.maximum(fused[verbatim], 1.0) + 1e-3
+        order = np.argsort(-fused, kind="stable")[:top_k]
+        passages = self.index.passages
+        return [
+            Hit(
+                passages[candidates[i]],
+                float(fused[i]),
+                float(dense[i]),
+                float(keyword[i]),
             )
-            dense_arr = np.array([dense[pid] for pid in ids], dtype=np.float32)
-            lexical_arr = np.array(
-                [keyword_row[lexical_position[pid]] for pid in ids], dtype=np.float32
-            )
-            weights = np.array(
-                [
-                    self.faq_lexical_weight
-                    if self.index.passage(pid).kind == "faq"
-                    else self.lexical_weight
-                    for pid in ids
-                ],
-                dtype=np.float32,
-            )
-            fused = fuse(dense_arr, lexical_arr, weights)
-            for pid in forced:
-                fused[ids.index(pid)] = max(1.0, float(fused[ids.index(pid)])) + 1e-3
-            order = np.argsort(-fused, kind="stable")[:top_k]
-            results.append(
-                [
-                    Hit(
-                        self.index.passage(ids[i]),
-                        float(fused[i]),
-                        float(dense_arr[i]),
-                        float(lexical_arr[i]),
-                    )
-                    for i in order
-                ]
-            )
-        return results
+            for i in order
+        ]

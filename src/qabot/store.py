@@ -21,15 +21,25 @@ _ROWS_FILE = "rows.json"
 
 
 class VectorStore:
-    """Passage vectors in a FAISS inner-product index, addressed by passage id."""
+    """Passage vectors in a FAISS inner-product index, addressed by passage id.
+
+    Passages are also numbered 0..n-1 in the order their rows were added (``passage_ids``); the
+    retriever uses these numbers to score many candidates at once.
+    """
 
     def __init__(self, row_ids: Sequence[str], index: object) -> None:
         self.row_ids = tuple(row_ids)
         self._index = index
-        self._rows_of: dict[str, list[int]] = {}
-        for row, passage_id in enumerate(self.row_ids):
-            self._rows_of.setdefault(passage_id, []).append(row)
-        self._max_rows = max((len(r) for r in self._rows_of.values()), default=1)
+        self.passage_ids = tuple(dict.fromkeys(self.row_ids))
+        number = {passage_id: n for n, passage_id in enumerate(self.passage_ids)}
+        self._row_passage = np.array([number[pid] for pid in self.row_ids], dtype=np.int64)
+        counts = np.bincount(self._row_passage, minlength=len(self.passage_ids))
+        # rows of each passage, padded with -1: one gather scores many passages at once
+        self._row_table = np.full((len(self.passage_ids), max(1, int(counts.max(initial=1)))), -1)
+        filled = np.zeros(len(self.passage_ids), dtype=np.int64)
+        for row, n in enumerate(self._row_passage):
+            self._row_table[n, filled[n]] = row
+            filled[n] += 1
         self._vectors: np.ndarray | None = None
 
     @property
@@ -51,35 +61,54 @@ class VectorStore:
         index.add(vectors)
         return cls(row_ids, index)
 
-    def search_batch(self, query_vectors: np.ndarray, top_k: int) -> list[list[tuple[str, float]]]:
-        """The ``top_k`` best (passage id, cosine) pairs per query, best first."""
+    def search_numbers(self, query_vectors: np.ndarray, top_k: int) -> list[np.ndarray]:
+        """The numbers of the ``top_k`` best passages per query, best first."""
         if len(query_vectors) == 0 or top_k <= 0:
-            return [[] for _ in range(len(query_vectors))]
+            return [np.zeros(0, dtype=np.int64) for _ in range(len(query_vectors))]
         # Over-fetch so that top_k distinct passages survive the max over each one's rows.
-        rows_wanted = min(len(self.row_ids), top_k * self._max_rows)
-        scores, rows = self._index.search(
+        rows_wanted = min(len(self.row_ids), top_k * self._row_table.shape[1])
+        _, rows = self._index.search(
             np.ascontiguousarray(query_vectors, dtype=np.float32), rows_wanted
         )
         results = []
-        for score_row, id_row in zip(scores, rows, strict=True):
-            best: dict[str, float] = {}
-            for score, row in zip(score_row, id_row, strict=True):
-                if row < 0:  # FAISS pads with -1 when fewer rows exist
-                    continue
-                passage_id = self.row_ids[row]
-                if passage_id not in best:
-                    best[passage_id] = float(score)
-            results.append(list(best.items())[:top_k])
+        for row_list in rows:
+            numbers = self._row_passage[row_list[row_list >= 0]]  # FAISS pads with -1
+            _, first = np.unique(numbers, return_index=True)
+            results.append(numbers[np.sort(first)][:top_k])
         return results
 
-    def scores(self, query_vector: np.ndarray, passage_ids: Sequence[str]) -> list[float]:
+    def search_batch(self, query_vectors: np.ndarray, top_k: int) -> list[list[tuple[str, float]]]:
+        """The ``top_k`` best (passage id, cosine) pairs per query, best first."""
+        results = []
+        for query, numbers in zip(
+            query_vectors, self.search_numbers(query_vectors, top_k), strict=True
+        ):
+            scores = self.score_numbers(query, numbers)
+            results.append(
+                [(self.passage_ids[n], float(s)) for n, s in zip(numbers, scores, strict=True)]
+            )
+        return results
+
+    def score_numbers(self, query_vector: np.ndarray, numbers: np.ndarray) -> np.ndarray:
         """Exact cosine of one query against the given passages (best row of each)."""
-        vectors = self._all_vectors()
-        out = []
-        for passage_id in passage_ids:
-            rows = self._rows_of.get(passage_id)
-            out.append(float(np.max(vectors[rows] @ query_vector)) if rows else 0.0)
-        return out
+        table = self._row_table[numbers]
+        scores = self._all_vectors()[np.maximum(table, 0)] @ query_vector
+        return np.where(table >= 0, scores, -np.inf).max(axis=1) if len(table) else scores[:, 0]
+
+    def scores(self, query_vector: np.ndarray, passage_ids: Sequence[str]) -> list[float]:
+        """Exact cosine of one query against the given passages (0.0 for unknown ids)."""
+        number = {pid: n for n, pid in enumerate(self.passage_ids)}
+        known = [pid for pid in passage_ids if pid in number]
+        found = dict(
+            zip(
+                known,
+                self.score_numbers(
+                    query_vector, np.array([number[p] for p in known], dtype=np.int64)
+                ),
+                strict=True,
+            )
+        )
+        return [float(found.get(pid, 0.0)) for pid in passage_ids]
 
     def _all_vectors(self) -> np.ndarray:
         if self._vectors is None:
