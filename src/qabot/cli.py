@@ -7,6 +7,7 @@ Each command's help text is its function's docstring, with runnable examples. Li
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -167,7 +168,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         top_k=args.top_k,
     )
     if args.question == "-":
-        return _ask_stream(answerer, sys.stdin, args.top_k)
+        # Undecodable bytes must not end a long batch: they become U+FFFD, the rest is answered.
+        lines = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+        return _ask_stream(answerer, lines, args.top_k)
     answer = answerer.answer(args.question, args.top_k)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
