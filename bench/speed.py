@@ -41,6 +41,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
+    # The same setting qabot's store applies (see qabot.store._faiss): both sides run alike.
+    faiss.omp_set_num_threads(1)
     embedder = SentenceTransformerEmbedder()
     model = embedder.model
     corpus_file = args.data / "faq_pairs.jsonl"
