@@ -1,0 +1,201 @@
+"""Serving benchmark: cold start of ``qabot serve`` and ``/api/ask`` under load.
+
+Prints figures; asserts nothing. Run from the repository root:
+
+    .venv/bin/python bench/serve_bench.py                 # 20 s per level, as in the README
+    .venv/bin/python bench/serve_bench.py --duration 5    # quicker
+
+1. Cold start: a fresh ``qabot serve`` process (index already built) until ``/healthz`` answers
+   200, and until the first ``/api/ask`` answer.
+2. Baseline: this process loads the same index and answers the same questions one at a time.
+3. Load: this process (a second process, on loopback) keeps 1, 8 and 32 clients asking at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = ROOT / "eval" / "seed-dev.jsonl"
+OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+
+
+def load_questions() -> list[str]:
+    lines = QUESTIONS.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["question"] for line in lines if line.strip()]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def cold_start(index_dir: Path, workdir: Path) -> tuple[subprocess.Popen, str, float, float]:
+    """Start ``qabot serve``; returns the process, its URL, seconds to healthy and to answer."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "qabot", "serve", "--corpus", str(ROOT / "corpus")]
+    command += ["--index-dir", str(index_dir), "--port", str(port)]
+    command += ["--feedback", str(workdir / "feedback.sqlite3")]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, env={**os.environ, **OFFLINE}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    with httpx.Client(timeout=30) as client:
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"qabot serve exited: {process.stderr.read().decode()}")
+            try:
+                if client.get(f"{url}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        healthy = time.perf_counter() - started
+        client.post(f"{url}/api/ask", json={"question": "What is NATO?"}).raise_for_status()
+        answered = time.perf_counter() - started
+    return process, url, healthy, answered
+
+
+def baseline(index_dir: Path, questions: list[str], duration: float) -> dict[str, float]:
+    """Questions per second answered in-process, one at a time, by the same answerer.
+
+    Measured in the main thread and in a worker thread: PyTorch runs one short query much
+    faster outside the main thread here (its intra-op thread pool is per thread), and the
+    server answers in worker threads, so the fair baseline is the better of the two.
+    """
+    from qabot.cli import open_answerer
+
+    answerer = open_answerer(ROOT / "corpus", index_dir, progress=False)
+    answerer.answer("warm up")
+    rates: dict[str, float] = {}
+
+    def run(where: str) -> None:
+        done, started = 0, time.perf_counter()
+        while time.perf_counter() - started < duration / 2:
+            answerer.answer(questions[done % len(questions)])
+            done += 1
+        rates[where] = done / (time.perf_counter() - started)
+
+    run("main thread")
+    worker = threading.Thread(target=run, args=("worker thread",))
+    worker.start()
+    worker.join()
+    return rates
+
+
+def load(url: str, questions: list[str], clients: int, duration: float) -> dict:
+    """``clients`` threads asking in a loop for ``duration`` seconds; latency and throughput."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + duration
+
+    def worker(offset: int) -> None:
+        mine: list[float] = []
+        failed = 0
+        with httpx.Client(timeout=60) as client:
+            n = offset
+            while time.perf_counter() < stop_at:
+                body = {"question": questions[n % len(questions)], "top_k": 3}
+                t0 = time.perf_counter()
+                try:
+                    response = client.post(f"{url}/api/ask", json=body)
+                    ok = response.status_code == 200 and "found" in response.json()
+                except httpx.HTTPError:
+                    ok = False
+                mine.append(time.perf_counter() - t0)
+                failed += not ok
+                n += 1
+        with lock:
+            latencies.extend(mine)
+            errors[0] += failed
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(i * 7,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    ordered = sorted(latencies)
+    return {
+        "clients": clients,
+        "requests": len(ordered),
+        "errors": errors[0],
+        "throughput": len(ordered) / elapsed,
+        "p50_ms": 1000 * statistics.median(ordered),
+        "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per load level")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    args = parser.parse_args()
+    questions = load_questions()
+
+    with tempfile.TemporaryDirectory(prefix="qabot-bench-") as tmp:
+        workdir = Path(tmp)
+        index_dir = workdir / "index"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "qabot",
+                "index",
+                str(ROOT / "corpus"),
+                "--index-dir",
+                str(index_dir),
+            ],
+            check=True,
+            capture_output=True,
+            env={**os.environ, **OFFLINE},
+        )
+        print(f"CPUs: {os.cpu_count()}; {len(questions)} questions from {QUESTIONS.name}")
+        process, url, healthy, answered = cold_start(index_dir, workdir)
+        try:
+            print(
+                f"cold start: /healthz 200 after {healthy:.2f} s, first answer after {answered:.2f} s"
+            )
+            rates = baseline(index_dir, questions, args.duration)
+            alone = max(rates.values())
+            shown = ", ".join(f"{rate:.1f}/s in the {where}" for where, rate in rates.items())
+            print(f"in-process answerer alone, one question at a time: {shown}")
+            print(
+                f"{'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7}"
+            )
+            results = []
+            for clients in args.clients:
+                r = load(url, questions, clients, args.duration)
+                results.append(r)
+                print(
+                    f"{r['clients']:>7} {r['requests']:>8} {r['errors']:>6} "
+                    f"{r['throughput']:>7.1f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f}"
+                )
+            eight = next((r for r in results if r["clients"] == 8), None)
+            if eight:
+                ratio = eight["throughput"] / alone
+                verdict = "meets" if ratio >= 0.8 else "misses"
+                print(f"8 clients: {ratio:.2f}x the in-process answerer ({verdict} the 0.8x goal)")
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

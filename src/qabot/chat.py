@@ -1,0 +1,196 @@
+"""The chat, as plain Python: a message and the history in, the new history and the answer out.
+
+`Chat.respond` understands short follow-ups in the context of the previous question, renders
+each answer as HTML in which every piece of document or user text is escaped (so nothing from a
+document or a question can ever run in the page), and records the exchange in the feedback
+store. The Gradio UI (`qabot.ui`) only wires this to widgets.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+
+from qabot.answering import Answer, Answerer
+from qabot.feedback import FeedbackStore
+from qabot.lexical import tokenize
+
+# "and cyber defence?", "what about the roadmap", "also energy?": the question continues the last.
+_FOLLOWUP_LEAD = re.compile(
+    r"^\s*(?:and\s+what\s+about|and\s+how\s+about|what\s+about|how\s+about|and|also|what\s+of|or)\b[\s,]*",
+    re.IGNORECASE,
+)
+_QUESTION_WORD = re.compile(
+    r"^\s*(?:who|what|when|where|why|how|which|is|are|does|do|can|could|should|will|would)\b",
+    re.IGNORECASE,
+)
+_SHORT_FOLLOWUP_WORDS = 3
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One turn of the chat.
+
+    Attributes:
+        history: the conversation with the user's message and the bot's reply appended.
+        answer: the answer record (its ``question`` is the question as understood).
+        followup: True when the message was answered in the context of ``previous``.
+        feedback_id: the feedback row to vote on, or None without a feedback store.
+    """
+
+    history: list[dict]
+    answer: Answer
+    followup: bool
+    feedback_id: int | None
+
+
+def followup_topic(message: str) -> str | None:
+    """The topic of a follow-up ("and cyber defence?" → "cyber defence"), else None.
+
+    A follow-up starts with "and", "what about", "also"… or is a few words without a question
+    word. Whether it is really answered in context is decided by `Chat.respond`.
+    """
+    stripped = _FOLLOWUP_LEAD.sub("", message, count=1)
+    topic = stripped.strip(" ?!.,;:")
+    if not topic:
+        return None
+    if stripped != message:
+        return topic
+    if len(topic.split()) <= _SHORT_FOLLOWUP_WORDS and not _QUESTION_WORD.match(topic):
+        return topic
+    return None
+
+
+def in_context(previous: str, topic: str) -> str:
+    """The question to ask for a follow-up: the previous question, refocused on the topic."""
+    return f"{previous.rstrip()} {topic}"
+
+
+class Chat:
+    """Answers chat messages with an `Answerer`, logging them to an optional `FeedbackStore`.
+
+    Args:
+        answerer: answers the questions (loaded once, shared by every conversation).
+        feedback: where questions, answers and votes are stored; None to store nothing.
+        top_k: answer plus alternatives per question (None: the answerer's default).
+    """
+
+    def __init__(
+        self,
+        answerer: Answerer,
+        *,
+        feedback: FeedbackStore | None = None,
+        top_k: int | None = None,
+    ) -> None:
+        self.answerer = answerer
+        self.feedback = feedback
+        self.top_k = top_k
+
+    def starter_questions(self, limit: int = 8) -> list[str]:
+        """The corpus's FAQ questions, offered as examples to start with."""
+        questions = (p.question for p in self.answerer.retriever.index.passages if p.kind == "faq")
+        return list(dict.fromkeys(q for q in questions if q))[:limit]
+
+    def respond(self, message: str, history: list[dict], previous: str | None = None) -> Reply:
+        """Answer ``message``; ``previous`` is the last question as understood, for follow-ups.
+
+        A follow-up is asked on its own and in the context of ``previous``, in one batch. The
+        context is used only when its answer mentions the follow-up's topic, so changing the
+        subject still works: for an explicit follow-up ("and …", "what about …") it wins then;
+        a bare short question is answered on its own when that finds an answer.
+
+        Raises:
+            QuestionError: the message is empty.
+        """
+        answer, followup = self._answer(message, previous)
+        feedback_id = None
+        if self.feedback is not None:
+            feedback_id = self.feedback.record(
+                answer.question, answer.passage_id, answer.score, answer.found, channel="chat"
+            )
+        bot = {"role": "assistant", "content": render_answer(answer, followup=followup)}
+        if not answer.found and answer.suggestions:
+            bot["options"] = [{"value": s, "label": s} for s in answer.suggestions]
+        user = {"role": "user", "content": _escape(message)}
+        return Reply([*history, user, bot], answer, followup, feedback_id)
+
+    def _answer(self, message: str, previous: str | None) -> tuple[Answer, bool]:
+        topic = followup_topic(message) if previous else None
+        if previous is None or topic is None:
+            return self.answerer.answer(message, self.top_k), False
+        alone, contextual = self.answerer.answer_batch(
+            [message, in_context(previous, topic)], self.top_k
+        )
+        explicit = _FOLLOWUP_LEAD.match(message) is not None
+        if not contextual.found or not _mentions(contextual, topic):
+            return alone, False
+        if alone.found and not explicit:
+            return alone, False
+        return contextual, True
+
+
+def _mentions(answer: Answer, topic: str) -> bool:
+    """Whether the answer shares a (stemmed) word with the topic: the context only disambiguates."""
+    wanted, found = tokenize([topic, f"{answer.faq_question or ''} {answer.answer}"])
+    return bool(set(wanted) & set(found))
+
+
+def render_answer(answer: Answer, *, followup: bool = False) -> str:
+    """The bot's reply as HTML: answer with its highlighted sentence, source, confidence, others.
+
+    Every text from a document or a question is HTML-escaped; links are only http(s).
+    """
+    if not answer.found:
+        parts = [f'<p class="qabot-decline">{_escape(answer.answer)}</p>']
+        if answer.suggestions:
+            parts.append('<p class="qabot-suggest">Did you mean one of these?</p>')
+        return "".join(parts)
+    parts = []
+    if followup:
+        parts.append(f'<p class="qabot-context">Understood as: {_escape(answer.question)}</p>')
+    if answer.faq_question:
+        parts.append(f'<p class="qabot-faq"><strong>{_escape(answer.faq_question)}</strong></p>')
+    parts.append(f'<p class="qabot-text">{_highlighted(answer.answer, answer.highlight)}</p>')
+    parts.append(_render_source(answer))
+    if answer.truncated:
+        parts.append('<p class="qabot-note">Your question was very long and was trimmed.</p>')
+    if answer.alternatives:
+        items = "".join(
+            f"<li><strong>{_escape(alt.faq_question or alt.title)}</strong> "
+            f"({alt.score:.2f}): {_escape(alt.text)}</li>"
+            for alt in answer.alternatives
+        )
+        parts.append(
+            f'<details class="qabot-alternatives"><summary>Other matches '
+            f"({len(answer.alternatives)})</summary><ul>{items}</ul></details>"
+        )
+    return "".join(parts)
+
+
+def _render_source(answer: Answer) -> str:
+    source = answer.source
+    if source is None:
+        return ""
+    bits = [f'Source: <cite class="qabot-title">{_escape(source.title)}</cite>']
+    if source.date:
+        bits.append(f'<span class="qabot-date">{_escape(source.date)}</span>')
+    for link in source.links:
+        if link.url.lower().startswith(("http://", "https://")):
+            bits.append(
+                f'<a href="{html.escape(link.url, quote=True)}" target="_blank" '
+                f'rel="noopener noreferrer">{_escape(link.label or link.url)}</a>'
+            )
+    bits.append(f'<span class="qabot-confidence">confidence {min(answer.score, 1.0):.2f}</span>')
+    return f'<p class="qabot-source">{" · ".join(bits)}</p>'
+
+
+def _highlighted(text: str, highlight: str | None) -> str:
+    if not highlight or highlight == text or highlight not in text:
+        return _escape(text)
+    before, _, after = text.partition(highlight)
+    return f"{_escape(before)}<mark>{_escape(highlight)}</mark>{_escape(after)}"
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=True).replace("\n", "<br>")

@@ -1,0 +1,195 @@
+"""Feedback: every question the chat or the API answered, and the votes on the answers, in SQLite.
+
+One table, one row per answered question::
+
+    asked(id, time, question, answer_id, score, found, vote, channel)
+
+``vote`` is NULL until someone likes (+1) or dislikes (-1) the answer; ``answer_id`` is the
+answering passage id (NULL when the bot declined). From these rows `FeedbackStore.summary`
+finds the most disliked answers and the most frequent unanswered questions, and
+`FeedbackStore.export_csv` writes them as a question set that ``qabot eval`` can read.
+"""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_FEEDBACK_FILE = "feedback.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS asked (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL,
+    question TEXT NOT NULL,
+    answer_id TEXT,
+    score REAL NOT NULL,
+    found INTEGER NOT NULL,
+    vote INTEGER,
+    channel TEXT NOT NULL DEFAULT 'chat'
+);
+CREATE INDEX IF NOT EXISTS asked_found ON asked (found);
+CREATE INDEX IF NOT EXISTS asked_answer ON asked (answer_id);
+"""
+
+
+@dataclass(frozen=True)
+class DislikedAnswer:
+    """An answer people disliked: its passage id, votes and the questions that led to it."""
+
+    answer_id: str
+    dislikes: int
+    likes: int
+    questions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UnansweredQuestion:
+    """A question the bot declined, and how often it was asked (case-insensitive)."""
+
+    question: str
+    count: int
+    best_score: float
+
+
+@dataclass(frozen=True)
+class FeedbackSummary:
+    """Totals plus the most disliked answers and the most frequent unanswered questions."""
+
+    asked: int
+    answered: int
+    likes: int
+    dislikes: int
+    disliked: tuple[DislikedAnswer, ...] = field(default_factory=tuple)
+    unanswered: tuple[UnansweredQuestion, ...] = field(default_factory=tuple)
+
+
+class FeedbackStore:
+    """Records questions, answers and votes in an SQLite file; safe to share between threads.
+
+    Args:
+        path: the database file (created, with its folder, when missing); ":memory:" for tests.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path) if str(path) != ":memory:" else path
+        if isinstance(self.path, Path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # One connection behind a lock: writes are tiny, and SQLite serialises writers anyway.
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        with self._lock:
+            if isinstance(self.path, Path):
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+
+    def record(
+        self,
+        question: str,
+        answer_id: str | None,
+        score: float,
+        found: bool,
+        *,
+        channel: str = "chat",
+    ) -> int:
+        """Store one answered question; returns its row id (pass it to `vote`)."""
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT INTO asked (time, question, answer_id, score, found, channel) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (_now(), question, answer_id, float(score), int(found), channel),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def vote(self, row_id: int, vote: int | None) -> None:
+        """Set the vote on a stored answer: +1 like, -1 dislike, None to withdraw it."""
+        if vote not in (1, -1, None):
+            raise ValueError(f"A vote is 1, -1 or None, not {vote!r}.")
+        with self._lock:
+            self._db.execute("UPDATE asked SET vote = ? WHERE id = ?", (vote, row_id))
+
+    def rows(self) -> list[dict]:
+        """Every stored row, oldest first, as plain dicts."""
+        with self._lock:
+            cursor = self._db.execute("SELECT * FROM asked ORDER BY id")
+            names = [c[0] for c in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def summary(self, top: int = 10) -> FeedbackSummary:
+        """Totals, the ``top`` most disliked answers and most frequent unanswered questions."""
+        with self._lock:
+            asked, answered, likes, dislikes = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(found), 0), "
+                "COALESCE(SUM(vote = 1), 0), COALESCE(SUM(vote = -1), 0) FROM asked"
+            ).fetchone()
+            disliked_rows = self._db.execute(
+                "SELECT answer_id, SUM(vote = -1) AS d, SUM(vote = 1) AS l, "
+                "GROUP_CONCAT(CASE WHEN vote = -1 THEN question END, char(31)) "
+                "FROM asked WHERE answer_id IS NOT NULL GROUP BY answer_id "
+                "HAVING d > 0 ORDER BY d DESC, l ASC, answer_id LIMIT ?",
+                (top,),
+            ).fetchall()
+            unanswered_rows = self._db.execute(
+                "SELECT MIN(question), COUNT(*) AS n, MAX(score) FROM asked WHERE found = 0 "
+                "GROUP BY LOWER(TRIM(question)) ORDER BY n DESC, MIN(id) LIMIT ?",
+                (top,),
+            ).fetchall()
+        return FeedbackSummary(
+            asked=asked,
+            answered=answered,
+            likes=likes,
+            dislikes=dislikes,
+            disliked=tuple(
+                DislikedAnswer(answer_id, down, up, tuple(dict.fromkeys((qs or "").split("\x1f"))))
+                for answer_id, down, up, qs in disliked_rows
+            ),
+            unanswered=tuple(UnansweredQuestion(q, n, float(s)) for q, n, s in unanswered_rows),
+        )
+
+    def export_csv(self, path: Path | str, top: int = 100) -> int:
+        """Write the unanswered and disliked questions as a question set ``qabot eval`` reads.
+
+        Columns: ``id, question, answerable, source, times, answer_id``. ``answerable`` is left
+        empty (unknown): a person decides, and fills ``expected_answer`` or ``answerable``.
+        Returns the number of questions written.
+        """
+        summary = self.summary(top)
+        rows = [
+            {"source": "unanswered", "question": u.question, "times": u.count, "answer_id": ""}
+            for u in summary.unanswered
+        ]
+        rows += [
+            {"source": "disliked", "question": q, "times": d.dislikes, "answer_id": d.answer_id}
+            for d in summary.disliked
+            for q in d.questions
+        ]
+        return _write_csv(path, rows)
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._db.close()
+
+
+def _write_csv(path: Path | str, rows: Iterable[dict]) -> int:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(
+            out, fieldnames=["id", "question", "answerable", "source", "times", "answer_id"]
+        )
+        writer.writeheader()
+        for count, row in enumerate(rows, start=1):
+            writer.writerow({"id": f"feedback-{count}", "answerable": "", **row})
+    return count
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")

@@ -1,0 +1,67 @@
+"""The micro-batcher: concurrent questions share one answer_batch; a bad one fails alone."""
+
+import threading
+
+import pytest
+
+from qabot.batching import AnswerBatcher
+from qabot.errors import QuestionError
+
+
+class SlowAnswerer:
+    """Records its batches; the first batch waits until released, so others queue up."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[list[str], int | None]] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def answer_batch(self, questions, top_k=None):
+        if not self.entered.is_set():
+            self.entered.set()
+            self.release.wait(5)
+        self.batches.append((list(questions), top_k))
+        if any(not q.strip() for q in questions):
+            raise QuestionError("The question is empty: type a question.")
+        return [f"answer to {q} (top_k={top_k})" for q in questions]
+
+
+def test_questions_that_queue_up_are_answered_in_one_batch():
+    answerer = SlowAnswerer()
+    batcher = AnswerBatcher(answerer)
+    first = batcher.submit("q0")
+    assert answerer.entered.wait(5)
+    later = [batcher.submit(f"q{i}") for i in range(1, 6)]
+    other_top_k = batcher.submit("q6", top_k=5)
+    answerer.release.set()
+    assert first.result(5) == "answer to q0 (top_k=None)"
+    assert [f.result(5) for f in later] == [f"answer to q{i} (top_k=None)" for i in range(1, 6)]
+    assert other_top_k.result(5) == "answer to q6 (top_k=5)"
+    assert answerer.batches == [
+        (["q0"], None),
+        (["q1", "q2", "q3", "q4", "q5"], None),
+        (["q6"], 5),
+    ]
+    batcher.close()
+
+
+def test_an_empty_question_fails_alone():
+    answerer = SlowAnswerer()
+    batcher = AnswerBatcher(answerer)
+    first = batcher.submit("q0")
+    assert answerer.entered.wait(5)
+    good, bad = batcher.submit("fine"), batcher.submit("  ")
+    answerer.release.set()
+    first.result(5)
+    assert good.result(5) == "answer to fine (top_k=None)"
+    with pytest.raises(QuestionError, match="empty"):
+        bad.result(5)
+    batcher.close()
+
+
+def test_real_answers_match_the_answerer(seed_answerer):
+    batcher = AnswerBatcher(seed_answerer)
+    futures = [batcher.submit(q) for q in ("What is NATO?", "Who won the 1998 World Cup?")]
+    answers = [f.result(30) for f in futures]
+    assert answers == seed_answerer.answer_batch(["What is NATO?", "Who won the 1998 World Cup?"])
+    batcher.close()

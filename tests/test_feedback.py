@@ -1,0 +1,104 @@
+"""The feedback store: questions, votes, the summary and the CSV question set."""
+
+import csv
+import sqlite3
+import threading
+
+import pytest
+
+from qabot.cli import main
+from qabot.feedback import FeedbackStore
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = FeedbackStore(tmp_path / "sub" / "feedback.sqlite3")
+    yield store
+    store.close()
+
+
+def test_record_and_vote_round_trip(store):
+    row = store.record("What is NATO?", "doc#faq-0", 0.98, True)
+    other = store.record("Who won the World Cup?", None, 0.12, False, channel="api")
+    store.vote(row, 1)
+    rows = store.rows()
+    assert [r["id"] for r in rows] == [row, other]
+    assert rows[0]["question"] == "What is NATO?" and rows[0]["answer_id"] == "doc#faq-0"
+    assert rows[0]["vote"] == 1 and rows[0]["found"] == 1 and rows[0]["channel"] == "chat"
+    assert rows[1]["vote"] is None and rows[1]["found"] == 0 and rows[1]["channel"] == "api"
+    assert rows[1]["score"] == pytest.approx(0.12)
+    assert rows[0]["time"][:2] == "20"
+    store.vote(row, None)
+    assert store.rows()[0]["vote"] is None
+
+
+def test_rejects_a_bad_vote(store):
+    row = store.record("q", None, 0.1, False)
+    with pytest.raises(ValueError, match="1, -1 or None"):
+        store.vote(row, 5)
+
+
+def test_summary_ranks_disliked_answers_and_frequent_unanswered(store):
+    for question in ("Who won the World Cup?", "who won the world cup?", "What is FIFA?"):
+        store.record(question, None, 0.2, False)
+    for question, vote in (("What is NATO?", -1), ("nato?", -1), ("What is NATO", 1)):
+        store.vote(store.record(question, "doc#faq-0", 0.9, True), vote)
+    store.vote(store.record("interop?", "doc#faq-1", 0.8, True), -1)
+
+    summary = store.summary()
+    assert (summary.asked, summary.answered, summary.likes, summary.dislikes) == (7, 4, 1, 3)
+    assert [d.answer_id for d in summary.disliked] == ["doc#faq-0", "doc#faq-1"]
+    assert summary.disliked[0].dislikes == 2 and summary.disliked[0].likes == 1
+    assert summary.disliked[0].questions == ("What is NATO?", "nato?")
+    assert [(u.question.lower(), u.count) for u in summary.unanswered] == [
+        ("who won the world cup?", 2),
+        ("what is fifa?", 1),
+    ]
+
+
+def test_export_is_a_question_set(store, tmp_path):
+    store.record("Who won the World Cup?", None, 0.2, False)
+    store.vote(store.record("What is NATO?", "doc#faq-0", 0.9, True), -1)
+    path = tmp_path / "out" / "questions.csv"
+    assert store.export_csv(path) == 2
+    with open(path, encoding="utf-8", newline="") as rows:
+        records = list(csv.DictReader(rows))
+    assert [r["question"] for r in records] == ["Who won the World Cup?", "What is NATO?"]
+    assert [r["id"] for r in records] == ["feedback-1", "feedback-2"]
+    assert all(r["answerable"] == "" for r in records)
+    assert [r["source"] for r in records] == ["unanswered", "disliked"]
+    assert records[1]["answer_id"] == "doc#faq-0"
+
+
+def test_concurrent_writes_from_threads(store):
+    def ask(n: int) -> None:
+        for i in range(50):
+            store.vote(store.record(f"q{n}-{i}", None, 0.1, False), -1)
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(store.rows()) == 400
+    with sqlite3.connect(store.path) as db:  # a second reader sees the committed rows
+        assert db.execute("SELECT COUNT(*) FROM asked WHERE vote = -1").fetchone()[0] == 400
+
+
+def test_feedback_command_prints_summary_and_exports(tmp_path, capsys):
+    path = tmp_path / "feedback.sqlite3"
+    store = FeedbackStore(path)
+    store.record("Who won the World Cup?", None, 0.2, False)
+    store.vote(store.record("What is NATO?", "doc#faq-0", 0.9, True), -1)
+    store.close()
+    export = tmp_path / "q.csv"
+    assert main(["feedback", "--feedback", str(path), "--export", str(export)]) == 0
+    out = capsys.readouterr().out
+    assert "2 questions asked, 1 answered; 0 likes, 1 dislikes" in out
+    assert "doc#faq-0" in out and "Who won the World Cup?" in out
+    assert "Wrote 2 questions" in out and export.is_file()
+
+
+def test_feedback_command_without_a_database(tmp_path, capsys):
+    assert main(["feedback", "--index-dir", str(tmp_path)]) == 2
+    assert "No feedback yet" in capsys.readouterr().err

@@ -1,0 +1,237 @@
+"""The web application over real HTTP: a uvicorn server on a loopback port, the real model."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from qabot.feedback import FeedbackStore
+from qabot.server import build_app, frame_ancestors
+
+from conftest import SEED_CORPUS
+from serving import free_port, running
+
+
+@pytest.fixture(scope="module")
+def feedback(tmp_path_factory):
+    store = FeedbackStore(tmp_path_factory.mktemp("server") / "feedback.sqlite3")
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def url(seed_answerer, feedback):
+    with running(build_app(seed_answerer, feedback=feedback)) as base:
+        yield base
+
+
+def ask(url: str, body: object, **kwargs) -> httpx.Response:
+    return httpx.post(f"{url}/api/ask", json=body, timeout=30, **kwargs)
+
+
+def test_health(url):
+    response = httpx.get(f"{url}/healthz")
+    assert response.status_code == 200
+    assert response.json() | {"built_at": None} == {
+        "status": "ok",
+        "model": "all-MiniLM-L6-v2",
+        "documents": 1,
+        "passages": 4,
+        "faq_entries": 3,
+        "built_at": None,
+    }
+
+
+def test_answer_is_the_ask_json_record(url, seed_answerer):
+    response = ask(url, {"question": "How does NATO support Ukraine?", "top_k": 3})
+    assert response.status_code == 200
+    record = response.json()
+    assert record == seed_answerer.answer("How does NATO support Ukraine?", 3).to_dict()
+    assert record["found"] is True
+    assert record["source"]["passage_id"] == "nato-ukraine-2023-11-29.txt#faq-2"
+    assert record["source"]["date"] == "2023-11-29"
+    assert len(record["alternatives"]) == 2
+
+
+def test_top_k_sets_the_alternatives(url):
+    record = ask(url, {"question": "What is NATO?", "top_k": 1}).json()
+    assert record["found"] and record["alternatives"] == []
+
+
+def test_decline(url):
+    record = ask(url, {"question": "Who won the 1998 World Cup?"}).json()
+    assert record["found"] is False and record["source"] is None
+    assert record["answer"].startswith("I don't know")
+    assert "What is NATO?" in record["suggestions"]
+
+
+def test_questions_and_answers_are_logged(url, feedback):
+    ask(url, {"question": "Is this question logged by the API?"})
+    row = feedback.rows()[-1]
+    assert row["question"] == "Is this question logged by the API?" and row["channel"] == "api"
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "message"),
+    [
+        (b'{"question": ', 400, "not valid JSON"),
+        (b"not json at all", 400, "not valid JSON"),
+        (b'{"question": "   "}', 422, "The question is empty"),
+        (b'{"top_k": 3}', 422, "question: Field required"),
+        (b'{"question": 42}', 422, "question: Input should be a valid string"),
+        (b'{"question": "What is NATO?", "top_k": 0}', 422, "top_k: Input should be greater"),
+        (b'{"question": "What is NATO?", "top_k": 500}', 422, "top_k: Input should be less"),
+        (b'["What is NATO?"]', 422, "Invalid request"),
+    ],
+)
+def test_bad_inputs_get_a_clear_4xx(url, content, status, message):
+    response = httpx.post(
+        f"{url}/api/ask", content=content, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == status
+    assert message in response.json()["detail"]
+
+
+def test_oversized_bodies_are_refused_and_the_server_keeps_serving(url):
+    big = json.dumps({"question": "x" * (65 * 1024)}).encode()
+    response = httpx.post(
+        f"{url}/api/ask", content=big, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413 and "64 KiB" in response.json()["detail"]
+
+    def chunks():  # no Content-Length: the limit must count the streamed bytes
+        for _ in range(20):
+            yield b"x" * 8192
+
+    response = httpx.post(
+        f"{url}/api/ask", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert httpx.get(f"{url}/healthz").status_code == 200
+    assert ask(url, {"question": "What is NATO?"}).json()["found"] is True
+
+
+def test_long_question_under_the_limit_is_trimmed(url):
+    record = ask(url, {"question": "What is NATO? " + "very " * 2000}).json()
+    assert record["truncated"] is True
+
+
+def test_root_redirects_to_the_chat(url):
+    response = httpx.get(f"{url}/", follow_redirects=False)
+    assert response.status_code == 307 and response.headers["location"] == "/chat/"
+    assert httpx.get(f"{url}/chat/").status_code == 200
+    config = httpx.get(f"{url}/chat/config").json()
+    assert config["title"] == "qabot" and config["analytics_enabled"] is False
+    assert "Answers quoted from 1 document (nato-ukraine-2023-11-29)" in json.dumps(config)
+
+
+def test_docs_and_openapi(url):
+    assert httpx.get(f"{url}/docs").status_code == 200
+    spec = httpx.get(f"{url}/openapi.json").json()
+    assert "/api/ask" in spec["paths"] and "/healthz" in spec["paths"]
+
+
+def test_widget_is_served_locally(url):
+    response = httpx.get(f"{url}/widget.js")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert '"/chat/"' in response.text and "attachShadow" in response.text
+    assert "https://" not in response.text.replace("https://www", "")  # no CDN
+
+
+def test_any_site_may_embed_by_default(url):
+    response = httpx.get(f"{url}/chat/", headers={"origin": "http://elsewhere.example"})
+    assert response.headers["content-security-policy"] == "frame-ancestors *"
+    preflight = httpx.options(
+        f"{url}/api/ask",
+        headers={
+            "origin": "http://elsewhere.example",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "*"
+
+
+def test_frame_ancestors():
+    assert frame_ancestors(["*"]) == "frame-ancestors *"
+    assert (
+        frame_ancestors(["https://a.example/", "http://b.example:8080"])
+        == "frame-ancestors 'self' https://a.example http://b.example:8080"
+    )
+
+
+def test_allowed_origin_restricts_embedding_and_cors(seed_answerer):
+    app = build_app(seed_answerer, allowed_origins=["http://good.example"])
+    with running(app) as base:
+        page = httpx.get(f"{base}/chat/")
+        assert page.headers["content-security-policy"] == (
+            "frame-ancestors 'self' http://good.example"
+        )
+        good = ask(base, {"question": "What is NATO?"}, headers={"origin": "http://good.example"})
+        assert good.headers["access-control-allow-origin"] == "http://good.example"
+        bad = ask(base, {"question": "What is NATO?"}, headers={"origin": "http://bad.example"})
+        assert "access-control-allow-origin" not in bad.headers
+
+
+def test_gradio_client_calls_the_chat_endpoint(url, seed_answerer):
+    from gradio_client import Client
+
+    # download_files=False: gradio_client would otherwise take the record's source "path"
+    # for a file to download.
+    client = Client(f"{url}/chat/", verbose=False, download_files=False)
+    assert "/chat" in client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    textbox, history, record = client.predict("What is NATO?", [], api_name="/chat")
+    assert textbox == ""
+    assert record == seed_answerer.answer("What is NATO?").to_dict()
+    assert history[-1]["role"] == "assistant"
+    assert "North Atlantic Treaty Organization" in history[-1]["content"][0]["text"]
+
+    # The conversation's context lives in the session: a follow-up is understood.
+    _, history, _ = client.predict("How does NATO support Ukraine?", history, api_name="/chat")
+    _, history, record = client.predict("and cyber defence?", history, api_name="/chat")
+    assert record["found"] is True
+    assert record["question"] == "How does NATO support Ukraine? cyber defence"
+    assert record["source"]["passage_id"] == "nato-ukraine-2023-11-29.txt#faq-2"
+    assert len(history) == 6
+
+
+def test_qabot_serve_builds_a_missing_index_and_serves(tmp_path):
+    port = free_port()
+    index_dir = tmp_path / "index"
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "qabot", "serve", "--corpus", str(SEED_CORPUS)),
+            *("--index-dir", str(index_dir), "--port", str(port)),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "QABOT_MODEL": ""},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, process.stdout.read()
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "qabot serve did not become healthy"
+            time.sleep(0.25)
+        record = ask(f"http://127.0.0.1:{port}", {"question": "What is NATO?"}).json()
+        assert record["source"]["passage_id"] == "nato-ukraine-2023-11-29.txt#faq-0"
+        assert (index_dir / "manifest.json").is_file()
+        assert (index_dir / "feedback.sqlite3").is_file()
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    assert "index" in output.lower()  # the build is reported (wording is the core's)
+    assert "Any site may embed the chat" in output
+    assert f"http://127.0.0.1:{port}/chat/" in output
