@@ -115,3 +115,25 @@ def test_ensure_index_rebuilds_when_stale_or_corrupt(tmp_path: Path, fake_embedd
     index, _ = ensure_index(corpus, index_dir, make, **kwargs)
     assert "unreadable" in logs[-1] or "disagree" in logs[-1] or "rows" in logs[-1]
     assert load_index(index_dir).manifest.documents == 2
+
+
+def test_ensure_index_defaults_to_the_index_own_corpus(tmp_path: Path, fake_embedder):
+    corpus = _corpus(tmp_path)
+    index_dir = tmp_path / "idx"
+    first = build_index(corpus, index_dir, fake_embedder).manifest
+    logs: list[str] = []
+    index, _ = ensure_index(
+        None,
+        index_dir,
+        lambda name: fake_embedder,
+        default_model="fake-embedder",
+        default_corpus=tmp_path / "elsewhere",
+        log=logs.append,
+    )
+    assert index.manifest == first and logs == []  # not rebuilt from the default corpus
+    moved = tmp_path / "moved"
+    corpus.rename(moved)
+    index, _ = ensure_index(
+        None, index_dir, lambda name: fake_embedder, default_model="x", log=logs.append
+    )
+    assert index.manifest == first and "not here" in logs[-1]

@@ -55,7 +55,7 @@ def _make_embedder_factory(progress: bool) -> Callable[[str], object]:
 
 
 def open_answerer(
-    corpus: str | Path,
+    corpus: str | Path | None,
     index_dir: str | Path,
     *,
     model: str | None = None,
@@ -63,7 +63,10 @@ def open_answerer(
     top_k: int | None = None,
     progress: bool = True,
 ):
-    """Load (building when needed) the index and return a ready `Answerer`."""
+    """Load (building when needed) the index and return a ready `Answerer`.
+
+    ``corpus`` None means the corpus the index was built from (or ./corpus for a new index).
+    """
     from qabot.answering import DEFAULT_THRESHOLD, DEFAULT_TOP_K, Answerer
     from qabot.embedding import DEFAULT_MODEL
     from qabot.index import ensure_index, read_calibration
@@ -75,6 +78,7 @@ def open_answerer(
         _make_embedder_factory(progress),
         model=model,
         default_model=DEFAULT_MODEL,
+        default_corpus=DEFAULT_CORPUS,
         log=_log,
     )
     if threshold is None:
@@ -99,9 +103,9 @@ def _add_index_options(parser: argparse.ArgumentParser, *, corpus_positional: bo
     else:
         parser.add_argument(
             "--corpus",
-            default=_env("QABOT_CORPUS", DEFAULT_CORPUS),
-            help="documents to (re)build from when the index is missing or stale "
-            "(default: $QABOT_CORPUS or ./corpus)",
+            default=os.environ.get("QABOT_CORPUS") or None,
+            help="documents to (re)build from when the index is missing or stale (default: "
+            "$QABOT_CORPUS, else the corpus the index was built from, else ./corpus)",
         )
     parser.add_argument(
         "--index-dir",

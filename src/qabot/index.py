@@ -226,28 +226,36 @@ def check_fresh(manifest: IndexManifest, corpus_path: Path | str) -> None:
 
 
 def ensure_index(
-    corpus_path: Path | str,
+    corpus_path: Path | str | None,
     index_dir: Path | str,
     make_embedder: Callable[[str], Embedder],
     *,
     model: str | None = None,
     default_model: str,
+    default_corpus: Path | str = "corpus",
     max_chars: int = DEFAULT_MAX_CHARS,
     log: Callable[[str], None] = lambda message: None,
 ) -> tuple[Index, Embedder]:
     """Load the index, rebuilding it first when missing, corrupt, stale or of another model.
 
-    ``make_embedder(name)`` is called once, with ``model`` or else the model the index was built
-    with. Returns the index and the embedder, ready to answer.
+    ``corpus_path`` None means the corpus the index was built from (``default_corpus`` when
+    there is no index yet). When that corpus is not on this machine (a replica sharing the
+    index folder), the index is served as built. ``make_embedder(name)`` is called once, with
+    ``model`` or else the index's model. Returns the index and the embedder, ready to answer.
     """
     try:
-        built_with = read_manifest(index_dir).model
+        manifest: IndexManifest | None = read_manifest(index_dir)
     except QabotIndexError:
-        built_with = None
-    embedder = make_embedder(model or built_with or default_model)
+        manifest = None
+    if corpus_path is None:
+        corpus_path = manifest.corpus_path if manifest else default_corpus
+    embedder = make_embedder(model or (manifest.model if manifest else None) or default_model)
     try:
         index = load_index(index_dir, model=embedder.name)
-        check_fresh(index.manifest, corpus_path)
+        if Path(corpus_path).exists():
+            check_fresh(index.manifest, corpus_path)
+        else:
+            log(f"Corpus {str(corpus_path)!r} is not here; serving the index as it was built.")
         return index, embedder
     except QabotIndexError as exc:
         log(f"{exc} Building the index in {str(index_dir)!r} from {str(corpus_path)!r} ...")

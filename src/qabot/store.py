@@ -33,6 +33,8 @@ def _faiss() -> ModuleType:
 
     faiss.omp_set_num_threads(1)
     return faiss
+
+
 _ROWS_FILE = "rows.json"
 
 

@@ -1,0 +1,224 @@
+"""Evaluation: a question set in, an `EvalReport` out, through the answerer that serves chat.
+
+Each batch of questions is retrieved once (``top_k`` hits, 100 by default); the ranking
+metrics are scored on those hits and the answer is composed from the same hits by
+`Answerer.compose`, exactly as ``qabot ask`` would answer. Reading question sets and relevance
+files lives in `qabot.questionsets`.
+
+Gold ids may name a document (any of its passages counts, and the ranking is scored per
+document: each document once, at its best passage) or an entry (``doc#n``, ``doc#faq-n``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+from qabot.answering import Answer, Answerer, clean_question
+from qabot.calibration import Calibration, Outcome, calibrate
+from qabot.metrics import RANKING_KEYS, percentile, ranking_metrics
+from qabot.questionsets import EvalCase, normalise_text
+from qabot.retrieval import Hit
+
+DEFAULT_EVAL_TOP_K = 100
+DEFAULT_BATCH_SIZE = 32
+OUTCOMES = ("answered-correct", "answered-wrong", "declined-answerable", "declined-unanswerable")
+METRIC_KEYS = (
+    *RANKING_KEYS,
+    "accuracy",
+    *OUTCOMES,
+    "questions",
+    "answerable",
+    "unanswerable",
+    "questions-per-second",
+    "latency-p50-ms",
+    "latency-p95-ms",
+)
+_RANKED_IDS_KEPT = 10
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One evaluated question: its answer, how it ranked, and whether it was right.
+
+    ``correct`` judges the answer at the threshold in force (a right answer, or a decline of an
+    unanswerable question); ``top_correct`` judges the best hit whatever the threshold.
+    """
+
+    case: EvalCase
+    answer: str
+    answer_id: str | None
+    answer_doc_id: str | None
+    found: bool
+    score: float
+    top_id: str | None
+    top_correct: bool
+    correct: bool
+    outcome: str
+    ranked_ids: tuple[str, ...]
+    metrics: dict[str, float] = field(default_factory=dict)
+    latency_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        """The per-question record of ``report.json``."""
+        data = {"id": self.case.case_id, "question": self.case.question}
+        data["gold"] = self.case.gold_dict()
+        data.update({k: v for k, v in asdict(self).items() if k != "case"})
+        data["score"] = round(self.score, 4)
+        data["latency_ms"] = round(self.latency_ms, 2)
+        data["ranked_ids"] = list(self.ranked_ids)
+        data["line"] = self.case.source
+        return data
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """Everything one evaluation run produced (what ``report.json`` holds)."""
+
+    settings: dict
+    manifest: dict
+    metrics: dict[str, float | None]
+    results: tuple[CaseResult, ...]
+    calibration: Calibration | None
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {
+            "settings": self.settings,
+            "index": self.manifest,
+            "metrics": self.metrics,
+            "calibration": self.calibration.to_dict() if self.calibration else None,
+            "warnings": list(self.warnings),
+            "questions": [result.to_dict() for result in self.results],
+        }
+
+
+def evaluate(
+    answerer: Answerer,
+    cases: Sequence[EvalCase],
+    *,
+    top_k: int = DEFAULT_EVAL_TOP_K,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Callable[[int], None] | None = None,
+    settings: dict | None = None,
+    warnings: Sequence[str] = (),
+) -> EvalReport:
+    """Answer every case in batches and score the answers and rankings.
+
+    Args:
+        answerer: the same `Answerer` the chat uses (its threshold is the one in force).
+        cases: the questions, with gold already resolved against the index (`resolve_gold`).
+        top_k: hits retrieved per question for the ranking metrics (``recall@100`` needs 100).
+        batch_size: questions per batched retrieval.
+        progress: called with the number of questions finished after each batch.
+        settings: extra settings to record in the report.
+        warnings: warnings met while reading the input, carried into the report.
+    """
+    results: list[CaseResult] = []
+    started = time.perf_counter()
+    for start in range(0, len(cases), batch_size):
+        batch = cases[start : start + batch_size]
+        batch_started = time.perf_counter()
+        questions = [clean_question(case.question)[0] for case in batch]
+        hits = answerer.retriever.search_batch(questions, max(1, top_k))
+        answers = [answerer.compose(q, h) for q, h in zip(questions, hits, strict=True)]
+        # Batched answering has no per-question clock: each question costs its batch's share.
+        latency = (time.perf_counter() - batch_started) * 1000 / len(batch)
+        for case, case_hits, answer in zip(batch, hits, answers, strict=True):
+            results.append(score_case(case, case_hits, answer, latency))
+        if progress:
+            progress(len(batch))
+    elapsed = time.perf_counter() - started
+    metrics = summarise(results, elapsed)
+    outcomes = [Outcome(r.score, r.case.answerable, r.top_correct) for r in results]
+    index = answerer.retriever.index
+    return EvalReport(
+        settings={
+            "top_k": top_k,
+            "batch_size": batch_size,
+            "threshold": answerer.threshold,
+            "answer_top_k": answerer.top_k,
+            "lexical_weight": getattr(answerer.retriever, "lexical_weight", None),
+            "faq_lexical_weight": getattr(answerer.retriever, "faq_lexical_weight", None),
+            "model": index.manifest.model,
+            **(settings or {}),
+        },
+        manifest=index.manifest.to_dict(),
+        metrics=metrics,
+        results=tuple(results),
+        calibration=calibrate(outcomes) if outcomes else None,
+        warnings=tuple(warnings),
+    )
+
+
+def score_case(
+    case: EvalCase, hits: Sequence[Hit], answer: Answer, latency_ms: float
+) -> CaseResult:
+    """Judge one question's hits and answer against its gold."""
+    gold = case.gold
+    top_correct = bool(hits) and _matches(case, hits[0])
+    if case.answerable:
+        outcome = (
+            ("answered-correct" if top_correct else "answered-wrong")
+            if answer.found
+            else "declined-answerable"
+        )
+    else:
+        outcome = "answered-wrong" if answer.found else "declined-unanswerable"
+    ranked, scores = _units(case, hits)
+    metrics = ranking_metrics(ranked, gold, scores) if case.answerable else {}
+    return CaseResult(
+        case=case,
+        answer=answer.answer,
+        answer_id=answer.passage_id,
+        answer_doc_id=answer.source.doc_id if answer.source else None,
+        found=answer.found,
+        score=answer.score,
+        top_id=hits[0].passage.passage_id if hits else None,
+        top_correct=top_correct,
+        correct=outcome in ("answered-correct", "declined-unanswerable"),
+        outcome=outcome,
+        ranked_ids=tuple(ranked[:_RANKED_IDS_KEPT]),
+        metrics=metrics,
+        latency_ms=latency_ms,
+    )
+
+
+def summarise(results: Sequence[CaseResult], elapsed: float) -> dict[str, float | None]:
+    """Aggregate metrics under their JSON keys (ranking ones over answerable questions only)."""
+    answerable = [r for r in results if r.case.answerable]
+    metrics: dict[str, float | None] = {
+        key: (sum(r.metrics[key] for r in answerable) / len(answerable) if answerable else None)
+        for key in RANKING_KEYS
+    }
+    metrics["accuracy"] = sum(r.correct for r in results) / len(results) if results else None
+    for outcome in OUTCOMES:
+        metrics[outcome] = sum(r.outcome == outcome for r in results)
+    metrics["questions"] = len(results)
+    metrics["answerable"] = len(answerable)
+    metrics["unanswerable"] = len(results) - len(answerable)
+    latencies = [r.latency_ms for r in results]
+    metrics["questions-per-second"] = len(results) / elapsed if elapsed > 0 else None
+    metrics["latency-p50-ms"] = percentile(latencies, 0.5)
+    metrics["latency-p95-ms"] = percentile(latencies, 0.95)
+    return metrics
+
+
+def _matches(case: EvalCase, hit: Hit) -> bool:
+    passage = hit.passage
+    if passage.passage_id in case.gold or passage.doc_id in case.gold:
+        return True
+    return bool(case.expected_answer) and normalise_text(case.expected_answer) in normalise_text(
+        passage.text
+    )
+
+
+def _units(case: EvalCase, hits: Sequence[Hit]) -> tuple[list[str], list[float]]:
+    """The ranking as scored (ids and scores): each document once when the gold names documents."""
+    ranked: dict[str, float] = {}
+    for hit in hits:
+        passage = hit.passage
+        by_document = case.by_document and passage.passage_id not in case.gold
+        ranked.setdefault(passage.doc_id if by_document else passage.passage_id, hit.score)
+    return list(ranked), list(ranked.values())

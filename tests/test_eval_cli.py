@@ -1,0 +1,134 @@
+"""`qabot eval` and `qabot lint` end to end on the seed corpus with the real model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qabot.cli import main, open_answerer
+from qabot.index import read_calibration
+
+from conftest import ROOT, SEED_CORPUS, SEED_QUESTIONS
+
+
+@pytest.fixture
+def index_dir(tmp_path: Path, seed_index_dir: Path) -> Path:
+    """A private copy of the session's seed index (fresh for ./corpus, so never rebuilt)."""
+    copy = tmp_path / "index"
+    shutil.copytree(seed_index_dir, copy)
+    return copy
+
+
+def qabot(*args: str | Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "qabot", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+
+
+def test_eval_end_to_end_calibrates_and_fails_under_the_bar(tmp_path, index_dir):
+    reports = tmp_path / "reports"
+    run = qabot(
+        "eval", SEED_QUESTIONS, "--corpus", SEED_CORPUS, "--index-dir", index_dir,
+        "--report-dir", reports, "--calibrate", "--fail-under", "hit@1=0.5", "hit@1=1.01",
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert "below the bar: hit@1" in run.stderr and "< 1.01" in run.stderr
+    assert "Evaluating" in run.stderr  # the progress bar
+    assert "hit@1" in run.stdout and "declined-unanswerable" in run.stdout
+    report = json.loads((reports / "report.json").read_text(encoding="utf-8"))
+    assert report["metrics"]["questions"] == 50
+    assert report["settings"]["threshold_source"] == "default"
+    for name in ("results.csv", "summary.md", "threshold.png", "scores.png"):
+        assert (reports / name).stat().st_size > 0
+    stored = read_calibration(index_dir)
+    assert stored["objective"] == "accuracy" and stored["model"] == "all-MiniLM-L6-v2"
+    assert stored["threshold"] == pytest.approx(report["calibration"]["threshold"])
+    # ask and the chat open their answerer the same way: the stored threshold is now in force.
+    answerer = open_answerer(SEED_CORPUS, index_dir, progress=False)
+    assert answerer.threshold == pytest.approx(stored["threshold"])
+
+
+def test_eval_passes_the_bar_and_compares_with_a_baseline(tmp_path, index_dir, capsys):
+    first, second = tmp_path / "first", tmp_path / "second"
+    common = ["--corpus", str(SEED_CORPUS), "--index-dir", str(index_dir)]
+    assert main(["eval", str(SEED_QUESTIONS), *common, "--report-dir", str(first)]) == 0
+    code = main([
+        "eval", str(SEED_QUESTIONS), *common, "--report-dir", str(second), "--threshold", "0.95",
+        "--baseline", str(first / "report.json"), "--fail-under", "recall@100=1",
+    ])  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "threshold in force: 0.950 (--threshold)" in out
+    report = json.loads((second / "report.json").read_text(encoding="utf-8"))
+    assert report["baseline"]["deltas"]["accuracy"]["delta"] < 0
+    assert report["baseline"]["became_wrong"]
+
+
+def test_eval_with_qrels_and_where(tmp_path, index_dir, capsys):
+    questions = tmp_path / "q.csv"
+    questions.write_text(
+        "qid,text,block\nq1,What does NATO stand for?,1\nq2,Who is in NATO?,0\n", encoding="utf-8"
+    )
+    qrels = tmp_path / "qrels.tsv"
+    qrels.write_text(
+        "query-id\tcorpus-id\tscore\nq1\tnato-ukraine-2023-11-29.txt\t1\nq2\tghost\t1\n",
+        encoding="utf-8",
+    )
+    code = main([
+        "eval", str(questions), "--qrels", str(qrels), "--where", "block=1",
+        "--corpus", str(SEED_CORPUS), "--index-dir", str(index_dir),
+        "--report-dir", str(tmp_path / "r"),
+    ])  # fmt: skip
+    assert code == 0
+    report = json.loads((tmp_path / "r" / "report.json").read_text(encoding="utf-8"))
+    (only,) = report["questions"]
+    assert only["id"] == "q1" and only["ranked_ids"] == ["nato-ukraine-2023-11-29.txt"]
+    assert report["metrics"]["hit@1"] == 1.0
+    assert "no unanswerable questions" in capsys.readouterr().err
+
+
+def test_bad_input_is_one_clear_error(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "ok", "answerable": false}\n{oops\n', encoding="utf-8")
+    assert main(["eval", str(bad), "--index-dir", str(tmp_path / "never-built")]) == 2
+    assert f"qabot: error: {bad}:2: malformed JSON" in capsys.readouterr().err
+    assert not (tmp_path / "never-built").exists()
+
+
+def test_unknown_fail_under_metric_lists_the_valid_ones(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", "x.jsonl", "--fail-under", "hits=0.9"])
+    assert exit_info.value.code == 2
+    assert "unknown metric 'hits'; choose from: hit@1, hit@5" in capsys.readouterr().err
+
+
+def test_help_explains_formats_with_examples(capsys):
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    text = capsys.readouterr().out
+    for words in ("expected_ids", "expected_answer", "answerable", "--qrels", "Examples:"):
+        assert words in text
+
+
+def test_lint_command(tmp_path, capsys):
+    (tmp_path / "faq.jsonl").write_text(
+        '{"id": "a", "question": "What is NATO?", "answer": "An alliance."}\n'
+        '{"id": "b", "question": "what is NATO", "answer": "A treaty."}\n',
+        encoding="utf-8",
+    )
+    assert main(["lint", str(tmp_path), "--index-dir", str(tmp_path / "none"), "--json"]) == 1
+    out, err = capsys.readouterr()
+    (finding,) = [json.loads(line) for line in out.splitlines()]
+    assert finding["kind"] == "conflicting-questions"
+    assert [loc.split(":")[0] for loc in finding["locations"]] == ["a#faq-0", "b#faq-0"]
+    assert "1 findings" in err
+    assert main(["lint", str(SEED_CORPUS), "--index-dir", str(tmp_path / "none")]) == 0

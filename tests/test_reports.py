@@ -1,0 +1,133 @@
+"""Report files: written, parseable, with baseline deltas; plots are real PNGs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from qabot.answering import Answerer
+from qabot.errors import EvalInputError
+from qabot.evaluation import METRIC_KEYS, evaluate
+from qabot.questionsets import load_question_set, resolve_gold
+from qabot.reports import (
+    compare,
+    format_delta,
+    load_report,
+    summary_table,
+    write_reports,
+)
+
+from conftest import SEED_QUESTIONS
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def seed_cases(seed_answerer):
+    cases, _ = load_question_set(SEED_QUESTIONS)
+    return resolve_gold(cases, seed_answerer.retriever.index.passages)[0]
+
+
+@pytest.fixture(scope="module")
+def seed_report(seed_answerer, seed_cases):
+    return evaluate(seed_answerer, seed_cases, settings={"questions": str(SEED_QUESTIONS)})
+
+
+def test_report_files_exist_and_parse(tmp_path, seed_report):
+    paths = write_reports(seed_report, tmp_path / "reports")
+    assert {p.name for p in paths.values()} == {
+        "report.json",
+        "results.csv",
+        "summary.md",
+        "threshold.png",
+        "scores.png",
+    }
+    data = json.loads(paths["report"].read_text(encoding="utf-8"))
+    assert set(data) >= {"settings", "index", "metrics", "calibration", "questions"}
+    assert set(METRIC_KEYS) <= set(data["metrics"])
+    assert data["index"]["model"] == "all-MiniLM-L6-v2"
+    assert data["calibration"]["objective"] == "accuracy"
+    assert len(data["questions"]) == 50
+    first = data["questions"][0]
+    assert {"question", "gold", "answer", "answer_id", "found", "score", "correct"} <= set(first)
+    assert first["id"] == "a01" and first["gold"]["ids"] == ["nato-ukraine-2023-11-29.txt#faq-0"]
+    with open(paths["results"], encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 50 and rows[0]["id"] == "a01"
+    assert sum(row["correct"] == "True" for row in rows) == round(data["metrics"]["accuracy"] * 50)
+    summary = paths["summary"].read_text(encoding="utf-8")
+    assert "| hit@1 |" in summary and "Recommended threshold" in summary
+    for plot in ("threshold_plot", "scores_plot"):
+        content = paths[plot].read_bytes()
+        assert content.startswith(PNG_MAGIC) and len(content) > 5000
+
+
+def test_baseline_lists_changes(tmp_path, seed_answerer, seed_cases, seed_report):
+    write_reports(seed_report, tmp_path / "before")
+    baseline = load_report(tmp_path / "before" / "report.json")
+    # Declining everything makes every answerable question wrong and nothing newly right.
+    strict = evaluate(Answerer(seed_answerer.retriever, threshold=10.0), seed_cases)
+    paths = write_reports(strict, tmp_path / "after", baseline=baseline)
+    data = json.loads(paths["report"].read_text(encoding="utf-8"))
+    changes = data["baseline"]
+    assert changes["deltas"]["accuracy"]["delta"] == pytest.approx(
+        strict.metrics["accuracy"] - seed_report.metrics["accuracy"]
+    )
+    assert changes["became_right"] == []
+    became_wrong = {c["id"] for c in changes["became_wrong"]}
+    expected = {r.case.case_id for r in seed_report.results if r.outcome == "answered-correct"}
+    assert became_wrong == expected
+    assert all(c["now"] == "declined-answerable" for c in changes["became_wrong"])
+    summary = paths["summary"].read_text(encoding="utf-8")
+    assert f"## Became wrong ({len(expected)})" in summary
+
+
+def test_compare_hand_made():
+    before = {
+        "metrics": {"hit@1": 0.5, "accuracy": 0.5, "answered-correct": 1},
+        "questions": [
+            {"id": "a", "question": "A?", "correct": True, "outcome": "answered-correct"},
+            {"id": "b", "question": "B?", "correct": False, "outcome": "answered-wrong"},
+        ],
+    }
+    after = {
+        "metrics": {"hit@1": 1.0, "accuracy": 0.5, "answered-correct": 1},
+        "questions": [
+            {"id": "a", "question": "A?", "correct": False, "outcome": "declined-answerable"},
+            {"id": "b", "question": "B?", "correct": True, "outcome": "answered-correct"},
+            {"id": "c", "question": "new", "correct": True, "outcome": "answered-correct"},
+        ],
+    }
+    result = compare(after, before)
+    assert result["deltas"]["hit@1"] == {"baseline": 0.5, "current": 1.0, "delta": 0.5}
+    assert [c["id"] for c in result["became_right"]] == ["b"]
+    assert [c["id"] for c in result["became_wrong"]] == ["a"]
+    table = summary_table(after["metrics"], result["deltas"])
+    assert "hit@1" in table and "+0.500" in table and "+0" in table
+
+
+def test_format_delta():
+    assert format_delta("hit@1", -0.0125) == "-0.013"
+    assert format_delta("answered-wrong", 3) == "+3"
+    assert format_delta("latency-p50-ms", 2.25) == "+2.2"
+    assert format_delta("hit@1", None) == ""
+
+
+def test_bad_baseline(tmp_path):
+    with pytest.raises(EvalInputError, match="not a readable report"):
+        load_report(tmp_path / "missing.json")
+    (tmp_path / "other.json").write_text('{"hello": 1}', encoding="utf-8")
+    with pytest.raises(EvalInputError, match="not a qabot report"):
+        load_report(tmp_path / "other.json")
+
+
+def test_importing_reports_loads_no_plotting_backend():
+    code = "import sys, qabot.reports; print('matplotlib' in sys.modules)"
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert output.strip() == "False"
