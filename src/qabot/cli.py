@@ -183,24 +183,28 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ask_stream(answerer, lines, top_k: int | None, batch_size: int = 256) -> int:
+def _ask_stream(answerer, lines, top_k: int | None, batch_size: int = 1024) -> int:
+    """Answer one question per line in batches, printing one JSON object per line, in order."""
     from qabot.answering import clean_question
 
+    def usable(question: str) -> bool:
+        try:
+            clean_question(question)
+        except QuestionError:
+            return False
+        return True
+
     def flush(batch: list[str]) -> None:
-        valid = []
-        for question in batch:
-            try:
-                clean_question(question)
-                valid.append(question)
-            except QuestionError:
-                pass
-        answers = iter(answerer.answer_batch(valid, top_k)) if valid else iter(())
-        for question in batch:
-            if question in valid:
-                record = next(answers).to_dict()
-            else:
-                record = {"question": question, "error": "The question is empty."}
-            print(json.dumps(record, ensure_ascii=False), flush=False)
+        ok = [usable(question) for question in batch]
+        wanted = [q for q, good in zip(batch, ok, strict=True) if good]
+        answers = iter(answerer.answer_batch(wanted, top_k))
+        for question, good in zip(batch, ok, strict=True):
+            record = (
+                next(answers).to_dict()
+                if good
+                else {"question": question, "error": "The question is empty."}
+            )
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         sys.stdout.flush()
 
     batch: list[str] = []

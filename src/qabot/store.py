@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -23,15 +24,21 @@ _INDEX_FILE = "vectors.faiss"
 
 @functools.cache
 def _faiss() -> ModuleType:
-    """Import faiss, limited to one OpenMP thread.
+    """Import faiss, its OpenMP searches limited to one thread.
 
-    faiss's OpenMP threads spin while waiting and starve PyTorch's own: measured here, encoding
-    one question took 484 ms with faiss at its default thread count and 12 ms with one thread.
-    An exact search over a laptop-sized index needs no more than one thread anyway.
+    An exact search over a laptop-sized index needs no more, and a second pool of spinning
+    OpenMP threads beside PyTorch's starves the model on a busy machine (measured under load:
+    484 ms to encode one question instead of 12). When PyTorch was loaded first, both share one
+    OpenMP runtime and the call above would cut the model to one thread too (halving batched
+    encoding): PyTorch's own setting is then put back.
     """
     import faiss
 
+    torch = sys.modules.get("torch")
+    torch_threads = torch.get_num_threads() if torch is not None else None
     faiss.omp_set_num_threads(1)
+    if torch is not None and torch.get_num_threads() != torch_threads:
+        torch.set_num_threads(torch_threads)
     return faiss
 
 
