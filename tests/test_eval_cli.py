@@ -132,3 +132,23 @@ def test_lint_command(tmp_path, capsys):
     assert [loc.split(":")[0] for loc in finding["locations"]] == ["a#faq-0", "b#faq-0"]
     assert "1 findings" in err
     assert main(["lint", str(SEED_CORPUS), "--index-dir", str(tmp_path / "none")]) == 0
+
+
+def test_feedback_export_is_a_question_set_eval_reads(tmp_path, index_dir):
+    from qabot.feedback import FeedbackStore
+
+    store = FeedbackStore(tmp_path / "feedback.sqlite3")
+    store.record("Who won the 1998 World Cup?", None, 0.2, False)
+    store.vote(store.record("What is NATO?", "nato-ukraine-2023-11-29.txt#faq-0", 1.0, True), -1)
+    exported = tmp_path / "feedback.csv"
+    assert store.export_csv(exported) == 2
+    reports = tmp_path / "reports"
+    run = qabot(
+        "eval", exported, "--corpus", SEED_CORPUS, "--index-dir", index_dir,
+        "--report-dir", reports,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "2 questions have no gold" in run.stderr
+    report = json.loads((reports / "report.json").read_text(encoding="utf-8"))
+    assert report["metrics"]["unlabelled"] == 2 and report["metrics"]["unlabelled-answered"] == 1
+    assert [q["outcome"] for q in report["questions"]] == ["unlabelled", "unlabelled"]

@@ -101,7 +101,7 @@ def test_gzipped_jsonl(tmp_path):
             '{"question": "  ", "answerable": false}\n',
             r"emptyq.jsonl:1: the question is empty",
         ),
-        ("nogold.jsonl", '{"question": "Q?"}\n', r"nogold.jsonl:1: no gold"),
+        ("nogold.jsonl", '{"question": "Q?", "answerable": true}\n', r"nogold.jsonl:1: no gold"),
         (
             "both.jsonl",
             '{"question": "Q?", "answerable": false, "expected_ids": ["a"]}\n',
@@ -295,6 +295,35 @@ def test_evaluate_with_a_fake_embedder(tmp_path, fake_embedder):
     assert report.settings["x"] == 1 and report.settings["threshold"] == 0.3
     assert report.calibration.accuracy == 1.0
     assert report.manifest["model"] == "fake-embedder"
+
+
+def test_unlabelled_questions_are_answered_not_scored(tmp_path, fake_embedder):
+    corpus = jsonl(
+        tmp_path / "docs.jsonl",
+        [{"id": "nato", "title": "NATO", "text": "NATO is a military alliance founded in 1949."}],
+    )
+    questions = tmp_path / "feedback.csv"
+    questions.write_text(
+        "id,question,answerable,expected_ids\n"
+        "f1,military alliance founded in 1949,,\n"
+        "f2,quantum entanglement explained,,\n"
+        "a1,when was the military alliance founded,,nato\n",
+        encoding="utf-8",
+    )
+    cases, warnings = load_question_set(questions)
+    assert [c.labelled for c in cases] == [False, False, True]
+    assert any("2 questions have no gold" in w and "f1" in w for w in warnings)
+    index = build_index(corpus, tmp_path / "index", fake_embedder)
+    cases, _ = resolve_gold(cases, index.passages)
+    assert len(cases) == 3
+    report = evaluate(Answerer(Retriever(index, fake_embedder), threshold=0.3), cases)
+    m = report.metrics
+    assert (m["questions"], m["answerable"], m["unanswerable"], m["unlabelled"]) == (3, 1, 0, 2)
+    assert m["unlabelled-answered"] == 1 and m["accuracy"] == 1.0 and m["hit@1"] == 1.0
+    by_id = {r.case.case_id: r for r in report.results}
+    assert by_id["f1"].correct is None and by_id["f1"].outcome == "unlabelled"
+    assert by_id["f1"].found and not by_id["f2"].found
+    assert report.to_dict()["questions"][0]["gold"]["answerable"] is None
 
 
 # --- the seed set through the real answerer ------------------------------------------------

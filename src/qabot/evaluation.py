@@ -31,6 +31,8 @@ METRIC_KEYS = (
     "questions",
     "answerable",
     "unanswerable",
+    "unlabelled",
+    "unlabelled-answered",
     "questions-per-second",
     "latency-p50-ms",
     "latency-p95-ms",
@@ -43,7 +45,8 @@ class CaseResult:
     """One evaluated question: its answer, how it ranked, and whether it was right.
 
     ``correct`` judges the answer at the threshold in force (a right answer, or a decline of an
-    unanswerable question); ``top_correct`` judges the best hit whatever the threshold.
+    unanswerable question; None for an unlabelled question); ``top_correct`` judges the best hit
+    whatever the threshold.
     """
 
     case: EvalCase
@@ -54,7 +57,7 @@ class CaseResult:
     score: float
     top_id: str | None
     top_correct: bool
-    correct: bool
+    correct: bool | None
     outcome: str
     ranked_ids: tuple[str, ...]
     metrics: dict[str, float] = field(default_factory=dict)
@@ -131,7 +134,9 @@ def evaluate(
             progress(len(batch))
     elapsed = time.perf_counter() - started
     metrics = summarise(results, elapsed)
-    outcomes = [Outcome(r.score, r.case.answerable, r.top_correct) for r in results]
+    outcomes = [
+        Outcome(r.score, r.case.answerable, r.top_correct) for r in results if r.case.labelled
+    ]
     index = answerer.retriever.index
     return EvalReport(
         settings={
@@ -158,7 +163,9 @@ def score_case(
     """Judge one question's hits and answer against its gold."""
     gold = case.gold
     top_correct = bool(hits) and _matches(case, hits[0])
-    if case.answerable:
+    if not case.labelled:
+        outcome = "unlabelled"
+    elif case.answerable:
         outcome = (
             ("answered-correct" if top_correct else "answered-wrong")
             if answer.found
@@ -167,7 +174,7 @@ def score_case(
     else:
         outcome = "answered-wrong" if answer.found else "declined-unanswerable"
     ranked, scores = _units(case, hits)
-    metrics = ranking_metrics(ranked, gold, scores) if case.answerable else {}
+    metrics = ranking_metrics(ranked, gold, scores) if case.answerable and case.labelled else {}
     return CaseResult(
         case=case,
         answer=answer.answer,
@@ -177,7 +184,9 @@ def score_case(
         score=answer.score,
         top_id=hits[0].passage.passage_id if hits else None,
         top_correct=top_correct,
-        correct=outcome in ("answered-correct", "declined-unanswerable"),
+        correct=None
+        if not case.labelled
+        else outcome in ("answered-correct", "declined-unanswerable"),
         outcome=outcome,
         ranked_ids=tuple(ranked[:_RANKED_IDS_KEPT]),
         metrics=metrics,
@@ -186,18 +195,26 @@ def score_case(
 
 
 def summarise(results: Sequence[CaseResult], elapsed: float) -> dict[str, float | None]:
-    """Aggregate metrics under their JSON keys (ranking ones over answerable questions only)."""
-    answerable = [r for r in results if r.case.answerable]
+    """Aggregate metrics under their JSON keys (ranking ones over answerable questions only).
+
+    Unlabelled questions count only in ``questions``, ``unlabelled`` and ``unlabelled-answered``.
+    """
+    labelled = [r for r in results if r.case.labelled]
+    answerable = [r for r in labelled if r.case.answerable]
     metrics: dict[str, float | None] = {
         key: (sum(r.metrics[key] for r in answerable) / len(answerable) if answerable else None)
         for key in RANKING_KEYS
     }
-    metrics["accuracy"] = sum(r.correct for r in results) / len(results) if results else None
+    metrics["accuracy"] = (
+        sum(bool(r.correct) for r in labelled) / len(labelled) if labelled else None
+    )
     for outcome in OUTCOMES:
-        metrics[outcome] = sum(r.outcome == outcome for r in results)
+        metrics[outcome] = sum(r.outcome == outcome for r in labelled)
     metrics["questions"] = len(results)
     metrics["answerable"] = len(answerable)
-    metrics["unanswerable"] = len(results) - len(answerable)
+    metrics["unanswerable"] = len(labelled) - len(answerable)
+    metrics["unlabelled"] = len(results) - len(labelled)
+    metrics["unlabelled-answered"] = sum(r.found for r in results if not r.case.labelled)
     latencies = [r.latency_ms for r in results]
     metrics["questions-per-second"] = len(results) / elapsed if elapsed > 0 else None
     metrics["latency-p50-ms"] = percentile(latencies, 0.5)

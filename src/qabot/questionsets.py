@@ -37,6 +37,8 @@ class EvalCase:
 
     ``gold`` maps acceptable ids to a relevance grade. ``by_document`` is set by `resolve_gold`
     when the gold names whole documents, so that the ranking is scored per document.
+    ``labelled`` is False for a question with no gold at all (say, exported from chat feedback
+    before anyone judged it): it is answered and reported, but not scored.
     """
 
     case_id: str
@@ -46,13 +48,14 @@ class EvalCase:
     answerable: bool = True
     source: str = ""
     by_document: bool = False
+    labelled: bool = True
 
     def gold_dict(self) -> dict:
         """The gold as recorded in reports."""
         return {
             "ids": sorted(self.gold),
             "expected_answer": self.expected_answer,
-            "answerable": self.answerable,
+            "answerable": self.answerable if self.labelled else None,
         }
 
 
@@ -149,6 +152,12 @@ def load_question_set(
         cases.append(case)
     if not cases:
         raise EvalInputError(f"{path}: none of its questions is named in the relevance file.")
+    unlabelled = [f"{c.case_id} ({c.source})" for c in cases if not c.labelled]
+    if unlabelled:
+        warnings.append(
+            f"{len(unlabelled)} questions have no gold (expected_ids, expected_answer or "
+            f"answerable): answered and reported, not scored: {_some(unlabelled)}"
+        )
     return cases, warnings
 
 
@@ -179,7 +188,7 @@ def resolve_gold(
             if not found:
                 no_answer.append(f"{case.case_id} ({case.source})")
             gold = {**found, **gold}
-        if case.answerable and not gold and not case.expected_answer:
+        if case.labelled and case.answerable and not gold and not case.expected_answer:
             dropped.append(f"{case.case_id} ({case.source})")
             continue
         by_document = any(g in doc_ids and g not in passage_ids for g in gold)
@@ -221,7 +230,10 @@ def _case(
     if expected is not None and not isinstance(expected, str):
         raise EvalInputError(f"{where}: expected_answer must be text, not {expected!r}")
     expected = expected.strip() if expected else None
-    answerable = _answerable(where, row.get("answerable"))
+    raw_answerable = row.get("answerable")
+    if not ids and not expected and (raw_answerable is None or str(raw_answerable).strip() == ""):
+        return EvalCase(case_id, question, source=where, labelled=False)
+    answerable = _answerable(where, raw_answerable)
     if answerable and not ids and not expected:
         raise EvalInputError(
             f"{where}: no gold: give expected_ids, expected_answer or answerable: false "

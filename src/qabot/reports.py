@@ -57,7 +57,9 @@ def compare(current: Mapping, baseline: Mapping) -> dict:
     became_right, became_wrong = [], []
     for question in current.get("questions", []):
         old = before.get(_key(question))
-        if old is None or bool(old.get("correct")) == bool(question["correct"]):
+        if old is None or None in (old.get("correct"), question["correct"]):
+            continue
+        if bool(old.get("correct")) == bool(question["correct"]):
             continue
         change = {"id": question["id"], "question": question["question"], "was": old["outcome"]}
         change["now"] = question["outcome"]
@@ -178,7 +180,7 @@ def summary_markdown(data: Mapping) -> str:
                 f"- `{c['id']}` {c['question']} ({c['was']} → {c['now']})"
                 for c in changes[:_CHANGES_SHOWN]
             ]
-    wrong = [q for q in data["questions"] if not q["correct"]]
+    wrong = [q for q in data["questions"] if q["correct"] is False]
     lines += ["", f"## Wrong ({len(wrong)})", ""]
     lines += [
         f"- `{q['id']}` {q['question']} — {q['outcome']}, score {q['score']:.3f}, "
@@ -216,6 +218,8 @@ def plot_scores(data: Mapping, path: Path) -> None:
     figure, axes = _figure()
     groups: dict[str, list[float]] = {"correct": [], "wrong": [], "unanswerable": []}
     for question in data["questions"]:
+        if question["gold"]["answerable"] is None:  # unlabelled: neither right nor wrong
+            continue
         if not question["gold"]["answerable"]:
             groups["unanswerable"].append(question["score"])
         else:
