@@ -7,6 +7,7 @@ an iframe). Screenshots go to artifacts/ for a person to look at.
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from qabot.feedback import FeedbackStore
 from qabot.server import build_app
@@ -15,8 +16,6 @@ from conftest import ROOT
 from serving import running, static_site
 
 pytestmark = pytest.mark.browser
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -38,7 +37,8 @@ BOT = "[data-testid=bot]"
 TIMEOUT = 30_000
 
 if not Path(CHROMIUM).exists():
-    pytest.skip(f"{CHROMIUM} is missing: run `make browser`", allow_module_level=True)
+    # Never skipped into green: a missing browser is a set-up error to fix.
+    pytest.fail(f"{CHROMIUM} is missing: run `make browser`", pytrace=False)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def host_site(server, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    with playwright_api.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             user_data_dir=str(tmp_path_factory.mktemp("chromium-profile")),
             executable_path=CHROMIUM,
