@@ -1,0 +1,76 @@
+"""The ``qabot`` command line: the only place that reads environment variables or prints.
+
+One module per group of commands (``core``: index, ask; ``chat``: serve, feedback;
+``evaluate``: eval, lint), sharing ``wiring``. Each command's help text is its function's
+docstring, with runnable examples. Library errors (`QabotError`) become one clear line on
+stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+
+from qabot.cli import chat, core, evaluate
+from qabot.cli.core import format_answer
+from qabot.cli.wiring import DEFAULT_INDEX_DIR, EXIT_ERROR, log, open_answerer
+from qabot.errors import QabotError, QabotIndexError
+
+__all__ = ["build_parser", "format_answer", "main", "open_answerer"]
+
+_OFFLINE_ENV = {
+    # Nothing qabot runs may reach the internet: models load from disk, Gradio stays quiet.
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qabot",
+        description="Exact, sourced answers from your own documents, offline.\n\n"
+        'Examples:\n  qabot index corpus/\n  qabot ask "What is NATO?"',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"qabot {_version()}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    for module in (core, chat, evaluate):
+        module.register(subparsers)
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("qabot")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``qabot`` console script."""
+    for name, value in _OFFLINE_ENV.items():
+        os.environ.setdefault(name, value)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "question", None) == "-" and getattr(args, "command", "") == "ask":
+        args.json = True
+    try:
+        return args.func(args)
+    except QabotIndexError as exc:
+        index_dir = exc.index_dir or getattr(args, "index_dir", DEFAULT_INDEX_DIR)
+        log(f"qabot: error: {exc} Rebuild it with: qabot index CORPUS --index-dir {index_dir}")
+        return EXIT_ERROR
+    except QabotError as exc:
+        log(f"qabot: error: {exc}")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        log("qabot: interrupted")
+        return 130

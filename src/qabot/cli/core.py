@@ -1,0 +1,169 @@
+"""``qabot index`` and ``qabot ask``: build the index, answer questions."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+
+from qabot.cli.wiring import (
+    add_index_options,
+    command,
+    log,
+    open_answerer,
+)
+from qabot.errors import QuestionError
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Build (or rebuild) the index from a folder or file of documents.
+
+    Reads .txt, .md, .html, .pdf, and .jsonl/.jsonl.gz/.csv rows (FAQ entries with
+    question+answer, or documents with title+text). Files that cannot be read are listed and
+    skipped; the previous index stays in place until the new one is complete.
+
+    Examples:
+      qabot index
+      qabot index docs/ --index-dir /tmp/docs-index
+      qabot index faq.csv --model /models/all-mpnet-base-v2
+    """
+    from qabot.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder
+    from qabot.index import build_index
+
+    model = args.model or DEFAULT_MODEL
+    embedder = SentenceTransformerEmbedder(model, progress=True)
+    log(f"Indexing {args.corpus} with {model} ...")
+    index = build_index(args.corpus, args.index_dir, embedder, max_chars=args.max_chars)
+    for problem in index.manifest.problems:
+        log(f"skipped: {problem}")
+    m = index.manifest
+    print(
+        f"Indexed {m.documents} documents: {m.passages} passages and {m.faq_entries} FAQ entries "
+        f"into {args.index_dir} (model {m.model}, {m.dimension} dimensions)."
+    )
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Answer a question from the documents, quoting them and citing the source.
+
+    Builds the index first when it is missing, stale (the corpus changed) or made with
+    another model. With "-" as the question, reads one question per line from stdin and
+    answers them all in one batch, printing one JSON object per line.
+
+    Examples:
+      qabot ask "What is NATO?"
+      qabot ask "how does nato help ukraine" --json
+      printf 'What is NATO?\\nWho won the 1998 World Cup?\\n' | qabot ask - --json
+    """
+    answerer = open_answerer(
+        args.corpus,
+        args.index_dir,
+        model=args.model,
+        threshold=args.threshold,
+        top_k=args.top_k,
+    )
+    if args.question == "-":
+        # Undecodable bytes must not end a long batch: they become U+FFFD, the rest is answered.
+        lines = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+        return _ask_stream(answerer, lines, args.top_k)
+    answer = answerer.answer(args.question, args.top_k)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        print(format_answer(answer))
+    return 0
+
+
+def _ask_stream(answerer, lines, top_k: int | None, batch_size: int = 1024) -> int:
+    """Answer one question per line in batches, printing one JSON object per line, in order."""
+    from qabot.answering import clean_question
+
+    def usable(question: str) -> bool:
+        try:
+            clean_question(question)
+        except QuestionError:
+            return False
+        return True
+
+    def flush(batch: list[str]) -> None:
+        ok = [usable(question) for question in batch]
+        wanted = [q for q, good in zip(batch, ok, strict=True) if good]
+        answers = iter(answerer.answer_batch(wanted, top_k))
+        for question, good in zip(batch, ok, strict=True):
+            record = (
+                next(answers).to_dict()
+                if good
+                else {"question": question, "error": "The question is empty."}
+            )
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line.rstrip("\n"))
+        if len(batch) >= batch_size:
+            flush(batch)
+            batch = []
+    if batch:
+        flush(batch)
+    return 0
+
+
+def format_answer(answer) -> str:
+    """A plain-text rendering of an `Answer` for the terminal."""
+    if not answer.found:
+        lines = [answer.answer]
+        if answer.suggestions:
+            lines.append("Did you mean:")
+            lines += [f"  - {s}" for s in answer.suggestions]
+        return "\n".join(lines)
+    text = answer.answer
+    if answer.highlight and answer.highlight != text and answer.highlight in text:
+        text = text.replace(answer.highlight, f">>> {answer.highlight} <<<", 1)
+    kind = "FAQ" if answer.kind == "faq" else "passage"
+    lines = []
+    if answer.faq_question:
+        lines.append(f"Q: {answer.faq_question}")
+    lines += [text, ""]
+    source = answer.source
+    dated = f", {source.date}" if source.date else ""
+    lines.append(
+        f"Source: {source.title}{dated} ({source.passage_id}) — {kind}, score {answer.score:.2f}"
+    )
+    lines += [f"  {link.label + ': ' if link.label else ''}{link.url}" for link in source.links]
+    if answer.alternatives:
+        lines.append("See also:")
+        for alt in answer.alternatives:
+            label = alt.faq_question or alt.text[:90] + ("…" if len(alt.text) > 90 else "")
+            lines.append(f"  - {label} ({alt.passage_id}, {alt.score:.2f})")
+    if answer.truncated:
+        lines.append("(The question was very long and was trimmed.)")
+    return "\n".join(lines)
+
+
+def register(subparsers) -> None:
+    """Add ``index`` and ``ask`` to the parser."""
+    from qabot.chunking import DEFAULT_MAX_CHARS
+
+    index = command(subparsers, "index", cmd_index, "build or rebuild the index")
+    add_index_options(index, corpus_positional=True)
+    index.add_argument(
+        "--max-chars",
+        type=int,
+        default=DEFAULT_MAX_CHARS,
+        help=f"longest passage, in characters, before splitting at sentences (default {DEFAULT_MAX_CHARS})",
+    )
+
+    ask = command(subparsers, "ask", cmd_ask, "answer a question")
+    ask.add_argument("question", help='the question, or "-" to read one per line from stdin')
+    add_index_options(ask, corpus_positional=False)
+    ask.add_argument("--json", action="store_true", help="print the answer record as JSON")
+    ask.add_argument("--top-k", type=int, default=None, help="answer plus alternatives (default 3)")
+    ask.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="lowest score that counts as an answer (default: the calibrated one, else 0.42)",
+    )

@@ -1,0 +1,107 @@
+"""What every command shares: defaults, the index options, opening an answerer, logging."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+DEFAULT_CORPUS = "corpus"
+DEFAULT_INDEX_DIR = "index"
+EXIT_ERROR = 2
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+def make_embedder_factory(progress: bool) -> Callable[[str], object]:
+    def make(model: str) -> object:
+        from qabot.embedding import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(model, progress=progress)
+
+    return make
+
+
+def open_answerer(
+    corpus: str | Path | None,
+    index_dir: str | Path,
+    *,
+    model: str | None = None,
+    threshold: float | None = None,
+    top_k: int | None = None,
+    progress: bool = True,
+):
+    """Load (building when needed) the index and return a ready `Answerer`.
+
+    ``corpus`` None means the corpus the index was built from (or ./corpus for a new index).
+    """
+    from qabot.answering import DEFAULT_THRESHOLD, DEFAULT_TOP_K, Answerer
+    from qabot.embedding import DEFAULT_MODEL
+    from qabot.index import ensure_index, read_calibration
+    from qabot.retrieval import Retriever
+
+    index, embedder = ensure_index(
+        corpus,
+        index_dir,
+        make_embedder_factory(progress),
+        model=model,
+        default_model=DEFAULT_MODEL,
+        default_corpus=DEFAULT_CORPUS,
+        log=log,
+    )
+    if threshold is None:
+        calibration = read_calibration(index_dir)
+        if calibration and calibration.get("model") == index.manifest.model:
+            threshold = float(calibration["threshold"])
+    return Answerer(
+        Retriever(index, embedder),
+        threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+        top_k=top_k or DEFAULT_TOP_K,
+    )
+
+
+def add_index_options(parser: argparse.ArgumentParser, *, corpus_positional: bool) -> None:
+    if corpus_positional:
+        parser.add_argument(
+            "corpus",
+            nargs="?",
+            default=env("QABOT_CORPUS", DEFAULT_CORPUS),
+            help="folder or file of documents (default: $QABOT_CORPUS or ./corpus)",
+        )
+    else:
+        parser.add_argument(
+            "--corpus",
+            default=os.environ.get("QABOT_CORPUS") or None,
+            help="documents to (re)build from when the index is missing or stale (default: "
+            "$QABOT_CORPUS, else the corpus the index was built from, else ./corpus)",
+        )
+    parser.add_argument(
+        "--index-dir",
+        default=env("QABOT_INDEX_DIR", DEFAULT_INDEX_DIR),
+        help="index folder (default: $QABOT_INDEX_DIR or ./index)",
+    )
+    parser.add_argument(
+        "--model",
+        default=os.environ.get("QABOT_MODEL") or None,
+        help="sentence-transformers model name or local path (default: $QABOT_MODEL, else the "
+        "index's model, else the bundled all-MiniLM-L6-v2); never downloaded",
+    )
+
+
+def command(subparsers, name: str, func: Callable, summary: str) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        name,
+        help=summary,
+        description=func.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(func=func)
+    return parser
