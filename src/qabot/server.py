@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
@@ -85,6 +86,9 @@ def build_app(
         description: one line under the title (default: names the corpus).
         max_body_bytes: the largest ``/api/`` request body accepted.
     """
+    # Gradio reads this when it is first imported, and otherwise reports usage over the internet.
+    # The CLI sets it already; this covers build_app called from Python.
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
     from qabot.ui import CHAT_CSS, build_chat, chat_theme
