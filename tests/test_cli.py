@@ -111,3 +111,19 @@ def test_errors_are_clear_and_exit_2(tmp_path: Path, cli_index):
     assert "Traceback" not in model.stderr
     nothing = qabot("index", str(tmp_path / "missing"), "--index-dir", str(tmp_path / "y"))
     assert nothing.returncode == 2 and "does not exist" in nothing.stderr
+
+
+def test_another_model_by_path_is_used_and_recorded(tmp_path: Path):
+    from qabot.embedding import bundled_model_path
+
+    model = tmp_path / "my-model"
+    shutil.copytree(bundled_model_path(), model)  # any sentence-transformers folder will do
+    index_dir = tmp_path / "idx"
+    built = qabot("index", str(SEED_CORPUS), "--index-dir", str(index_dir), "--model", str(model))
+    assert built.returncode == 0, built.stderr
+    manifest = json.loads((index_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["model"] == str(model) and manifest["dimension"] == 384
+    asked = qabot("ask", "What is NATO?", "--index-dir", str(index_dir), "--json")
+    assert asked.returncode == 0, asked.stderr
+    assert "Building" not in asked.stderr  # the index's own model was used, no rebuild
+    assert json.loads(asked.stdout)["source"]["passage_id"].endswith("#faq-0")
