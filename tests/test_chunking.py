@@ -50,3 +50,10 @@ def test_structured_rows_keep_their_ids():
     assert [p.passage_id for p in passages] == ["4983#0", "4983#1"]
     assert passages[0].context == "A title"
     assert passages[0].embedding_texts() == ["A title Body one."]
+
+
+def test_text_without_sentence_ends_is_cut_at_words():
+    pieces = split_paragraph("word " * 3000, max_chars=1000)
+    assert len(pieces) == 15
+    assert all(len(p) <= 1000 and not p.startswith(" ") for p in pieces)
+    assert " ".join(pieces).split() == ["word"] * 3000

@@ -33,7 +33,7 @@ def cli_index(tmp_path_factory, seed_index_dir) -> Path:
 
 
 def test_help_has_examples():
-    for command in ("index", "ask"):
+    for command in ("index", "ask", "serve", "feedback", "eval", "lint"):
         result = qabot(command, "--help")
         assert result.returncode == 0
         assert "Examples:" in result.stdout and f"qabot {command}" in result.stdout
@@ -68,8 +68,9 @@ def test_ask_json_and_stdin_batch(cli_index):
     batch = qabot("ask", "-", env=env, stdin=lines)
     assert batch.returncode == 0, batch.stderr
     records = [json.loads(line) for line in batch.stdout.splitlines()]
-    assert [r.get("found") for r in records] == [True, None, False, True]
-    assert "empty" in records[1]["error"]
+    assert [r["found"] for r in records] == [True, False, False, True]
+    assert "error" not in records[0] and "empty" in records[1]["error"]
+    assert set(records[1]) >= set(records[0]) - {"highlight", "suggestions", "truncated"}
     assert records[2]["suggestions"]
 
 

@@ -154,3 +154,25 @@ def test_html_links_keep_urls():
     title, text = html_to_text('<p>See <a href="https://x.example/">the site</a>.</p>')
     assert title == ""
     assert text == "See the site (https://x.example/)."
+
+
+def test_an_index_inside_the_corpus_is_not_indexed(tmp_path: Path, fake_embedder):
+    from qabot.index import build_index, check_fresh
+
+    (tmp_path / "doc.md").write_text("# Doc\n\nApples are red.", encoding="utf-8")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "manifest.json").write_text('{"name": "a web app"}', encoding="utf-8")
+    (site / "page.html").write_text("<p>Pears are green.</p>", encoding="utf-8")
+    first = build_index(tmp_path, tmp_path / "idx", fake_embedder).manifest
+    second = build_index(tmp_path, tmp_path / "idx", fake_embedder).manifest
+    assert first.documents == second.documents == 2  # doc.md and the site's page, not idx/
+    assert first.corpus_fingerprint == second.corpus_fingerprint
+    check_fresh(second, tmp_path)
+
+
+def test_row_id_zero_is_kept(tmp_path: Path):
+    (tmp_path / "rows.jsonl").write_text(
+        '{"id": 0, "text": "zero"}\n{"_id": "", "id": "", "text": "no id"}\n', encoding="utf-8"
+    )
+    assert [d.doc_id for d in load_corpus(tmp_path).documents] == ["0", "rows.jsonl:2"]

@@ -371,3 +371,22 @@ def test_calibrated_threshold_gives_the_promised_accuracy(seed_report, seed_answ
     recalibrated = Answerer(seed_answerer.retriever, threshold=calibration.threshold)
     again = evaluate(recalibrated, [r.case for r in seed_report.results])
     assert again.metrics["accuracy"] == pytest.approx(calibration.accuracy)
+
+
+def test_nothing_left_to_score_is_an_error():
+    passages = [Passage("d#0", "d", "passage", "text", "D", "d.txt")]
+    with pytest.raises(EvalInputError, match=r"No question left to evaluate: .*not in the index"):
+        resolve_gold([EvalCase("q1", "Q?", {"other-scheme-id": 1.0})], passages)
+
+
+def test_latency_is_measured_one_question_at_a_time(tmp_path, fake_embedder):
+    corpus = jsonl(tmp_path / "docs.jsonl", [{"id": "a", "text": "Apples are red."}])
+    index = build_index(corpus, tmp_path / "index", fake_embedder)
+    answerer = Answerer(Retriever(index, fake_embedder))
+    cases = [EvalCase(f"q{i}", f"apples {i}", {"a": 1.0}) for i in range(10)]
+    fake_embedder.calls.clear()
+    report = evaluate(answerer, cases, batch_size=10, latency_sample=4)
+    # one batched call for the set, then four single questions for the latency sample
+    assert fake_embedder.calls == [10, 1, 1, 1, 1]
+    assert report.settings["latency_sample"] == 4
+    assert 0 < report.metrics["latency-p50-ms"] <= report.metrics["latency-p95-ms"]

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from qabot.errors import (
+    CorpusError,
     EmptyCorpusError,
     IndexCorruptError,
     IndexNotFoundError,
@@ -79,7 +80,7 @@ def test_failed_build_keeps_the_working_index(tmp_path: Path, fake_embedder):
     with pytest.raises(EmptyCorpusError):
         build_index(empty, index_dir, fake_embedder)
     assert load_index(index_dir).manifest == first
-    assert [p.name for p in index_dir.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in index_dir.iterdir() if p.name.startswith(".data-")] == []
 
 
 def test_rebuild_replaces_old_data_folder(tmp_path: Path, fake_embedder):
@@ -113,8 +114,20 @@ def test_ensure_index_rebuilds_when_stale_or_corrupt(tmp_path: Path, fake_embedd
     (index_dir / manifest["data_dir"] / "rows.json").chmod(0o644)
     (index_dir / manifest["data_dir"] / "rows.json").write_text("[]", encoding="utf-8")
     index, _ = ensure_index(corpus, index_dir, make, **kwargs)
-    assert "unreadable" in logs[-1] or "disagree" in logs[-1] or "rows" in logs[-1]
+    assert "rows but 0 ids" in logs[-1]
     assert load_index(index_dir).manifest.documents == 2
+    (corpus / "bad.txt").write_bytes(b"\xff\xfe not utf-8")
+    ensure_index(corpus, index_dir, make, **kwargs)
+    assert "changed" in logs[-2] and logs[-1].startswith("skipped: bad.txt: not UTF-8")
+    with pytest.raises(CorpusError, match="does not exist"):
+        ensure_index(tmp_path / "typo", index_dir, make, **kwargs)
+
+
+def test_index_files_are_readable_by_others(tmp_path: Path, fake_embedder):
+    index = build_index(_corpus(tmp_path), tmp_path / "idx", fake_embedder)
+    data = tmp_path / "idx" / index.manifest.data_dir
+    assert (tmp_path / "idx" / "manifest.json").stat().st_mode & 0o044 == 0o044
+    assert data.stat().st_mode & 0o055 == 0o055
 
 
 def test_ensure_index_defaults_to_the_index_own_corpus(tmp_path: Path, fake_embedder):

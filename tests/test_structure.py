@@ -63,3 +63,16 @@ def test_inline_sources_line_and_date_with_colon():
     assert structure.date == "2024-02-01"
     assert structure.sources == (Link("", "https://example.org/a"),)
     assert structure.sections[0].paragraphs == ("Body text.",)
+
+
+def test_bold_and_bulleted_faq_questions_lose_their_marks():
+    faq = parse_structure("FAQ\n\n**Can I pay by card?**\n\nYes.\n\n* Is it free?\n\nNo.").faq
+    assert [(p.question, p.answer) for p in faq] == [
+        ("Can I pay by card?", "Yes."),
+        ("Is it free?", "No."),
+    ]
+
+
+def test_an_impossible_date_is_not_a_date():
+    assert parse_structure("date 2024-13-45 Body text.").date is None
+    assert parse_structure("date 2024-02-29 Body text.").date == "2024-02-29"

@@ -61,12 +61,23 @@ def split_sentences(text: str) -> list[str]:
 
 
 def split_paragraph(paragraph: str, max_chars: int = DEFAULT_MAX_CHARS) -> list[str]:
-    """Pack whole sentences into pieces of at most ``max_chars`` (a longer sentence stays whole)."""
+    """Pack whole sentences into pieces of at most ``max_chars``.
+
+    A sentence longer than the budget (a list, a table row, text without full stops) is cut at
+    word boundaries instead, so that no passage is longer than the model can read.
+    """
     if len(paragraph) <= max_chars:
         return [paragraph]
     pieces: list[str] = []
     current = ""
-    for sentence in split_sentences(paragraph):
+    sentences = [
+        part
+        for sentence in split_sentences(paragraph)
+        for part in (
+            [sentence] if len(sentence) <= max_chars else _split_words(sentence, max_chars)
+        )
+    ]
+    for sentence in sentences:
         if current and len(current) + 1 + len(sentence) > max_chars:
             pieces.append(current)
             current = sentence
@@ -75,6 +86,17 @@ def split_paragraph(paragraph: str, max_chars: int = DEFAULT_MAX_CHARS) -> list[
     if current:
         pieces.append(current)
     return pieces
+
+
+def _split_words(text: str, max_chars: int) -> list[str]:
+    pieces: list[str] = []
+    current = ""
+    for word in text.split():
+        if current and len(current) + 1 + len(word) > max_chars:
+            pieces.append(current)
+            current = ""
+        current = f"{current} {word}".strip()
+    return [*pieces, current] if current else pieces
 
 
 def chunk_document(document: Document, max_chars: int = DEFAULT_MAX_CHARS) -> list[Passage]:

@@ -26,6 +26,7 @@ from qabot.errors import CorpusError, EmptyCorpusError
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 ROW_SUFFIXES = (".jsonl", ".jsonl.gz", ".csv")
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES + ROW_SUFFIXES
+INDEX_MARKER = "manifest.json"  # the file every qabot index folder holds
 
 
 @dataclass(frozen=True)
@@ -69,17 +70,34 @@ class _Unusable(Exception):
 
 
 def corpus_files(path: Path) -> list[Path]:
-    """The supported files under ``path`` (or ``path`` itself), sorted, hidden ones skipped."""
+    """The supported files under ``path`` (or ``path`` itself), sorted.
+
+    Hidden files and folders are skipped, and so are index folders (those holding a
+    ``manifest.json``): an index kept inside its corpus must not index itself.
+    """
     if path.is_file():
         return [path]
+    index_dirs = [
+        m.parent.relative_to(path).parts for m in path.rglob(INDEX_MARKER) if _is_index_manifest(m)
+    ]
     files = []
     for candidate in sorted(path.rglob("*")):
         relative = candidate.relative_to(path)
         if any(part.startswith(".") for part in relative.parts):
             continue
+        if any(relative.parts[: len(parts)] == parts for parts in index_dirs):
+            continue
         if candidate.is_file() and _suffix(candidate) in SUPPORTED_SUFFIXES:
             files.append(candidate)
     return files
+
+
+def _is_index_manifest(path: Path) -> bool:
+    # A web site's own manifest.json must not hide its pages: only qabot's manifest counts.
+    try:
+        return '"corpus_fingerprint"' in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
 
 
 def corpus_fingerprint(path: Path) -> str:
@@ -212,7 +230,8 @@ def _row_documents(
         if not isinstance(row, dict):
             problems.append(CorpusProblem(where, "row is not an object"))
             continue
-        doc_id = str(row.get("id") or row.get("_id") or where).strip()
+        own_id = next((row[k] for k in ("id", "_id") if row.get(k) not in (None, "")), None)
+        doc_id = str(own_id if own_id is not None else where).strip()
         question = _field(row, "question")
         answer = _field(row, "answer")
         body = _field(row, "text")
@@ -268,8 +287,10 @@ def _pdf_document(raw: bytes, relative: str) -> Document:
         reader = PdfReader(io.BytesIO(raw))
         pages = [page.extract_text() or "" for page in reader.pages]
         title = (reader.metadata.title if reader.metadata else None) or _stem(relative)
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+    except PdfReadError as exc:
         raise _Unusable(f"not a readable PDF ({exc})") from exc
+    except Exception as exc:  # pypdf raises many types on odd files: skip the file, not the build
+        raise _Unusable(f"not a readable PDF ({type(exc).__name__}: {exc})") from exc
     text = "\n\n".join(page.strip() for page in pages if page.strip())
     if not text:
         raise _Unusable("PDF has no extractable text (scanned images are not supported)")

@@ -23,6 +23,7 @@ from qabot.retrieval import Hit
 
 DEFAULT_EVAL_TOP_K = 100
 DEFAULT_BATCH_SIZE = 32
+DEFAULT_LATENCY_SAMPLE = 100
 OUTCOMES = ("answered-correct", "answered-wrong", "declined-answerable", "declined-unanswerable")
 METRIC_KEYS = (
     *RANKING_KEYS,
@@ -106,6 +107,7 @@ def evaluate(
     progress: Callable[[int], None] | None = None,
     settings: dict | None = None,
     warnings: Sequence[str] = (),
+    latency_sample: int = DEFAULT_LATENCY_SAMPLE,
 ) -> EvalReport:
     """Answer every case in batches and score the answers and rankings.
 
@@ -117,6 +119,8 @@ def evaluate(
         progress: called with the number of questions finished after each batch.
         settings: extra settings to record in the report.
         warnings: warnings met while reading the input, carried into the report.
+        latency_sample: how many questions (spread over the set) are also answered one at a
+            time, as the chat answers them, to measure per-question latency.
     """
     results: list[CaseResult] = []
     started = time.perf_counter()
@@ -133,7 +137,8 @@ def evaluate(
         if progress:
             progress(len(batch))
     elapsed = time.perf_counter() - started
-    metrics = summarise(results, elapsed)
+    latencies = single_latencies(answerer, [r.case.question for r in results], latency_sample)
+    metrics = summarise(results, elapsed, latencies)
     outcomes = [
         Outcome(r.score, r.case.answerable, r.top_correct) for r in results if r.case.labelled
     ]
@@ -142,6 +147,7 @@ def evaluate(
         settings={
             "top_k": top_k,
             "batch_size": batch_size,
+            "latency_sample": len(latencies),
             "threshold": answerer.threshold,
             "answer_top_k": answerer.top_k,
             "lexical_weight": getattr(answerer.retriever, "lexical_weight", None),
@@ -194,10 +200,27 @@ def score_case(
     )
 
 
-def summarise(results: Sequence[CaseResult], elapsed: float) -> dict[str, float | None]:
+def single_latencies(answerer: Answerer, questions: Sequence[str], sample: int) -> list[float]:
+    """Milliseconds to answer each of up to ``sample`` questions (spread evenly), one at a time."""
+    if sample <= 0 or not questions:
+        return []
+    step = max(1, len(questions) // sample)
+    latencies = []
+    for question in list(questions)[::step][:sample]:
+        started = time.perf_counter()
+        answerer.answer(question)
+        latencies.append((time.perf_counter() - started) * 1000)
+    return latencies
+
+
+def summarise(
+    results: Sequence[CaseResult], elapsed: float, latencies: Sequence[float] | None = None
+) -> dict[str, float | None]:
     """Aggregate metrics under their JSON keys (ranking ones over answerable questions only).
 
     Unlabelled questions count only in ``questions``, ``unlabelled`` and ``unlabelled-answered``.
+    ``latencies`` are one-at-a-time timings (`single_latencies`); without them, each question's
+    share of its batch's time is used.
     """
     labelled = [r for r in results if r.case.labelled]
     answerable = [r for r in labelled if r.case.answerable]
@@ -215,7 +238,8 @@ def summarise(results: Sequence[CaseResult], elapsed: float) -> dict[str, float 
     metrics["unanswerable"] = len(labelled) - len(answerable)
     metrics["unlabelled"] = len(results) - len(labelled)
     metrics["unlabelled-answered"] = sum(r.found for r in results if not r.case.labelled)
-    latencies = [r.latency_ms for r in results]
+    if latencies is None:
+        latencies = [r.latency_ms for r in results]
     metrics["questions-per-second"] = len(results) / elapsed if elapsed > 0 else None
     metrics["latency-p50-ms"] = percentile(latencies, 0.5)
     metrics["latency-p95-ms"] = percentile(latencies, 0.95)

@@ -13,13 +13,15 @@ a working index, and any number of readers (server replicas) can share the folde
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from qabot.chunking import DEFAULT_MAX_CHARS, Passage, chunk_documents
 from qabot.corpus import corpus_fingerprint, load_corpus
 from qabot.embedding import Embedder
 from qabot.errors import (
+    CorpusError,
     EmptyCorpusError,
     IndexCorruptError,
     IndexNotFoundError,
@@ -117,9 +120,8 @@ def build_index(
             for passage in passages:
                 out.write(json.dumps(asdict(passage), ensure_ascii=False) + "\n")
         _make_read_only(staging)
-        os.rename(staging, index_dir / data_dir)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_tree(staging)
         raise
     manifest = IndexManifest(
         model=embedder.name,
@@ -137,8 +139,12 @@ def build_index(
         lexical={"library": "bm25s", "k1": DEFAULT_K1, "b": DEFAULT_B, "stemmer": "english"},
         problems=tuple(str(p) for p in corpus.problems),
     )
-    write_json_atomic(index_dir / MANIFEST_FILE, manifest.to_dict())
-    _remove_old_data(index_dir, keep=data_dir)
+    # The commit: one build at a time renames its data in, swaps the manifest and clears the old
+    # data, so that two builds (say `serve` and `ask`) never delete each other's folder.
+    with _commit_lock(index_dir):
+        os.rename(staging, index_dir / data_dir)
+        write_json_atomic(index_dir / MANIFEST_FILE, manifest.to_dict())
+        _remove_old_data(index_dir, keep=data_dir)
     return Index(
         index_dir, manifest, tuple(passages), store, lexical, {p.passage_id: p for p in passages}
     )
@@ -249,6 +255,8 @@ def ensure_index(
         manifest = None
     if corpus_path is None:
         corpus_path = manifest.corpus_path if manifest else default_corpus
+    elif not Path(corpus_path).exists():
+        raise CorpusError(f"Corpus path {str(corpus_path)!r} does not exist.")
     embedder = make_embedder(model or (manifest.model if manifest else None) or default_model)
     try:
         index = load_index(index_dir, model=embedder.name)
@@ -259,7 +267,10 @@ def ensure_index(
         return index, embedder
     except QabotIndexError as exc:
         log(f"{exc} Building the index in {str(index_dir)!r} from {str(corpus_path)!r} ...")
-    return build_index(corpus_path, index_dir, embedder, max_chars=max_chars), embedder
+    index = build_index(corpus_path, index_dir, embedder, max_chars=max_chars)
+    for problem in index.manifest.problems:
+        log(f"skipped: {problem}")
+    return index, embedder
 
 
 def read_calibration(index_dir: Path | str) -> dict | None:
@@ -272,6 +283,16 @@ def read_calibration(index_dir: Path | str) -> dict | None:
     return (
         data if isinstance(data, dict) and isinstance(data.get("threshold"), int | float) else None
     )
+
+
+def calibrated_threshold(index_dir: Path | str, manifest: IndexManifest) -> float | None:
+    """The stored threshold, when it was calibrated with this index's model and corpus."""
+    calibration = read_calibration(index_dir)
+    if not calibration or calibration.get("model") != manifest.model:
+        return None
+    if calibration.get("corpus_fingerprint") not in (None, manifest.corpus_fingerprint):
+        return None  # the documents changed since: the scores it was chosen on are gone
+    return float(calibration["threshold"])
 
 
 def write_calibration(index_dir: Path | str, calibration: dict) -> None:
@@ -289,6 +310,7 @@ def write_json_atomic(path: Path, data: object) -> None:
             out.write("\n")
             out.flush()
             os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; replicas and other users must read it
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -302,14 +324,35 @@ def _passage_from_dict(data: dict) -> Passage:
 
 def _make_read_only(directory: Path) -> None:
     for path in directory.rglob("*"):
-        if path.is_file():
-            path.chmod(0o444)
+        path.chmod(0o444 if path.is_file() else 0o555)
+    directory.chmod(0o755)  # mkdtemp makes it private; replicas and other users must read it
 
 
-def _remove_old_data(index_dir: Path, keep: str) -> None:
+@contextlib.contextmanager
+def _commit_lock(index_dir: Path) -> Iterator[None]:
+    with open(index_dir / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _remove_old_data(index_dir: Path, keep: str, stale_after: float = 24 * 3600) -> None:
     for old in index_dir.glob("data-*"):
         if old.name != keep and old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
+            _remove_tree(old)
+    # Staging folders of builds killed mid-way; a day's wait spares any build still running.
+    for staging in index_dir.glob(".data-*"):
+        if staging.is_dir() and time.time() - staging.stat().st_mtime > stale_after:
+            _remove_tree(staging)
+
+
+def _remove_tree(path: Path) -> None:
+    for part in [path, *path.rglob("*")]:
+        if part.is_dir():
+            part.chmod(0o755)  # read-only folders cannot be emptied by a non-root user
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _version() -> str:

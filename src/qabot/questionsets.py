@@ -206,6 +206,9 @@ def resolve_gold(
         warnings.append(
             f"{len(no_answer)} expected answers appear in no passage: {_some(no_answer)}"
         )
+    if not resolved:
+        # Scoring nothing must not pass for success (a CI gate with the wrong id scheme).
+        raise EvalInputError("No question left to evaluate: " + "; ".join(warnings))
     return resolved, warnings
 
 

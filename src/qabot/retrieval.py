@@ -131,10 +131,13 @@ class Retriever:
         keyword = keyword_row[candidates]
         weights = np.where(self._is_faq[candidates], self.faq_lexical_weight, self.lexical_weight)
         fused = fuse(dense, keyword, weights)
+        rank = fused.copy()
         if len(forced):
+            # An FAQ question asked verbatim is an exact match: it ranks first and scores 1.0.
             verbatim = np.isin(candidates, forced)
-            fused[verbatim] = np.maximum(fused[verbatim], 1.0) + 1e-3
-        order = np.argsort(-fused, kind="stable")[:top_k]
+            rank[verbatim] += 2.0
+            fused[verbatim] = 1.0
+        order = np.argsort(-rank, kind="stable")[:top_k]
         passages = self.index.passages
         return [
             Hit(

@@ -7,6 +7,7 @@ structure to recognise, not text to answer with: `parse_structure` separates the
 
 from __future__ import annotations
 
+import datetime
 import re
 from dataclasses import dataclass
 
@@ -25,7 +26,9 @@ _SOURCES_HEADING = re.compile(
 )
 _Q_LINE = re.compile(r"^\s*(?:Q\s*\d*\s*[:.)]|Question\s*\d*\s*:)\s*(.+)$", re.IGNORECASE)
 _A_LINE = re.compile(r"^\s*(?:A\s*\d*\s*[:.)]|Answer\s*:)\s*(.*)$", re.IGNORECASE)
-_NUMBERED_QUESTION = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*•])?\s*(?:\*\*)?(.+?\?)(?:\*\*)?\s*$")
+_NUMBERED_QUESTION = re.compile(
+    r"^\s*(?:\d{1,3}[.)]|[-•]|\*(?!\*))?\s*(?:\*\*|__)?(.+?\?)(?:\*\*|__)?\s*$"
+)
 _URL = re.compile(r"https?://[^\s<>()\"']+[^\s<>()\"'.,;:!?]")
 _LIST_MARK = re.compile(r"^[\s\-–—•*·]+|[\s\-–—:•*·]+$")
 
@@ -70,7 +73,7 @@ def parse_structure(text: str) -> Structure:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     date = None
     match = _DATE_HEADER.match(text)
-    if match:
+    if match and _is_date(match.group(1)):
         date = match.group(1)
         text = text[match.end() :]
     builder = _Builder()
@@ -194,6 +197,14 @@ class _Builder:
         self._close_section()
         faq = tuple(FaqPair(q, "\n\n".join(a), s) for q, a, s in self.faq)
         return Structure(date, tuple(self.sections), faq, tuple(dict.fromkeys(self.sources)))
+
+
+def _is_date(text: str) -> bool:
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _named_heading(line: str) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Sequence
 
 from qabot.cli import chat, core, evaluate
@@ -66,11 +67,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except QabotIndexError as exc:
         index_dir = exc.index_dir or getattr(args, "index_dir", DEFAULT_INDEX_DIR)
-        log(f"qabot: error: {exc} Rebuild it with: qabot index CORPUS --index-dir {index_dir}")
+        log(
+            f"qabot: error: {_one_line(exc)} Rebuild it with: qabot index CORPUS --index-dir {index_dir}"
+        )
         return EXIT_ERROR
     except QabotError as exc:
-        log(f"qabot: error: {exc}")
+        log(f"qabot: error: {_one_line(exc)}")
         return EXIT_ERROR
     except KeyboardInterrupt:
         log("qabot: interrupted")
         return 130
+    except BrokenPipeError:
+        # The reader went away (`qabot ask - | head`): not an error of ours. Point stdout at
+        # /dev/null so that Python's own flush at exit does not complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())

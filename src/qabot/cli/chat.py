@@ -12,6 +12,7 @@ from qabot.cli.wiring import (
     env,
     log,
     open_answerer,
+    positive_int,
 )
 from qabot.errors import QabotError
 
@@ -121,7 +122,7 @@ def register(subparsers) -> None:
         help="SQLite file for questions and votes (default: INDEX_DIR/feedback.sqlite3)",
     )
     serve.add_argument("--title", default="qabot", help="the chat page's title")
-    serve.add_argument("--top-k", type=int, default=None, help="answer plus alternatives")
+    serve.add_argument("--top-k", type=positive_int, default=None, help="answer plus alternatives")
     serve.add_argument("--log-level", default="warning", help="uvicorn log level")
 
     feedback = command(subparsers, "feedback", cmd_feedback, "summarise the chat's feedback")
@@ -131,5 +132,5 @@ def register(subparsers) -> None:
         help="index folder holding feedback.sqlite3 (default: $QABOT_INDEX_DIR or ./index)",
     )
     feedback.add_argument("--feedback", default=None, help="the SQLite file (overrides)")
-    feedback.add_argument("--top", type=int, default=10, help="how many of each to list")
+    feedback.add_argument("--top", type=positive_int, default=10, help="how many of each to list")
     feedback.add_argument("--export", default=None, metavar="CSV", help="write a question set")

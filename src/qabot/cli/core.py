@@ -10,8 +10,10 @@ import sys
 from qabot.cli.wiring import (
     add_index_options,
     command,
+    finite_float,
     log,
     open_answerer,
+    positive_int,
 )
 from qabot.errors import QuestionError
 
@@ -92,11 +94,7 @@ def _ask_stream(answerer, lines, top_k: int | None, batch_size: int = 1024) -> i
         wanted = [q for q, good in zip(batch, ok, strict=True) if good]
         answers = iter(answerer.answer_batch(wanted, top_k))
         for question, good in zip(batch, ok, strict=True):
-            record = (
-                next(answers).to_dict()
-                if good
-                else {"question": question, "error": "The question is empty."}
-            )
+            record = next(answers).to_dict() if good else _error_record(question)
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         sys.stdout.flush()
 
@@ -109,6 +107,21 @@ def _ask_stream(answerer, lines, top_k: int | None, batch_size: int = 1024) -> i
     if batch:
         flush(batch)
     return 0
+
+
+def _error_record(question: str) -> dict:
+    """The record of a line that is no question: the answer keys, empty, and why."""
+    return {
+        "question": question,
+        "found": False,
+        "kind": None,
+        "answer": None,
+        "score": None,
+        "faq_question": None,
+        "source": None,
+        "alternatives": [],
+        "error": "The question is empty (or only control characters).",
+    }
 
 
 def format_answer(answer) -> str:
@@ -151,7 +164,7 @@ def register(subparsers) -> None:
     add_index_options(index, corpus_positional=True)
     index.add_argument(
         "--max-chars",
-        type=int,
+        type=positive_int,
         default=DEFAULT_MAX_CHARS,
         help=f"longest passage, in characters, before splitting at sentences (default {DEFAULT_MAX_CHARS})",
     )
@@ -160,10 +173,12 @@ def register(subparsers) -> None:
     ask.add_argument("question", help='the question, or "-" to read one per line from stdin')
     add_index_options(ask, corpus_positional=False)
     ask.add_argument("--json", action="store_true", help="print the answer record as JSON")
-    ask.add_argument("--top-k", type=int, default=None, help="answer plus alternatives (default 3)")
+    ask.add_argument(
+        "--top-k", type=positive_int, default=None, help="answer plus alternatives (default 3)"
+    )
     ask.add_argument(
         "--threshold",
-        type=float,
+        type=finite_float,
         default=None,
         help="lowest score that counts as an answer (default: the calibrated one, else 0.42)",
     )

@@ -11,8 +11,10 @@ from qabot.cli.wiring import (
     add_index_options,
     command,
     env,
+    finite_float,
     log,
     open_answerer,
+    positive_int,
 )
 
 EXIT_BELOW_BAR = 1
@@ -66,7 +68,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from qabot.evaluation import evaluate
-    from qabot.index import read_calibration, write_calibration
+    from qabot.index import calibrated_threshold, write_calibration
     from qabot.questionsets import load_question_set, read_qrels, resolve_gold
     from qabot.reports import compare, load_report, summary_table, write_reports
 
@@ -79,11 +81,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     index = answerer.retriever.index
     cases, more_warnings = resolve_gold(cases, index.passages)
     warnings += more_warnings
-    calibration = read_calibration(args.index_dir)
     if args.threshold is not None:
         source = "--threshold"
-    elif calibration and calibration.get("model") == index.manifest.model:
-        source = f"calibrated ({calibration.get('objective', '?')})"
+    elif calibrated_threshold(args.index_dir, index.manifest) is not None:
+        source = "calibrated"
     else:
         source = "default"
     settings = {
@@ -247,19 +248,19 @@ def register(subparsers) -> None:
     )
     evaluate.add_argument(
         "--top-k",
-        type=int,
+        type=positive_int,
         default=DEFAULT_EVAL_TOP_K,
         help=f"hits ranked per question for the ranking metrics (default {DEFAULT_EVAL_TOP_K})",
     )
     evaluate.add_argument(
         "--threshold",
-        type=float,
+        type=finite_float,
         default=None,
         help="lowest score that counts as an answer (default: the calibrated one, else 0.42)",
     )
     evaluate.add_argument(
         "--batch-size",
-        type=int,
+        type=positive_int,
         default=DEFAULT_BATCH_SIZE,
         help=f"questions per batched retrieval (default {DEFAULT_BATCH_SIZE})",
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import inspect
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -45,7 +47,7 @@ def open_answerer(
     """
     from qabot.answering import DEFAULT_THRESHOLD, DEFAULT_TOP_K, Answerer
     from qabot.embedding import DEFAULT_MODEL
-    from qabot.index import ensure_index, read_calibration
+    from qabot.index import calibrated_threshold, ensure_index
     from qabot.retrieval import Retriever
 
     index, embedder = ensure_index(
@@ -57,10 +59,9 @@ def open_answerer(
         default_corpus=DEFAULT_CORPUS,
         log=log,
     )
+    embedder.progress = False  # a bar while building the index, none while answering
     if threshold is None:
-        calibration = read_calibration(index_dir)
-        if calibration and calibration.get("model") == index.manifest.model:
-            threshold = float(calibration["threshold"])
+        threshold = calibrated_threshold(index_dir, index.manifest)
     return Answerer(
         Retriever(index, embedder),
         threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
@@ -96,11 +97,33 @@ def add_index_options(parser: argparse.ArgumentParser, *, corpus_positional: boo
     )
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """An argparse type: a real number (not nan or inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number")
+    return value
+
+
 def command(subparsers, name: str, func: Callable, summary: str) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         name,
         help=summary,
-        description=func.__doc__,
+        description=inspect.cleandoc(func.__doc__ or ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.set_defaults(func=func)
