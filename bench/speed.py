@@ -81,7 +81,7 @@ def main() -> None:
             index = build_index(corpus_file, Path(tmp) / "idx", embedder)
             qabot_build.append(time.perf_counter() - start)
         answerer = Answerer(Retriever(index, embedder))
-        vectors = index.store._all_vectors()
+        vectors = index.store.vectors
         flat = faiss.IndexFlatIP(vectors.shape[1])
         flat.add(vectors)
 

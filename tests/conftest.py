@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).resolve().parent / "data"
 SEED_CORPUS = ROOT / "corpus"
 SEED_QUESTIONS = ROOT / "eval" / "seed-dev.jsonl"
 

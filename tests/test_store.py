@@ -30,8 +30,10 @@ def test_exact_scores_and_round_trip(tmp_path: Path):
     loaded = VectorStore.load(tmp_path)
     assert loaded.row_ids == ("x", "y", "y")
     assert loaded.dimension == 2
-    scores = loaded.scores(_unit([[0, 1]])[0], ["x", "y", "missing"])
-    assert scores == pytest.approx([0.0, 1.0, 0.0], abs=1e-6)
+    assert loaded.passage_ids == ("x", "y")
+    scores = loaded.score_numbers(_unit([[0, 1]])[0], np.array([0, 1]))
+    assert scores == pytest.approx([0.0, 1.0], abs=1e-6)  # y: the best of its two rows
+    assert loaded.vectors.shape == (3, 2)
 
 
 def test_corrupt_files_raise(tmp_path: Path):

@@ -119,20 +119,10 @@ class VectorStore:
         scores = self._all_vectors()[np.maximum(table, 0)] @ query_vector
         return np.where(table >= 0, scores, -np.inf).max(axis=1) if len(table) else scores[:, 0]
 
-    def scores(self, query_vector: np.ndarray, passage_ids: Sequence[str]) -> list[float]:
-        """Exact cosine of one query against the given passages (0.0 for unknown ids)."""
-        number = {pid: n for n, pid in enumerate(self.passage_ids)}
-        known = [pid for pid in passage_ids if pid in number]
-        found = dict(
-            zip(
-                known,
-                self.score_numbers(
-                    query_vector, np.array([number[p] for p in known], dtype=np.int64)
-                ),
-                strict=True,
-            )
-        )
-        return [float(found.get(pid, 0.0)) for pid in passage_ids]
+    @property
+    def vectors(self) -> np.ndarray:
+        """All row vectors, (rows, dimension), read back from the index once."""
+        return self._all_vectors()
 
     def _all_vectors(self) -> np.ndarray:
         if self._vectors is None:
