@@ -284,13 +284,13 @@ def register(subparsers) -> None:
     add_index_options(lint, corpus_positional=True)
     lint.add_argument(
         "--question-similarity",
-        type=float,
+        type=finite_float,
         default=DEFAULT_QUESTION_SIMILARITY,
         help=f"cosine from which FAQ questions are near-duplicates (default {DEFAULT_QUESTION_SIMILARITY})",
     )
     lint.add_argument(
         "--passage-similarity",
-        type=float,
+        type=finite_float,
         default=DEFAULT_PASSAGE_SIMILARITY,
         help=f"cosine from which passages are near-identical (default {DEFAULT_PASSAGE_SIMILARITY})",
     )
