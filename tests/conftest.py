@@ -14,6 +14,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SEED_CORPUS = ROOT / "corpus"
 SEED_QUESTIONS = ROOT / "eval" / "seed-dev.jsonl"
+# The JSON keys `qabot ask --json`, the API and the chat promise (issue 2's CLI contract).
+ANSWER_KEYS = frozenset(
+    ("question", "found", "kind", "answer", "score", "faq_question", "source", "alternatives")
+)
 
 # Tests must never reach the internet; subprocesses get the same offline settings.
 for _name, _value in {
@@ -97,3 +101,24 @@ def seed_answerer(seed_index_dir: Path, embedder):
     from qabot.retrieval import Retriever
 
     return Answerer(Retriever(load_index(seed_index_dir), embedder))
+
+
+@pytest.fixture(scope="module")
+def feedback(tmp_path_factory: pytest.TempPathFactory):
+    """A fresh feedback store for each test module that serves the chat."""
+    from qabot.feedback import FeedbackStore
+
+    store = FeedbackStore(tmp_path_factory.mktemp("feedback") / "feedback.sqlite3")
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def seed_server(seed_answerer, feedback):
+    """The real app over the seed corpus, served by uvicorn on a free loopback port: its URL."""
+    from qabot.server import build_app
+
+    from serving import running
+
+    with running(build_app(seed_answerer, feedback=feedback)) as url:
+        yield url

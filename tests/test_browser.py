@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from qabot.feedback import FeedbackStore
 from qabot.server import build_app
 
 from conftest import ROOT
@@ -42,16 +41,8 @@ if not Path(CHROMIUM).exists():
 
 
 @pytest.fixture(scope="module")
-def feedback(tmp_path_factory):
-    store = FeedbackStore(tmp_path_factory.mktemp("browser") / "feedback.sqlite3")
-    yield store
-    store.close()
-
-
-@pytest.fixture(scope="module")
-def server(seed_answerer, feedback):
-    with running(build_app(seed_answerer, feedback=feedback)) as url:
-        yield url
+def server(seed_server):
+    return seed_server
 
 
 @pytest.fixture(scope="module")

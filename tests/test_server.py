@@ -9,7 +9,6 @@ import time
 import httpx
 import pytest
 
-from qabot.feedback import FeedbackStore
 from qabot.server import build_app, frame_ancestors
 
 from conftest import SEED_CORPUS
@@ -17,16 +16,8 @@ from serving import free_port, running
 
 
 @pytest.fixture(scope="module")
-def feedback(tmp_path_factory):
-    store = FeedbackStore(tmp_path_factory.mktemp("server") / "feedback.sqlite3")
-    yield store
-    store.close()
-
-
-@pytest.fixture(scope="module")
-def url(seed_answerer, feedback):
-    with running(build_app(seed_answerer, feedback=feedback)) as base:
-        yield base
+def url(seed_server):
+    return seed_server
 
 
 def ask(url: str, body: object, **kwargs) -> httpx.Response:
