@@ -106,7 +106,7 @@ def seed_answerer(seed_index_dir: Path, embedder):
 @pytest.fixture(scope="module")
 def feedback(tmp_path_factory: pytest.TempPathFactory):
     """A fresh feedback store for each test module that serves the chat."""
-    from qabot.feedback import FeedbackStore
+    from qabot.web.feedback import FeedbackStore
 
     store = FeedbackStore(tmp_path_factory.mktemp("feedback") / "feedback.sqlite3")
     yield store
@@ -116,7 +116,7 @@ def feedback(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def seed_server(seed_answerer, feedback):
     """The real app over the seed corpus, served by uvicorn on a free loopback port: its URL."""
-    from qabot.server import build_app
+    from qabot.web.server import build_app
 
     from serving import running
 

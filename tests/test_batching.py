@@ -4,8 +4,8 @@ import threading
 
 import pytest
 
-from qabot.batching import AnswerBatcher
 from qabot.errors import QuestionError
+from qabot.web.batching import AnswerBatcher
 
 
 class SlowAnswerer:

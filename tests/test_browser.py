@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from qabot.server import build_app
+from qabot.web.server import build_app
 
 from conftest import ROOT
 from serving import running, static_site

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qabot.calibration import Outcome, calibrate, sweep
+from qabot.evaluation.calibration import Outcome, calibrate, sweep
 
 
 def known_set() -> list[Outcome]:

@@ -3,10 +3,10 @@
 import pytest
 
 from qabot.answering import Alternative, Answer, Source
-from qabot.chat import Chat, followup_topic, render_answer
 from qabot.errors import QuestionError
-from qabot.feedback import FeedbackStore
 from qabot.structure import Link
+from qabot.web.chat import Chat, followup_topic, render_answer
+from qabot.web.feedback import FeedbackStore
 
 SUPPORT_FAQ = "nato-ukraine-2023-11-29.txt#faq-2"
 

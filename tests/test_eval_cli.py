@@ -135,7 +135,7 @@ def test_lint_command(tmp_path, capsys):
 
 
 def test_feedback_export_is_a_question_set_eval_reads(tmp_path, index_dir):
-    from qabot.feedback import FeedbackStore
+    from qabot.web.feedback import FeedbackStore
 
     store = FeedbackStore(tmp_path / "feedback.sqlite3")
     store.record("Who won the 1998 World Cup?", None, 0.2, False)

@@ -12,9 +12,9 @@ import pytest
 from qabot.answering import Answerer
 from qabot.chunking import Passage
 from qabot.errors import EvalInputError
-from qabot.evaluation import METRIC_KEYS, evaluate, score_case
+from qabot.evaluation.questionsets import EvalCase, load_question_set, read_qrels, resolve_gold
+from qabot.evaluation.run import METRIC_KEYS, evaluate, score_case
 from qabot.index import build_index
-from qabot.questionsets import EvalCase, load_question_set, read_qrels, resolve_gold
 from qabot.retrieval import Hit, Retriever
 
 from conftest import SEED_QUESTIONS

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from qabot.cli import main
-from qabot.feedback import FeedbackStore
+from qabot.web.feedback import FeedbackStore
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qabot.lint import lint_corpus, similar_pairs
+from qabot.evaluation.lint import lint_corpus, similar_pairs
 
 from conftest import SEED_CORPUS
 

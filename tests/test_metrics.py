@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from qabot.metrics import (
+from qabot.evaluation.metrics import (
     RANKING_KEYS,
     dcg_at,
     hit_at,

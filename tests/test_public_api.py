@@ -23,7 +23,7 @@ def test_all_is_pinned_and_importable():
 
 def test_importing_qabot_loads_no_model_library():
     code = (
-        "import sys, qabot, qabot.cli, qabot.server, qabot.evaluation; "
+        "import sys, qabot, qabot.cli, qabot.web.server, qabot.evaluation.run; "
         "print(sorted(m for m in ('torch', 'faiss', 'sentence_transformers', 'gradio') "
         "if m in sys.modules))"
     )

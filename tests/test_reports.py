@@ -11,15 +11,15 @@ import pytest
 
 from qabot.answering import Answerer
 from qabot.errors import EvalInputError
-from qabot.evaluation import METRIC_KEYS, evaluate
-from qabot.questionsets import load_question_set, resolve_gold
-from qabot.reports import (
+from qabot.evaluation.questionsets import load_question_set, resolve_gold
+from qabot.evaluation.reports import (
     compare,
     format_delta,
     load_report,
     summary_table,
     write_reports,
 )
+from qabot.evaluation.run import METRIC_KEYS, evaluate
 
 from conftest import SEED_QUESTIONS
 
@@ -126,7 +126,7 @@ def test_bad_baseline(tmp_path):
 
 
 def test_importing_reports_loads_no_plotting_backend():
-    code = "import sys, qabot.reports; print('matplotlib' in sys.modules)"
+    code = "import sys, qabot.evaluation.reports; print('matplotlib' in sys.modules)"
     output = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from qabot.server import build_app, frame_ancestors
+from qabot.web.server import build_app, frame_ancestors
 
 from conftest import SEED_CORPUS
 from serving import free_port, running

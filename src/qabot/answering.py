@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 
 from qabot.chunking import Passage, split_sentences
 from qabot.errors import QuestionError
+from qabot.index import IndexManifest
 from qabot.lexical import tokenize
 from qabot.retrieval import Hit, Retriever
 from qabot.structure import Link
@@ -137,6 +138,22 @@ class Answerer:
         self.retriever = retriever
         self.threshold = threshold
         self.top_k = top_k
+
+    # Read-only views, so that callers (chat, server, evaluation) never reach through the
+    # retriever into the index.
+    @property
+    def passages(self) -> tuple[Passage, ...]:
+        """Every passage and FAQ entry the answers come from, in index order."""
+        return self.retriever.index.passages
+
+    @property
+    def manifest(self) -> IndexManifest:
+        """What built the index in use (model, corpus, sizes)."""
+        return self.retriever.index.manifest
+
+    def search_batch(self, questions: Sequence[str], top_k: int) -> list[list[Hit]]:
+        """The ranked hits behind the answers (evaluation ranks the same hits it answers with)."""
+        return self.retriever.search_batch(questions, top_k)
 
     def answer(self, question: str, top_k: int | None = None) -> Answer:
         """Answer one question: ``answer_batch([question])[0]``."""

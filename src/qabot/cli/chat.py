@@ -21,7 +21,7 @@ DEFAULT_PORT = 7860
 
 
 def _feedback_path(args: argparse.Namespace) -> Path:
-    from qabot.feedback import DEFAULT_FEEDBACK_FILE
+    from qabot.web.feedback import DEFAULT_FEEDBACK_FILE
 
     return Path(args.feedback or Path(args.index_dir) / DEFAULT_FEEDBACK_FILE)
 
@@ -46,8 +46,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """
     import uvicorn
 
-    from qabot.feedback import FeedbackStore
-    from qabot.server import build_app
+    from qabot.web.feedback import FeedbackStore
+    from qabot.web.server import build_app
 
     answerer = open_answerer(args.corpus, args.index_dir, model=args.model, top_k=args.top_k)
     answerer.answer("warm up")  # the first real question should not pay for lazy set-up
@@ -74,7 +74,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
       qabot feedback
       qabot feedback --top 20 --export reports/feedback-questions.csv
     """
-    from qabot.feedback import FeedbackStore
+    from qabot.web.feedback import FeedbackStore
 
     path = _feedback_path(args)
     if not path.is_file():

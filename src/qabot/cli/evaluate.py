@@ -67,10 +67,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     """
     from tqdm import tqdm
 
-    from qabot.evaluation import evaluate
+    from qabot.evaluation.questionsets import load_question_set, read_qrels, resolve_gold
+    from qabot.evaluation.reports import compare, load_report, summary_table, write_reports
+    from qabot.evaluation.run import evaluate
     from qabot.index import calibrated_threshold, write_calibration
-    from qabot.questionsets import load_question_set, read_qrels, resolve_gold
-    from qabot.reports import compare, load_report, summary_table, write_reports
 
     qrels = read_qrels(args.qrels) if args.qrels else None
     cases, warnings = load_question_set(args.questions, qrels=qrels, where=dict(args.where))
@@ -168,8 +168,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
     """
     from qabot.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder
     from qabot.errors import QabotIndexError
+    from qabot.evaluation.lint import lint_corpus
     from qabot.index import read_manifest
-    from qabot.lint import lint_corpus
 
     model = args.model
     if model is None:
@@ -202,7 +202,7 @@ def _shown(value: object) -> str:
 
 
 def _metric_bar(text: str) -> tuple[str, float]:
-    from qabot.evaluation import METRIC_KEYS
+    from qabot.evaluation.run import METRIC_KEYS
 
     name, _, value = text.partition("=")
     if name.strip() not in METRIC_KEYS:
@@ -225,8 +225,8 @@ def _field_value(text: str) -> tuple[str, str]:
 
 
 def register(subparsers) -> None:
-    from qabot.evaluation import DEFAULT_BATCH_SIZE, DEFAULT_EVAL_TOP_K
-    from qabot.lint import DEFAULT_PASSAGE_SIMILARITY, DEFAULT_QUESTION_SIMILARITY
+    from qabot.evaluation.lint import DEFAULT_PASSAGE_SIMILARITY, DEFAULT_QUESTION_SIMILARITY
+    from qabot.evaluation.run import DEFAULT_BATCH_SIZE, DEFAULT_EVAL_TOP_K
 
     evaluate = command(subparsers, "eval", cmd_eval, "measure answers on a question set")
     evaluate.add_argument("questions", type=Path, help="question set (.jsonl or .csv)")

@@ -3,7 +3,7 @@
 Each batch of questions is retrieved once (``top_k`` hits, 100 by default); the ranking
 metrics are scored on those hits and the answer is composed from the same hits by
 `Answerer.compose`, exactly as ``qabot ask`` would answer. Reading question sets and relevance
-files lives in `qabot.questionsets`.
+files lives in `qabot.evaluation.questionsets`.
 
 Gold ids may name a document (any of its passages counts, and the ranking is scored per
 document: each document once, at its best passage) or an entry (``doc#n``, ``doc#faq-n``).
@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from qabot.answering import Answer, Answerer, clean_question
-from qabot.calibration import Calibration, Outcome, calibrate
-from qabot.metrics import RANKING_KEYS, percentile, ranking_metrics
-from qabot.questionsets import EvalCase, normalise_text
+from qabot.evaluation.calibration import Calibration, Outcome, calibrate
+from qabot.evaluation.metrics import RANKING_KEYS, percentile, ranking_metrics
+from qabot.evaluation.questionsets import EvalCase, normalise_text
 from qabot.retrieval import Hit
 
 DEFAULT_EVAL_TOP_K = 100

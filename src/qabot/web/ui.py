@@ -1,4 +1,4 @@
-"""The chat page: `build_chat` wires `qabot.chat.Chat` to Gradio widgets. No logic lives here.
+"""The chat page: `build_chat` wires `qabot.web.chat.Chat` to Gradio widgets. No logic lives here.
 
 The chat event is published as ``/chat`` for ``gradio_client``: it takes the message and the
 history and returns the cleared textbox, the new history and the answer record (the same JSON
@@ -13,9 +13,9 @@ from typing import Any
 import gradio as gr
 
 from qabot.answering import Answerer
-from qabot.chat import Chat
 from qabot.errors import QuestionError
-from qabot.feedback import FeedbackStore
+from qabot.web.chat import Chat
+from qabot.web.feedback import FeedbackStore
 
 CHAT_API_NAME = "chat"
 
@@ -65,7 +65,7 @@ def build_chat(
     title: str = "qabot",
     description: str | None = None,
 ) -> gr.Blocks:
-    """Build the chat page (not launched: `qabot.server.build_app` mounts it).
+    """Build the chat page (not launched: `qabot.web.server.build_app` mounts it).
 
     Args:
         answerer: answers the questions; loaded once, shared by every visitor.
@@ -111,7 +111,7 @@ def build_chat(
             label="Answers",
             show_label=False,
             elem_id="qabot-chatbot",
-            # Answers arrive as escaped HTML (see qabot.chat): no Markdown, no LaTeX, no raw tags.
+            # Answers arrive as escaped HTML (see qabot.web.chat): no Markdown, no LaTeX, no raw tags.
             render_markdown=False,
             sanitize_html=True,
             allow_tags=False,

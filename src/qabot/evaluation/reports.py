@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from qabot.errors import EvalInputError
-from qabot.evaluation import METRIC_KEYS, EvalReport
+from qabot.evaluation.run import METRIC_KEYS, EvalReport
 from qabot.index import write_json_atomic
 
 REPORT_FILE = "report.json"

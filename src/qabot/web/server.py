@@ -32,9 +32,9 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qabot.answering import Answerer
-from qabot.batching import AnswerBatcher
 from qabot.errors import QuestionError
-from qabot.feedback import FeedbackStore
+from qabot.web.batching import AnswerBatcher
+from qabot.web.feedback import FeedbackStore
 
 MAX_API_BODY_BYTES = 64 * 1024
 # The chat's own requests carry the whole conversation, so they get a looser (but real) limit.
@@ -56,7 +56,7 @@ class AskRequest(BaseModel):
 
 def static_dir() -> Path:
     """The folder of the widget's assets, inside the installed package."""
-    return Path(str(files("qabot") / "static"))
+    return Path(str(files("qabot.web") / "static"))
 
 
 def frame_ancestors(allowed_origins: Sequence[str]) -> str:
@@ -91,7 +91,7 @@ def build_app(
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
-    from qabot.ui import CHAT_CSS, build_chat, chat_theme
+    from qabot.web.ui import CHAT_CSS, build_chat, chat_theme
 
     origins = list(allowed_origins) or ["*"]
     app = FastAPI(

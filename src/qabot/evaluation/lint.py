@@ -25,7 +25,7 @@ import numpy as np
 from qabot.chunking import DEFAULT_MAX_CHARS, Passage, chunk_document
 from qabot.corpus import load_corpus
 from qabot.embedding import Embedder
-from qabot.questionsets import normalise_text
+from qabot.evaluation.questionsets import normalise_text
 from qabot.retrieval import normalise_question
 from qabot.structure import parse_structure
 

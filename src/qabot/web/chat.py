@@ -3,7 +3,7 @@
 `Chat.respond` understands short follow-ups in the context of the previous question, renders
 each answer as HTML in which every piece of document or user text is escaped (so nothing from a
 document or a question can ever run in the page), and records the exchange in the feedback
-store. The Gradio UI (`qabot.ui`) only wires this to widgets.
+store. The Gradio UI (`qabot.web.ui`) only wires this to widgets.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 
 from qabot.answering import Answer, Answerer
-from qabot.feedback import FeedbackStore
 from qabot.lexical import tokenize
+from qabot.web.feedback import FeedbackStore
 
 # "and cyber defence?", "what about the roadmap", "also energy?": the question continues the last.
 _FOLLOWUP_LEAD = re.compile(

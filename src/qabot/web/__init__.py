@@ -1,0 +1,12 @@
+"""The chat side: the Gradio chat, the JSON API, the embeddable widget and their feedback.
+
+Modules, from the inside out::
+
+    chat.py      Chat: a question and the history in, a rendered reply out (plain Python)
+    ui.py        build_chat(chat) -> Gradio Blocks; only wiring
+    batching.py  AnswerBatcher: concurrent questions answered in one batch
+    feedback.py  FeedbackStore: questions and votes in SQLite beside the index
+    server.py    build_app(...) -> FastAPI: the API, the chat mounted, the widget assets
+
+Needs the ``web`` extra (``pip install 'qabot[web]'``). Importing this package loads nothing.
+"""
