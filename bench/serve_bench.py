@@ -26,9 +26,10 @@ from pathlib import Path
 
 import httpx
 
+from qabot.offline import OFFLINE_ENV as OFFLINE
+
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "seed-dev.jsonl"
-OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
 
 
 def load_questions() -> list[str]:

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qabot.offline import OFFLINE_ENV
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED_CORPUS = ROOT / "corpus"
 SEED_QUESTIONS = ROOT / "eval" / "seed-dev.jsonl"
@@ -20,14 +22,7 @@ ANSWER_KEYS = frozenset(
 )
 
 # Tests must never reach the internet; subprocesses get the same offline settings.
-for _name, _value in {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-    "GRADIO_ANALYTICS_ENABLED": "False",
-    "TOKENIZERS_PARALLELISM": "false",
-}.items():
-    os.environ[_name] = _value
+os.environ.update(OFFLINE_ENV)
 
 _real_connect = socket.socket.connect
 

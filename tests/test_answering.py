@@ -38,7 +38,7 @@ def answerer(tmp_path: Path, fake_embedder):
         encoding="utf-8",
     )
     index = build_index(corpus, tmp_path / "idx", fake_embedder)
-    return Answerer(Retriever(index, fake_embedder), threshold=0.3, top_k=2)
+    return Answerer(Retriever(index, fake_embedder), threshold=0.3, alternatives=1)
 
 
 def test_faq_answer_record(answerer):

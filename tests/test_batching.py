@@ -16,14 +16,14 @@ class SlowAnswerer:
         self.entered = threading.Event()
         self.release = threading.Event()
 
-    def answer_batch(self, questions, top_k=None):
+    def answer_batch(self, questions, alternatives=None):
         if not self.entered.is_set():
             self.entered.set()
             self.release.wait(5)
-        self.batches.append((list(questions), top_k))
+        self.batches.append((list(questions), alternatives))
         if any(not q.strip() for q in questions):
             raise QuestionError("The question is empty: type a question.")
-        return [f"answer to {q} (top_k={top_k})" for q in questions]
+        return [f"answer to {q} (alternatives={alternatives})" for q in questions]
 
 
 def test_questions_that_queue_up_are_answered_in_one_batch():
@@ -32,11 +32,13 @@ def test_questions_that_queue_up_are_answered_in_one_batch():
     first = batcher.submit("q0")
     assert answerer.entered.wait(5)
     later = [batcher.submit(f"q{i}") for i in range(1, 6)]
-    other_top_k = batcher.submit("q6", top_k=5)
+    other_alternatives = batcher.submit("q6", alternatives=5)
     answerer.release.set()
-    assert first.result(5) == "answer to q0 (top_k=None)"
-    assert [f.result(5) for f in later] == [f"answer to q{i} (top_k=None)" for i in range(1, 6)]
-    assert other_top_k.result(5) == "answer to q6 (top_k=5)"
+    assert first.result(5) == "answer to q0 (alternatives=None)"
+    assert [f.result(5) for f in later] == [
+        f"answer to q{i} (alternatives=None)" for i in range(1, 6)
+    ]
+    assert other_alternatives.result(5) == "answer to q6 (alternatives=5)"
     assert answerer.batches == [
         (["q0"], None),
         (["q1", "q2", "q3", "q4", "q5"], None),
@@ -53,7 +55,7 @@ def test_an_empty_question_fails_alone():
     good, bad = batcher.submit("fine"), batcher.submit("  ")
     answerer.release.set()
     first.result(5)
-    assert good.result(5) == "answer to fine (top_k=None)"
+    assert good.result(5) == "answer to fine (alternatives=None)"
     with pytest.raises(QuestionError, match="empty"):
         bad.result(5)
     batcher.close()

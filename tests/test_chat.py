@@ -84,10 +84,10 @@ class StubAnswerer:
         self.table = table
         self.asked: list[list[str]] = []
 
-    def answer(self, question, top_k=None):
-        return self.answer_batch([question], top_k)[0]
+    def answer(self, question, alternatives=None):
+        return self.answer_batch([question], alternatives)[0]
 
-    def answer_batch(self, questions, top_k=None):
+    def answer_batch(self, questions, alternatives=None):
         self.asked.append(list(questions))
         return [self._answer(q) for q in questions]
 

@@ -38,18 +38,18 @@ def test_health(url):
 
 
 def test_answer_is_the_ask_json_record(url, seed_answerer):
-    response = ask(url, {"question": "How does NATO support Ukraine?", "top_k": 3})
+    response = ask(url, {"question": "How does NATO support Ukraine?", "alternatives": 2})
     assert response.status_code == 200
     record = response.json()
-    assert record == seed_answerer.answer("How does NATO support Ukraine?", 3).to_dict()
+    assert record == seed_answerer.answer("How does NATO support Ukraine?", 2).to_dict()
     assert record["found"] is True
     assert record["source"]["passage_id"] == "nato-ukraine-2023-11-29.txt#faq-2"
     assert record["source"]["date"] == "2023-11-29"
     assert len(record["alternatives"]) == 2
 
 
-def test_top_k_sets_the_alternatives(url):
-    record = ask(url, {"question": "What is NATO?", "top_k": 1}).json()
+def test_alternatives_sets_how_many_are_returned(url):
+    record = ask(url, {"question": "What is NATO?", "alternatives": 0}).json()
     assert record["found"] and record["alternatives"] == []
 
 
@@ -72,10 +72,18 @@ def test_questions_and_answers_are_logged(url, feedback):
         (b'{"question": ', 400, "not valid JSON"),
         (b"not json at all", 400, "not valid JSON"),
         (b'{"question": "   "}', 422, "The question is empty"),
-        (b'{"top_k": 3}', 422, "question: Field required"),
+        (b'{"alternatives": 2}', 422, "question: Field required"),
         (b'{"question": 42}', 422, "question: Input should be a valid string"),
-        (b'{"question": "What is NATO?", "top_k": 0}', 422, "top_k: Input should be greater"),
-        (b'{"question": "What is NATO?", "top_k": 500}', 422, "top_k: Input should be less"),
+        (
+            b'{"question": "What is NATO?", "alternatives": -1}',
+            422,
+            "alternatives: Input should be greater",
+        ),
+        (
+            b'{"question": "What is NATO?", "alternatives": 500}',
+            422,
+            "alternatives: Input should be less",
+        ),
         (b'["What is NATO?"]', 422, "Invalid request"),
     ],
 )

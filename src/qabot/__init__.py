@@ -25,11 +25,11 @@ from qabot.errors import (
     QuestionError,
     StaleIndexError,
 )
+from qabot.evaluation import EvalCase, EvalReport, evaluate
 from qabot.index import Index, IndexManifest, build_index, ensure_index, load_index
 from qabot.retrieval import Hit, Retriever
 from qabot.structure import Link, Structure, parse_structure
-
-__version__ = "0.1.0"
+from qabot.version import __version__
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -42,7 +42,9 @@ __all__ = [
     "Document",
     "Embedder",
     "EmptyCorpusError",
+    "EvalCase",
     "EvalInputError",
+    "EvalReport",
     "Hit",
     "Index",
     "IndexCorruptError",
@@ -65,6 +67,7 @@ __all__ = [
     "chunk_document",
     "chunk_documents",
     "ensure_index",
+    "evaluate",
     "load_corpus",
     "load_index",
     "parse_structure",

@@ -22,7 +22,7 @@ from qabot.structure import Link
 # The middle of the band of thresholds that maximise accuracy on the seed dev question set
 # (eval/seed-dev.jsonl: answerable questions score >= 0.51, out-of-scope ones <= 0.34).
 DEFAULT_THRESHOLD = 0.42
-DEFAULT_TOP_K = 3
+DEFAULT_ALTERNATIVES = 2
 MAX_QUESTION_CHARS = 2000
 DECLINE_MESSAGE = "I don't know: nothing in the documents answers that question."
 _SUGGESTION_POOL = 10
@@ -73,6 +73,17 @@ class Answer:
     highlight: str | None = None
     suggestions: tuple[str, ...] = ()
     truncated: bool = False
+
+    def highlight_parts(self) -> tuple[str, str, str]:
+        """The answer as (before, highlighted sentence, after); all in ``before`` when none.
+
+        The one place that decides what is marked: the chat renders it as ``<mark>``, the
+        terminal as ``>>> … <<<``.
+        """
+        if not self.highlight or self.highlight == self.answer or self.highlight not in self.answer:
+            return self.answer, "", ""
+        before, _, after = self.answer.partition(self.highlight)
+        return before, self.highlight, after
 
     @property
     def passage_id(self) -> str | None:
@@ -125,7 +136,7 @@ class Answerer:
     Args:
         retriever: finds the candidate passages.
         threshold: the lowest fused score that counts as an answer.
-        top_k: hits considered per question (the best one answers; the rest are alternatives).
+        alternatives: next-best matches offered beside each answer.
     """
 
     def __init__(
@@ -133,11 +144,11 @@ class Answerer:
         retriever: Retriever,
         *,
         threshold: float = DEFAULT_THRESHOLD,
-        top_k: int = DEFAULT_TOP_K,
+        alternatives: int = DEFAULT_ALTERNATIVES,
     ) -> None:
         self.retriever = retriever
         self.threshold = threshold
-        self.top_k = top_k
+        self.alternatives = alternatives
 
     # Read-only views, so that callers (chat, server, evaluation) never reach through the
     # retriever into the index.
@@ -155,17 +166,19 @@ class Answerer:
         """The ranked hits behind the answers (evaluation ranks the same hits it answers with)."""
         return self.retriever.search_batch(questions, top_k)
 
-    def answer(self, question: str, top_k: int | None = None) -> Answer:
+    def answer(self, question: str, alternatives: int | None = None) -> Answer:
         """Answer one question: ``answer_batch([question])[0]``."""
-        return self.answer_batch([question], top_k)[0]
+        return self.answer_batch([question], alternatives)[0]
 
-    def answer_batch(self, questions: Sequence[str], top_k: int | None = None) -> list[Answer]:
+    def answer_batch(
+        self, questions: Sequence[str], alternatives: int | None = None
+    ) -> list[Answer]:
         """Answer many questions with one batched retrieval.
 
         Raises:
             QuestionError: a question is empty (its position is named).
         """
-        top_k = max(1, top_k or self.top_k)
+        shown = self._shown(alternatives)
         cleaned = []
         for number, question in enumerate(questions, start=1):
             try:
@@ -174,13 +187,15 @@ class Answerer:
                 raise QuestionError(
                     str(exc) if len(questions) == 1 else f"Question {number}: {exc}"
                 ) from exc
-        hits = self.retriever.search_batch([q for q, _ in cleaned], max(top_k, _SUGGESTION_POOL))
+        hits = self.retriever.search_batch([q for q, _ in cleaned], max(shown, _SUGGESTION_POOL))
         return [
-            self._compose(q, truncated, question_hits, top_k)
+            self._compose(q, truncated, question_hits, shown)
             for (q, truncated), question_hits in zip(cleaned, hits, strict=True)
         ]
 
-    def compose(self, question: str, hits: Sequence[Hit], top_k: int | None = None) -> Answer:
+    def compose(
+        self, question: str, hits: Sequence[Hit], alternatives: int | None = None
+    ) -> Answer:
         """The answer `answer_batch` gives to ``question`` when retrieval returned ``hits``.
 
         For callers that already searched (evaluation ranks the same hits it answers with).
@@ -189,11 +204,15 @@ class Answerer:
         Raises:
             QuestionError: the question is empty.
         """
-        top_k = max(1, top_k or self.top_k)
+        shown = self._shown(alternatives)
         cleaned, truncated = clean_question(question)
-        return self._compose(cleaned, truncated, list(hits[: max(top_k, _SUGGESTION_POOL)]), top_k)
+        return self._compose(cleaned, truncated, list(hits[: max(shown, _SUGGESTION_POOL)]), shown)
 
-    def _compose(self, question: str, truncated: bool, hits: list[Hit], top_k: int) -> Answer:
+    def _shown(self, alternatives: int | None) -> int:
+        """How many hits an answer shows: the answer itself plus its alternatives."""
+        return 1 + max(0, self.alternatives if alternatives is None else alternatives)
+
+    def _compose(self, question: str, truncated: bool, hits: list[Hit], shown: int) -> Answer:
         if not hits or hits[0].score < self.threshold:
             suggestions = tuple(
                 dict.fromkeys(h.passage.question for h in hits if h.passage.kind == "faq")
@@ -206,7 +225,7 @@ class Answerer:
                 score=hits[0].score if hits else 0.0,
                 faq_question=None,
                 source=None,
-                alternatives=tuple(_alternative(h) for h in hits[: top_k - 1]),
+                alternatives=tuple(_alternative(h) for h in hits[: shown - 1]),
                 suggestions=suggestions,
                 truncated=truncated,
             )
@@ -219,7 +238,7 @@ class Answerer:
             score=best.score,
             faq_question=best.passage.question,
             source=_source(best.passage),
-            alternatives=tuple(_alternative(h) for h in hits[1:top_k]),
+            alternatives=tuple(_alternative(h) for h in hits[1:shown]),
             highlight=best_sentence(best.passage.text, question),
             truncated=truncated,
         )

@@ -40,6 +40,7 @@ from qabot.errors import (
 from qabot.lexical import DEFAULT_B, DEFAULT_K1, LexicalIndex
 from qabot.store import VectorStore
 from qabot.structure import Link
+from qabot.version import __version__
 
 FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
@@ -135,7 +136,7 @@ def build_index(
         rows=len(row_ids),
         data_dir=data_dir,
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        qabot_version=_version(),
+        qabot_version=__version__,
         lexical={"library": "bm25s", "k1": DEFAULT_K1, "b": DEFAULT_B, "stemmer": "english"},
         problems=tuple(str(p) for p in corpus.problems),
     )
@@ -353,12 +354,3 @@ def _remove_tree(path: Path) -> None:
         if part.is_dir():
             part.chmod(0o755)  # read-only folders cannot be emptied by a non-root user
     shutil.rmtree(path, ignore_errors=True)
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("qabot")
-    except PackageNotFoundError:
-        return "unknown"

@@ -17,18 +17,10 @@ from qabot.cli import chat, core, evaluate
 from qabot.cli.core import format_answer
 from qabot.cli.wiring import DEFAULT_INDEX_DIR, EXIT_ERROR, log, open_answerer
 from qabot.errors import QabotError, QabotIndexError
+from qabot.offline import apply_offline_env
+from qabot.version import __version__
 
 __all__ = ["build_parser", "format_answer", "main", "open_answerer"]
-
-_OFFLINE_ENV = {
-    # Nothing qabot runs may reach the internet: models load from disk, Gradio stays quiet.
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-    "GRADIO_ANALYTICS_ENABLED": "False",
-    "TOKENIZERS_PARALLELISM": "false",
-}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         'Examples:\n  qabot index corpus/\n  qabot ask "What is NATO?"',
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"qabot {_version()}")
+    parser.add_argument("--version", action="version", version=f"qabot {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     for module in (core, chat, evaluate):
@@ -46,19 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("qabot")
-    except PackageNotFoundError:
-        return "unknown"
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qabot`` console script."""
-    for name, value in _OFFLINE_ENV.items():
-        os.environ.setdefault(name, value)
+    apply_offline_env()
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "question", None) == "-" and getattr(args, "command", "") == "ask":

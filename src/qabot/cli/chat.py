@@ -11,6 +11,7 @@ from qabot.cli.wiring import (
     command,
     env,
     log,
+    non_negative_int,
     open_answerer,
     positive_int,
 )
@@ -49,7 +50,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from qabot.web.feedback import FeedbackStore
     from qabot.web.server import build_app
 
-    answerer = open_answerer(args.corpus, args.index_dir, model=args.model, top_k=args.top_k)
+    answerer = open_answerer(
+        args.corpus, args.index_dir, model=args.model, alternatives=args.alternatives
+    )
     answerer.answer("warm up")  # the first real question should not pay for lazy set-up
     feedback = FeedbackStore(_feedback_path(args))
     origins = args.allowed_origin or ["*"]
@@ -101,6 +104,8 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
+    from qabot.answering import DEFAULT_ALTERNATIVES
+
     serve = command(subparsers, "serve", cmd_serve, "serve the chat, the API and the widget")
     add_index_options(serve, corpus_positional=False)
     serve.add_argument(
@@ -122,7 +127,12 @@ def register(subparsers) -> None:
         help="SQLite file for questions and votes (default: INDEX_DIR/feedback.sqlite3)",
     )
     serve.add_argument("--title", default="qabot", help="the chat page's title")
-    serve.add_argument("--top-k", type=positive_int, default=None, help="answer plus alternatives")
+    serve.add_argument(
+        "--alternatives",
+        type=non_negative_int,
+        default=None,
+        help=f"next-best matches shown beside each answer (default {DEFAULT_ALTERNATIVES})",
+    )
     serve.add_argument("--log-level", default="warning", help="uvicorn log level")
 
     feedback = command(subparsers, "feedback", cmd_feedback, "summarise the chat's feedback")

@@ -12,6 +12,7 @@ from qabot.cli.wiring import (
     command,
     finite_float,
     log,
+    non_negative_int,
     open_answerer,
     positive_int,
 )
@@ -64,13 +65,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
         args.index_dir,
         model=args.model,
         threshold=args.threshold,
-        top_k=args.top_k,
+        alternatives=args.alternatives,
     )
     if args.question == "-":
         # Undecodable bytes must not end a long batch: they become U+FFFD, the rest is answered.
         lines = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
-        return _ask_stream(answerer, lines, args.top_k)
-    answer = answerer.answer(args.question, args.top_k)
+        return _ask_stream(answerer, lines, args.alternatives)
+    answer = answerer.answer(args.question, args.alternatives)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
     else:
@@ -78,7 +79,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ask_stream(answerer, lines, top_k: int | None, batch_size: int = 1024) -> int:
+def _ask_stream(answerer, lines, alternatives: int | None, batch_size: int = 1024) -> int:
     """Answer one question per line in batches, printing one JSON object per line, in order."""
     from qabot.answering import clean_question
 
@@ -92,7 +93,7 @@ def _ask_stream(answerer, lines, top_k: int | None, batch_size: int = 1024) -> i
     def flush(batch: list[str]) -> None:
         ok = [usable(question) for question in batch]
         wanted = [q for q, good in zip(batch, ok, strict=True) if good]
-        answers = iter(answerer.answer_batch(wanted, top_k))
+        answers = iter(answerer.answer_batch(wanted, alternatives))
         for question, good in zip(batch, ok, strict=True):
             record = next(answers).to_dict() if good else _error_record(question)
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -132,9 +133,8 @@ def format_answer(answer) -> str:
             lines.append("Did you mean:")
             lines += [f"  - {s}" for s in answer.suggestions]
         return "\n".join(lines)
-    text = answer.answer
-    if answer.highlight and answer.highlight != text and answer.highlight in text:
-        text = text.replace(answer.highlight, f">>> {answer.highlight} <<<", 1)
+    before, marked, after = answer.highlight_parts()
+    text = f"{before}>>> {marked} <<<{after}" if marked else before
     kind = "FAQ" if answer.kind == "faq" else "passage"
     lines = []
     if answer.faq_question:
@@ -158,6 +158,7 @@ def format_answer(answer) -> str:
 
 def register(subparsers) -> None:
     """Add ``index`` and ``ask`` to the parser."""
+    from qabot.answering import DEFAULT_ALTERNATIVES
     from qabot.chunking import DEFAULT_MAX_CHARS
 
     index = command(subparsers, "index", cmd_index, "build or rebuild the index")
@@ -174,7 +175,10 @@ def register(subparsers) -> None:
     add_index_options(ask, corpus_positional=False)
     ask.add_argument("--json", action="store_true", help="print the answer record as JSON")
     ask.add_argument(
-        "--top-k", type=positive_int, default=None, help="answer plus alternatives (default 3)"
+        "--alternatives",
+        type=non_negative_int,
+        default=None,
+        help=f"next-best matches shown beside the answer (default {DEFAULT_ALTERNATIVES})",
     )
     ask.add_argument(
         "--threshold",

@@ -38,14 +38,14 @@ def open_answerer(
     *,
     model: str | None = None,
     threshold: float | None = None,
-    top_k: int | None = None,
+    alternatives: int | None = None,
     progress: bool = True,
 ):
     """Load (building when needed) the index and return a ready `Answerer`.
 
     ``corpus`` None means the corpus the index was built from (or ./corpus for a new index).
     """
-    from qabot.answering import DEFAULT_THRESHOLD, DEFAULT_TOP_K, Answerer
+    from qabot.answering import DEFAULT_ALTERNATIVES, DEFAULT_THRESHOLD, Answerer
     from qabot.embedding import DEFAULT_MODEL
     from qabot.index import calibrated_threshold, ensure_index
     from qabot.retrieval import Retriever
@@ -65,7 +65,7 @@ def open_answerer(
     return Answerer(
         Retriever(index, embedder),
         threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
-        top_k=top_k or DEFAULT_TOP_K,
+        alternatives=DEFAULT_ALTERNATIVES if alternatives is None else alternatives,
     )
 
 
@@ -105,6 +105,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: a whole number of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
     return value
 
 

@@ -149,7 +149,7 @@ def evaluate(
             "batch_size": batch_size,
             "latency_sample": len(latencies),
             "threshold": answerer.threshold,
-            "answer_top_k": answerer.top_k,
+            "alternatives": answerer.alternatives,
             "lexical_weight": getattr(answerer.retriever, "lexical_weight", None),
             "faq_lexical_weight": getattr(answerer.retriever, "faq_lexical_weight", None),
             "model": index.manifest.model,

@@ -33,14 +33,14 @@ class AnswerBatcher:
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
 
-    def submit(self, question: str, top_k: int | None = None) -> Future[Answer]:
+    def submit(self, question: str, alternatives: int | None = None) -> Future[Answer]:
         """Queue a question; the future holds its `Answer` (or the `QabotError` it raised)."""
         future: Future[Answer] = Future()
         with self._lock:
             if self._worker is None:  # started on first use: building an app starts nothing
                 self._worker = threading.Thread(target=self._run, name="qabot-batcher", daemon=True)
                 self._worker.start()
-        self._queue.put((question, top_k, future))
+        self._queue.put((question, alternatives, future))
         return future
 
     def close(self) -> None:
@@ -66,21 +66,21 @@ class AnswerBatcher:
                     self._queue.put(None)  # finish this batch, then stop
                     break
                 batch.append(item)
-            by_top_k: dict[int | None, list[tuple[str, Future]]] = defaultdict(list)
-            for question, top_k, future in batch:
-                by_top_k[top_k].append((question, future))
-            for top_k, items in by_top_k.items():
-                self._answer(items, top_k)
+            by_alternatives: dict[int | None, list[tuple[str, Future]]] = defaultdict(list)
+            for question, alternatives, future in batch:
+                by_alternatives[alternatives].append((question, future))
+            for alternatives, items in by_alternatives.items():
+                self._answer(items, alternatives)
 
-    def _answer(self, items: list[tuple[str, Future]], top_k: int | None) -> None:
+    def _answer(self, items: list[tuple[str, Future]], alternatives: int | None) -> None:
         try:
-            answers = self.answerer.answer_batch([q for q, _ in items], top_k)
+            answers = self.answerer.answer_batch([q for q, _ in items], alternatives)
         except QabotError as exc:
             if len(items) == 1:
                 items[0][1].set_exception(exc)
                 return
             for item in items:  # one bad question must not fail the others
-                self._answer([item], top_k)
+                self._answer([item], alternatives)
             return
         except BaseException as exc:
             for _, future in items:

@@ -73,7 +73,7 @@ class Chat:
     Args:
         answerer: answers the questions (loaded once, shared by every conversation).
         feedback: where questions, answers and votes are stored; None to store nothing.
-        top_k: answer plus alternatives per question (None: the answerer's default).
+        alternatives: next-best matches per answer (None: the answerer's default).
     """
 
     def __init__(
@@ -81,11 +81,11 @@ class Chat:
         answerer: Answerer,
         *,
         feedback: FeedbackStore | None = None,
-        top_k: int | None = None,
+        alternatives: int | None = None,
     ) -> None:
         self.answerer = answerer
         self.feedback = feedback
-        self.top_k = top_k
+        self.alternatives = alternatives
 
     def starter_questions(self, limit: int = 8) -> list[str]:
         """The corpus's FAQ questions, offered as examples to start with."""
@@ -118,9 +118,9 @@ class Chat:
     def _answer(self, message: str, previous: str | None) -> tuple[Answer, bool]:
         topic = followup_topic(message) if previous else None
         if previous is None or topic is None:
-            return self.answerer.answer(message, self.top_k), False
+            return self.answerer.answer(message, self.alternatives), False
         alone, contextual = self.answerer.answer_batch(
-            [message, in_context(previous, topic)], self.top_k
+            [message, in_context(previous, topic)], self.alternatives
         )
         explicit = _FOLLOWUP_LEAD.match(message) is not None
         if not contextual.found or not _mentions(contextual, topic):
@@ -151,7 +151,7 @@ def render_answer(answer: Answer, *, followup: bool = False) -> str:
         parts.append(f'<p class="qabot-context">Understood as: {_escape(answer.question)}</p>')
     if answer.faq_question:
         parts.append(f'<p class="qabot-faq"><strong>{_escape(answer.faq_question)}</strong></p>')
-    parts.append(f'<p class="qabot-text">{_highlighted(answer.answer, answer.highlight)}</p>')
+    parts.append(f'<p class="qabot-text">{_highlighted(answer)}</p>')
     parts.append(_render_source(answer))
     if answer.truncated:
         parts.append('<p class="qabot-note">Your question was very long and was trimmed.</p>')
@@ -185,11 +185,11 @@ def _render_source(answer: Answer) -> str:
     return f'<p class="qabot-source">{" · ".join(bits)}</p>'
 
 
-def _highlighted(text: str, highlight: str | None) -> str:
-    if not highlight or highlight == text or highlight not in text:
-        return _escape(text)
-    before, _, after = text.partition(highlight)
-    return f"{_escape(before)}<mark>{_escape(highlight)}</mark>{_escape(after)}"
+def _highlighted(answer: Answer) -> str:
+    before, marked, after = answer.highlight_parts()
+    if not marked:
+        return _escape(before)
+    return f"{_escape(before)}<mark>{_escape(marked)}</mark>{_escape(after)}"
 
 
 def _escape(text: str) -> str:

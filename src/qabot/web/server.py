@@ -4,7 +4,7 @@ Routes::
 
     GET  /            redirects to /chat/
     GET  /chat/       the chat page (Gradio); its event ``/chat`` is callable with gradio_client
-    POST /api/ask     {"question": "...", "top_k": 3} → the answer record (as ``qabot ask --json``)
+    POST /api/ask     {"question": "...", "alternatives": 2} → the answer record (as ``qabot ask --json``)
     GET  /healthz     200 with the index's figures once the index is loaded
     GET  /widget.js   one <script> that adds a chat launcher to any page
     GET  /static/...  the widget's other assets
@@ -31,15 +31,16 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from qabot.answering import Answerer
+from qabot.answering import DEFAULT_ALTERNATIVES, Answerer
 from qabot.errors import QuestionError
+from qabot.version import __version__
 from qabot.web.batching import AnswerBatcher
 from qabot.web.feedback import FeedbackStore
 
 MAX_API_BODY_BYTES = 64 * 1024
 # The chat's own requests carry the whole conversation, so they get a looser (but real) limit.
 MAX_CHAT_BODY_BYTES = 4 * 1024 * 1024
-MAX_TOP_K = 20
+MAX_ALTERNATIVES = 20
 CHAT_PATH = "/chat"
 
 
@@ -49,8 +50,11 @@ class AskRequest(BaseModel):
     question: str = Field(
         description="The question, in plain words.", examples=["How does NATO support Ukraine?"]
     )
-    top_k: int | None = Field(
-        default=None, ge=1, le=MAX_TOP_K, description="Answer plus alternatives (default 3)."
+    alternatives: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_ALTERNATIVES,
+        description=f"Next-best matches returned beside the answer (default {DEFAULT_ALTERNATIVES}).",
     )
 
 
@@ -97,7 +101,7 @@ def build_app(
     app = FastAPI(
         title="qabot",
         summary="Exact, sourced answers from your own documents.",
-        version=_version(),
+        version=__version__,
     )
     app.add_middleware(
         CORSMiddleware,
@@ -144,7 +148,9 @@ def build_app(
         FAQ questions. Questions longer than the limit are trimmed (``truncated``).
         """
         try:
-            answer = await asyncio.wrap_future(batcher.submit(request.question, request.top_k))
+            answer = await asyncio.wrap_future(
+                batcher.submit(request.question, request.alternatives)
+            )
         except QuestionError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=422)
         if feedback is not None:  # a WAL insert without fsync: too quick to need a thread
@@ -181,7 +187,7 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return JSONResponse(
-            {"detail": 'The body is not valid JSON; send {"question": "...", "top_k": 3}.'},
+            {"detail": 'The body is not valid JSON; send {"question": "...", "alternatives": 2}.'},
             status_code=400,
         )
     problems = []
@@ -270,12 +276,3 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("qabot")
-    except PackageNotFoundError:
-        return "unknown"
