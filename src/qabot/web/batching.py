@@ -34,13 +34,19 @@ class AnswerBatcher:
         self._worker: threading.Thread | None = None
 
     def submit(self, question: str, alternatives: int | None = None) -> Future[Answer]:
-        """Queue a question; the future holds its `Answer` (or the `QabotError` it raised)."""
+        """Queue a question; the future holds its `Answer` (or the exception it raised).
+
+        After `close`, a new question starts a new worker: closing stops the thread, it does
+        not retire the batcher.
+        """
         future: Future[Answer] = Future()
         with self._lock:
             if self._worker is None:  # started on first use: building an app starts nothing
                 self._worker = threading.Thread(target=self._run, name="qabot-batcher", daemon=True)
                 self._worker.start()
-        self._queue.put((question, alternatives, future))
+            # Queued under the lock, so that no question lands behind the stop sign of a
+            # concurrent close() with no worker left to answer it.
+            self._queue.put((question, alternatives, future))
         return future
 
     def close(self) -> None:
@@ -68,7 +74,10 @@ class AnswerBatcher:
                 batch.append(item)
             by_alternatives: dict[int | None, list[tuple[str, Future]]] = defaultdict(list)
             for question, alternatives, future in batch:
-                by_alternatives[alternatives].append((question, future))
+                # A question whose caller gave up while it queued is skipped: setting the
+                # result of a cancelled future would raise and end the worker.
+                if future.set_running_or_notify_cancel():
+                    by_alternatives[alternatives].append((question, future))
             for alternatives, items in by_alternatives.items():
                 self._answer(items, alternatives)
 
