@@ -1,6 +1,7 @@
 """The chat function, as plain Python: answers, declines, follow-ups, safe rendering, feedback."""
 
 import pytest
+from stubs import StubAnswerer
 
 from qabot.answering import Alternative, Answer, Source
 from qabot.errors import QuestionError
@@ -75,27 +76,6 @@ def test_a_new_full_question_changes_the_subject(chat):
     follow = chat.respond("What is interoperability?", first.history, first.answer.question)
     assert not follow.followup
     assert follow.answer.passage_id == "nato-ukraine-2023-11-29.txt#faq-1"
-
-
-class StubAnswerer:
-    """Answers from a table: question → (found, text); records the batches it was given."""
-
-    def __init__(self, table: dict[str, tuple[bool, str]]) -> None:
-        self.table = table
-        self.asked: list[list[str]] = []
-
-    def answer(self, question, alternatives=None):
-        return self.answer_batch([question], alternatives)[0]
-
-    def answer_batch(self, questions, alternatives=None):
-        self.asked.append(list(questions))
-        return [self._answer(q) for q in questions]
-
-    def _answer(self, question):
-        found, text = self.table.get(question, (False, "I don't know."))
-        return Answer(
-            question, found, "faq" if found else None, text, 0.9 if found else 0.1, None, None, ()
-        )
 
 
 @pytest.mark.parametrize(
@@ -213,3 +193,11 @@ def test_starter_questions_are_the_faq(chat):
         "What is interoperability?",
         "How does NATO support Ukraine?",
     ]
+    assert chat.starter_questions(top_k=2) == ["What is NATO?", "What is interoperability?"]
+
+
+def test_starter_questions_are_unique_and_at_most_top_k():
+    faq = (*(f"Question {n}?" for n in range(10)), "Question 0?", "")
+    chat = Chat(StubAnswerer({}, faq=faq))
+    assert chat.starter_questions() == [f"Question {n}?" for n in range(8)]
+    assert chat.starter_questions(top_k=20) == [f"Question {n}?" for n in range(10)]

@@ -3,6 +3,7 @@
 import csv
 import sqlite3
 import threading
+from types import SimpleNamespace
 
 import pytest
 
@@ -102,3 +103,45 @@ def test_feedback_command_prints_summary_and_exports(tmp_path, capsys):
 def test_feedback_command_without_a_database(tmp_path, capsys):
     assert main(["feedback", "--index-dir", str(tmp_path)]) == 2
     assert "No feedback yet" in capsys.readouterr().err
+
+
+def test_record_answer_stores_what_the_answer_says(store):
+    # The fields of an `Answer` that are stored; the served app stores real answers
+    # (test_server.py, test_chat.py).
+    answered = SimpleNamespace(
+        question="What is NATO?", passage_id="doc#faq-0", score=0.93, found=True
+    )
+    declined = SimpleNamespace(question="Who won?", passage_id=None, score=0.2, found=False)
+    first = store.record_answer(answered, channel="chat")
+    second = store.record_answer(declined, channel="api")
+    rows = store.rows()
+    assert [r["id"] for r in rows] == [first, second]
+    assert {k: rows[0][k] for k in ("question", "answer_id", "found", "channel")} == {
+        "question": "What is NATO?",
+        "answer_id": "doc#faq-0",
+        "found": 1,
+        "channel": "chat",
+    }
+    assert rows[0]["score"] == pytest.approx(0.93)
+    assert (rows[1]["answer_id"], rows[1]["found"], rows[1]["channel"]) == (None, 0, "api")
+
+
+def test_top_k_limits_each_list(store, tmp_path):
+    for n in range(3):
+        store.record(f"unanswered {n}", None, 0.1, False)
+        store.vote(store.record(f"disliked {n}", f"doc#{n}", 0.9, True), -1)
+    summary = store.summary(top_k=2)
+    assert len(summary.unanswered) == 2 and len(summary.disliked) == 2
+    assert store.export_csv(tmp_path / "q.csv", top_k=1) == 2
+    assert store.export_csv(tmp_path / "q.csv") == 6
+
+
+def test_feedback_command_top_k(tmp_path, capsys):
+    path = tmp_path / "feedback.sqlite3"
+    store = FeedbackStore(path)
+    for question in ("first?", "first?", "second?"):
+        store.record(question, None, 0.2, False)
+    store.close()
+    assert main(["feedback", "--feedback", str(path), "--top-k", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "first?" in out and "second?" not in out

@@ -3,14 +3,17 @@
 `Chat.respond` understands short follow-ups in the context of the previous question, renders
 each answer as HTML in which every piece of document or user text is escaped (so nothing from a
 document or a question can ever run in the page), and records the exchange in the feedback
-store. The Gradio UI (`qabot.web.ui`) only wires this to widgets.
+store. What one visitor's conversation remembers between turns (the question to follow up on,
+the feedback row behind each reply) is a `ChatSession`, advanced by `Chat.turn` and read by
+`Chat.vote`. The Gradio UI (`qabot.web.ui`) only wires this to widgets.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from qabot.answering import Answer, Answerer
 from qabot.lexical import tokenize
@@ -26,6 +29,8 @@ _QUESTION_WORD = re.compile(
     re.IGNORECASE,
 )
 _SHORT_FOLLOWUP_WORDS = 3
+DEFAULT_STARTERS_TOP_K = 8
+DEFAULT_TITLE = "qabot"
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,38 @@ class Reply:
     answer: Answer
     followup: bool
     feedback_id: int | None
+
+
+@dataclass(frozen=True)
+class ChatSession:
+    """What one visitor's conversation remembers between turns.
+
+    Attributes:
+        previous: the last question as understood, which a follow-up continues; None at first.
+        votes: the feedback row of each bot message, by its index in the history (None when
+            nothing was stored).
+    """
+
+    previous: str | None = None
+    votes: Mapping[int, int | None] = field(default_factory=dict)
+
+    def after(self, reply: Reply) -> ChatSession:
+        """The session once ``reply`` is shown: a follow-up keeps the question it continued."""
+        previous = self.previous if reply.followup else reply.answer.question
+        return ChatSession(previous, {**self.votes, len(reply.history) - 1: reply.feedback_id})
+
+    def feedback_id(self, message_index: int) -> int | None:
+        """The feedback row of the bot message at ``message_index``, if one was stored."""
+        return self.votes.get(message_index)
+
+
+def vote_value(liked: bool | str | None) -> int | None:
+    """A like (True or "Like") is +1, a dislike (False or "Dislike") -1; anything else withdraws."""
+    if liked in (True, "Like"):
+        return 1
+    if liked in (False, "Dislike"):
+        return -1
+    return None
 
 
 def followup_topic(message: str) -> str | None:
@@ -87,10 +124,27 @@ class Chat:
         self.feedback = feedback
         self.alternatives = alternatives
 
-    def starter_questions(self, limit: int = 8) -> list[str]:
-        """The corpus's FAQ questions, offered as examples to start with."""
-        questions = (p.question for p in self.answerer.retriever.index.passages if p.kind == "faq")
-        return list(dict.fromkeys(q for q in questions if q))[:limit]
+    def starter_questions(self, top_k: int = DEFAULT_STARTERS_TOP_K) -> list[str]:
+        """The corpus's first ``top_k`` FAQ questions, offered as examples to start with."""
+        questions = (p.question for p in self.answerer.passages if p.kind == "faq")
+        return list(dict.fromkeys(q for q in questions if q))[:top_k]
+
+    def turn(
+        self, message: str, history: list[dict], session: ChatSession
+    ) -> tuple[Reply, ChatSession]:
+        """Answer ``message`` within ``session``; returns the reply and the session after it.
+
+        Raises:
+            QuestionError: the message is empty.
+        """
+        reply = self.respond(message, history, session.previous)
+        return reply, session.after(reply)
+
+    def vote(self, session: ChatSession, message_index: int, liked: bool | str | None) -> None:
+        """Store a like, a dislike or its withdrawal (see `vote_value`) on a bot message."""
+        row_id = session.feedback_id(message_index)
+        if self.feedback is not None and row_id is not None:
+            self.feedback.vote(row_id, vote_value(liked))
 
     def respond(self, message: str, history: list[dict], previous: str | None = None) -> Reply:
         """Answer ``message``; ``previous`` is the last question as understood, for follow-ups.
@@ -106,9 +160,7 @@ class Chat:
         answer, followup = self._answer(message, previous)
         feedback_id = None
         if self.feedback is not None:
-            feedback_id = self.feedback.record(
-                answer.question, answer.passage_id, answer.score, answer.found, channel="chat"
-            )
+            feedback_id = self.feedback.record_answer(answer, channel="chat")
         bot = {"role": "assistant", "content": render_answer(answer, followup=followup)}
         if not answer.found and answer.suggestions:
             bot["options"] = [{"value": s, "label": s} for s in answer.suggestions]

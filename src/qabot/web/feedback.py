@@ -19,8 +19,17 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from qabot.answering import Answer
 
 DEFAULT_FEEDBACK_FILE = "feedback.sqlite3"
+DEFAULT_SUMMARY_TOP_K = 10
+DEFAULT_EXPORT_TOP_K = 100
+
+Channel = Literal["chat", "api"]
+"""Where a question was asked: the chat page (and the widget) or ``POST /api/ask``."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS asked (
@@ -96,7 +105,7 @@ class FeedbackStore:
         score: float,
         found: bool,
         *,
-        channel: str = "chat",
+        channel: Channel = "chat",
     ) -> int:
         """Store one answered question; returns its row id (pass it to `vote`)."""
         with self._lock:
@@ -106,6 +115,12 @@ class FeedbackStore:
                 (_now(), question, answer_id, float(score), int(found), channel),
             )
             return int(cursor.lastrowid or 0)
+
+    def record_answer(self, answer: Answer, *, channel: Channel) -> int:
+        """Store an answered question as the chat and the API see it; returns its row id."""
+        return self.record(
+            answer.question, answer.passage_id, answer.score, answer.found, channel=channel
+        )
 
     def vote(self, row_id: int, vote: int | None) -> None:
         """Set the vote on a stored answer: +1 like, -1 dislike, None to withdraw it."""
@@ -121,8 +136,8 @@ class FeedbackStore:
             names = [c[0] for c in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
-    def summary(self, top: int = 10) -> FeedbackSummary:
-        """Totals, the ``top`` most disliked answers and most frequent unanswered questions."""
+    def summary(self, top_k: int = DEFAULT_SUMMARY_TOP_K) -> FeedbackSummary:
+        """Totals, the ``top_k`` most disliked answers and most frequent unanswered questions."""
         with self._lock:
             asked, answered, likes, dislikes = self._db.execute(
                 "SELECT COUNT(*), COALESCE(SUM(found), 0), "
@@ -133,12 +148,12 @@ class FeedbackStore:
                 "GROUP_CONCAT(CASE WHEN vote = -1 THEN question END, char(31)) "
                 "FROM asked WHERE answer_id IS NOT NULL GROUP BY answer_id "
                 "HAVING d > 0 ORDER BY d DESC, l ASC, answer_id LIMIT ?",
-                (top,),
+                (top_k,),
             ).fetchall()
             unanswered_rows = self._db.execute(
                 "SELECT MIN(question), COUNT(*) AS n, MAX(score) FROM asked WHERE found = 0 "
                 "GROUP BY LOWER(TRIM(question)) ORDER BY n DESC, MIN(id) LIMIT ?",
-                (top,),
+                (top_k,),
             ).fetchall()
         return FeedbackSummary(
             asked=asked,
@@ -152,14 +167,14 @@ class FeedbackStore:
             unanswered=tuple(UnansweredQuestion(q, n, float(s)) for q, n, s in unanswered_rows),
         )
 
-    def export_csv(self, path: Path | str, top: int = 100) -> int:
+    def export_csv(self, path: Path | str, top_k: int = DEFAULT_EXPORT_TOP_K) -> int:
         """Write the unanswered and disliked questions as a question set ``qabot eval`` reads.
 
         Columns: ``id, question, answerable, source, times, answer_id``. ``answerable`` is left
         empty (unknown): a person decides, and fills ``expected_answer`` or ``answerable``.
-        Returns the number of questions written.
+        ``top_k`` applies to each list, as in `summary`. Returns the number of questions written.
         """
-        summary = self.summary(top)
+        summary = self.summary(top_k)
         rows = [
             {"source": "unanswered", "question": u.question, "times": u.count, "answer_id": ""}
             for u in summary.unanswered

@@ -17,8 +17,6 @@ Everything is served from here; nothing is loaded from a CDN. `build_app` is giv
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
@@ -29,13 +27,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qabot.answering import DEFAULT_ALTERNATIVES, Answerer
 from qabot.errors import QuestionError
 from qabot.version import __version__
 from qabot.web.batching import AnswerBatcher
+from qabot.web.chat import DEFAULT_TITLE
 from qabot.web.feedback import FeedbackStore
+from qabot.web.middleware import BodyLimit, SecurityHeaders
 
 MAX_API_BODY_BYTES = 64 * 1024
 # The chat's own requests carry the whole conversation, so they get a looser (but real) limit.
@@ -75,7 +74,7 @@ def build_app(
     *,
     feedback: FeedbackStore | None = None,
     allowed_origins: Sequence[str] = ("*",),
-    title: str = "qabot",
+    title: str = DEFAULT_TITLE,
     description: str | None = None,
     max_body_bytes: int = MAX_API_BODY_BYTES,
 ) -> FastAPI:
@@ -90,19 +89,20 @@ def build_app(
         description: one line under the title (default: names the corpus).
         max_body_bytes: the largest ``/api/`` request body accepted.
     """
-    # Gradio reads this when it is first imported, and otherwise reports usage over the internet.
-    # The CLI sets it already; this covers build_app called from Python.
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    import gradio as gr
-
-    from qabot.web.ui import CHAT_CSS, build_chat, chat_theme
-
-    origins = list(allowed_origins) or ["*"]
     app = FastAPI(
         title="qabot",
         summary="Exact, sourced answers from your own documents.",
         version=__version__,
     )
+    _add_middleware(app, list(allowed_origins) or ["*"], max_body_bytes)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    _add_site_routes(app, answerer, title)
+    _add_api_routes(app, answerer, feedback)
+    return _mount_chat(app, answerer, feedback, title, description)
+
+
+def _add_middleware(app: FastAPI, origins: list[str], max_body_bytes: int) -> None:
+    """CORS and CSP for the allowed origins, and the request-size limits."""
     app.add_middleware(
         CORSMiddleware,
         allow_origins=origins,
@@ -112,9 +112,9 @@ def build_app(
     app.add_middleware(SecurityHeaders, frame_ancestors=frame_ancestors(origins))
     app.add_middleware(BodyLimit, api_limit=max_body_bytes, other_limit=MAX_CHAT_BODY_BYTES)
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _validation_response(exc)
+
+def _add_site_routes(app: FastAPI, answerer: Answerer, title: str) -> None:
+    """The root redirect, the web manifest, the health check and the widget's assets."""
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
@@ -128,7 +128,7 @@ def build_app(
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict:
         """200 once the index is loaded (it is loaded before the server starts)."""
-        manifest = answerer.retriever.index.manifest
+        manifest = answerer.manifest
         return {
             "status": "ok",
             "model": manifest.model,
@@ -138,6 +138,19 @@ def build_app(
             "built_at": manifest.built_at,
         }
 
+    @app.get("/widget.js", include_in_schema=False)
+    def widget() -> FileResponse:
+        return FileResponse(
+            static_dir() / "widget.js",
+            media_type="text/javascript; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=300"},
+        )
+
+    app.mount("/static", StaticFiles(directory=static_dir()), name="static")
+
+
+def _add_api_routes(app: FastAPI, answerer: Answerer, feedback: FeedbackStore | None) -> None:
+    """``POST /api/ask``, answered through one `AnswerBatcher`."""
     batcher = AnswerBatcher(answerer)
 
     @app.post("/api/ask", tags=["answers"])
@@ -154,20 +167,22 @@ def build_app(
         except QuestionError as exc:
             return JSONResponse({"detail": str(exc)}, status_code=422)
         if feedback is not None:  # a WAL insert without fsync: too quick to need a thread
-            feedback.record(
-                answer.question, answer.passage_id, answer.score, answer.found, channel="api"
-            )
+            feedback.record_answer(answer, channel="api")
         return answer.to_dict()
 
-    @app.get("/widget.js", include_in_schema=False)
-    def widget() -> FileResponse:
-        return FileResponse(
-            static_dir() / "widget.js",
-            media_type="text/javascript; charset=utf-8",
-            headers={"Cache-Control": "public, max-age=300"},
-        )
 
-    app.mount("/static", StaticFiles(directory=static_dir()), name="static")
+def _mount_chat(
+    app: FastAPI,
+    answerer: Answerer,
+    feedback: FeedbackStore | None,
+    title: str,
+    description: str | None,
+) -> FastAPI:
+    """Mount the Gradio chat at ``/chat/``, with nothing fetched from elsewhere."""
+    import gradio as gr  # the web extra's heaviest import, paid only when an app is built
+
+    from qabot.web.ui import CHAT_CSS, build_chat, chat_theme
+
     blocks = build_chat(answerer, feedback=feedback, title=title, description=description)
     return gr.mount_gradio_app(
         app,
@@ -183,7 +198,8 @@ def build_app(
     )
 
 
-def _validation_response(exc: RequestValidationError) -> JSONResponse:
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """A 400 for a body that is not JSON, else a 422 naming each bad field."""
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return JSONResponse(
@@ -195,84 +211,3 @@ def _validation_response(exc: RequestValidationError) -> JSONResponse:
         where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
         problems.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
     return JSONResponse({"detail": "Invalid request: " + "; ".join(problems)}, status_code=422)
-
-
-class BodyLimit:
-    """Rejects request bodies over the limit with 413 before the app sees them.
-
-    The body is read (up to the limit) here rather than counted as the app reads it, because
-    FastAPI turns any error while reading a body into its own 400.
-    """
-
-    def __init__(self, app: ASGIApp, *, api_limit: int, other_limit: int) -> None:
-        self.app = app
-        self.api_limit = api_limit
-        self.other_limit = other_limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
-            await self.app(scope, receive, send)
-            return
-        limit = self.api_limit if scope["path"].startswith("/api/") else self.other_limit
-        declared = dict(scope.get("headers") or ()).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _too_large(send, limit)
-            return
-        chunks: list[bytes] = []
-        size, more = 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            more = message.get("more_body", False)
-            if size > limit:
-                await _too_large(send, limit)
-                return
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-
-        await self.app(scope, replay, send)
-
-
-async def _too_large(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": f"The request body is over the {limit // 1024} KiB limit."})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
-        }
-    )
-    await send({"type": "http.response.body", "body": body.encode()})
-
-
-class SecurityHeaders:
-    """Adds ``Content-Security-Policy: frame-ancestors …`` and ``nosniff`` to every response."""
-
-    def __init__(self, app: ASGIApp, *, frame_ancestors: str) -> None:
-        self.app = app
-        self.headers = [
-            (b"content-security-policy", frame_ancestors.encode()),
-            (b"x-content-type-options", b"nosniff"),
-            (b"referrer-policy", b"same-origin"),
-        ]
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *self.headers]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

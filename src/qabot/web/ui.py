@@ -8,16 +8,20 @@ as ``qabot ask --json``).
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
 from qabot.answering import Answerer
 from qabot.errors import QuestionError
-from qabot.web.chat import Chat
+from qabot.web.chat import DEFAULT_TITLE, Chat, ChatSession
 from qabot.web.feedback import FeedbackStore
 
 CHAT_API_NAME = "chat"
+# Questions answered at once per event: answering is batched behind them (see batching.py).
+CHAT_CONCURRENCY = 8
+MAX_QUESTION_LENGTH = 4000
 
 # Gradio's default theme pulls its font from Google Fonts; the chat must work offline.
 _SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "sans-serif"]
@@ -47,10 +51,9 @@ def chat_theme() -> gr.themes.Base:
 
 def describe_corpus(answerer: Answerer) -> str:
     """One line saying what the chat knows about, from the index's documents."""
-    index = answerer.retriever.index
-    titles = list(dict.fromkeys(p.title for p in index.passages))
+    titles = list(dict.fromkeys(p.title for p in answerer.passages))
     shown = ", ".join(titles[:3]) + (f" and {len(titles) - 3} more" if len(titles) > 3 else "")
-    documents = index.manifest.documents
+    documents = answerer.manifest.documents
     plural = "document" if documents == 1 else "documents"
     return (
         f"Answers quoted from {documents} {plural} ({shown}), with their source. "
@@ -58,11 +61,64 @@ def describe_corpus(answerer: Answerer) -> str:
     )
 
 
+def example_question(sample: Any) -> str:
+    """The question of a clicked example: Gradio passes the sample's row (or its only value)."""
+    return str(sample[0] if isinstance(sample, list | tuple) else sample)
+
+
+# The outputs of every asking event: the cleared textbox, the history, the session, the record.
+Outputs = tuple[str, list, ChatSession, dict]
+
+
+class ChatEvents:
+    """The page's event handlers, as methods: plain Python over a `Chat`, testable without a browser.
+
+    Args:
+        chat: answers the questions and stores the votes.
+    """
+
+    def __init__(self, chat: Chat) -> None:
+        self.chat = chat
+
+    def ask(self, question: str, history: list | None, session: ChatSession) -> Outputs:
+        """A question typed in the textbox (also the ``/chat`` API of ``gradio_client``)."""
+        try:
+            reply, session = self.chat.turn(question, list(history or []), session)
+        except QuestionError as exc:
+            raise gr.Error(str(exc)) from exc
+        return "", reply.history, session, reply.answer.to_dict()
+
+    def ask_option(
+        self, history: list | None, session: ChatSession, event: gr.SelectData
+    ) -> Outputs:
+        """A "did you mean" suggestion clicked under a declined question."""
+        return self.ask(str(event.value), history, session)
+
+    def ask_example(self, sample: Any, history: list | None, session: ChatSession) -> Outputs:
+        """A starter question clicked under the textbox."""
+        return self.ask(example_question(sample), history, session)
+
+    def vote(self, session: ChatSession, event: gr.LikeData) -> None:
+        """A like or dislike on a bot message (clicking it again withdraws it)."""
+        self.chat.vote(session, event.index, event.liked)
+
+
+@dataclass(frozen=True)
+class ChatPage:
+    """The page's widgets that events read or write."""
+
+    chatbot: gr.Chatbot
+    message: gr.Textbox
+    examples: gr.Dataset
+    session: gr.State
+    record: gr.JSON
+
+
 def build_chat(
     answerer: Answerer,
     *,
     feedback: FeedbackStore | None = None,
-    title: str = "qabot",
+    title: str = DEFAULT_TITLE,
     description: str | None = None,
 ) -> gr.Blocks:
     """Build the chat page (not launched: `qabot.web.server.build_app` mounts it).
@@ -74,86 +130,77 @@ def build_chat(
         description: one line under the title; by default, it names the corpus.
     """
     chat = Chat(answerer, feedback=feedback)
-    description = description or describe_corpus(answerer)
-
-    def ask(question: str, history: list | None, session: dict) -> tuple[str, list, dict, dict]:
-        try:
-            reply = chat.respond(question, list(history or []), session.get("previous"))
-        except QuestionError as exc:
-            raise gr.Error(str(exc)) from exc
-        votes = dict(session.get("votes", {}))
-        votes[len(reply.history) - 1] = reply.feedback_id
-        previous = session.get("previous") if reply.followup else reply.answer.question
-        return "", reply.history, {"previous": previous, "votes": votes}, reply.answer.to_dict()
-
-    def ask_option(history: list | None, session: dict, event: gr.SelectData) -> tuple:
-        return ask(str(event.value), history, session)
-
-    def ask_example(sample: Any, history: list | None, session: dict) -> tuple:
-        question = sample[0] if isinstance(sample, list | tuple) else sample
-        return ask(str(question), history, session)
-
-    def vote(session: dict, event: gr.LikeData) -> None:
-        row_id = session.get("votes", {}).get(event.index)
-        if feedback is None or row_id is None:
-            return
-        liked = event.liked
-        value = 1 if liked in (True, "Like") else -1 if liked in (False, "Dislike") else None
-        feedback.vote(row_id, value)
-
+    # analytics_enabled=False: Gradio otherwise reports usage over the internet.
     with gr.Blocks(title=title, analytics_enabled=False, fill_height=True) as blocks:
-        gr.HTML(
-            f'<h1 class="qabot-heading">{html.escape(title)}</h1>'
-            f'<p class="qabot-description">{html.escape(description)}</p>',
-            elem_id="qabot-header",
-        )
-        chatbot = gr.Chatbot(
-            label="Answers",
-            show_label=False,
-            elem_id="qabot-chatbot",
-            # Answers arrive as escaped HTML (see qabot.web.chat): no Markdown, no LaTeX, no raw tags.
-            render_markdown=False,
-            sanitize_html=True,
-            allow_tags=False,
-            latex_delimiters=[],
-            feedback_options=("Like", "Dislike"),
-            buttons=["copy"],
-            scale=1,
-            # Fits the page, the widget's panel and a host's iframe alike.
-            height="max(240px, calc(100vh - 270px))",
-            placeholder="Ask a question about the documents, or pick one below.",
-        )
-        message = gr.Textbox(
-            show_label=False,
-            placeholder="Ask a question…",
-            submit_btn=True,
-            elem_id="qabot-question",
-            max_length=4000,
-        )
-        starters = chat.starter_questions()
-        examples = gr.Dataset(
-            components=[message],
-            samples=[[q] for q in starters],
-            label="Questions the documents answer",
-            visible=bool(starters),
-            elem_id="qabot-examples",
-        )
-        session = gr.State({"previous": None, "votes": {}})
-        record = gr.JSON(label="Answer record", visible=False)
-
-        outputs = [message, chatbot, session, record]
-        message.submit(
-            ask, [message, chatbot, session], outputs, api_name=CHAT_API_NAME, concurrency_limit=8
-        )
-        chatbot.option_select(
-            ask_option, [chatbot, session], outputs, api_visibility="private", concurrency_limit=8
-        )
-        examples.click(
-            ask_example,
-            [examples, chatbot, session],
-            outputs,
-            api_visibility="private",
-            concurrency_limit=8,
-        )
-        chatbot.like(vote, [session], None, api_visibility="private")
+        page = _layout(title, description or describe_corpus(answerer), chat.starter_questions())
+        _wire(page, ChatEvents(chat))
     return blocks
+
+
+def _layout(title: str, description: str, starters: list[str]) -> ChatPage:
+    """Lay out the heading, the conversation, the textbox and the starter questions."""
+    gr.HTML(
+        f'<h1 class="qabot-heading">{html.escape(title)}</h1>'
+        f'<p class="qabot-description">{html.escape(description)}</p>',
+        elem_id="qabot-header",
+    )
+    chatbot = gr.Chatbot(
+        label="Answers",
+        show_label=False,
+        elem_id="qabot-chatbot",
+        # Answers arrive as escaped HTML (see qabot.web.chat): no Markdown, no LaTeX, no raw tags.
+        render_markdown=False,
+        sanitize_html=True,
+        allow_tags=False,
+        latex_delimiters=[],
+        feedback_options=("Like", "Dislike"),
+        buttons=["copy"],
+        scale=1,
+        # Fits the page, the widget's panel and a host's iframe alike.
+        height="max(240px, calc(100vh - 270px))",
+        placeholder="Ask a question about the documents, or pick one below.",
+    )
+    message = gr.Textbox(
+        show_label=False,
+        placeholder="Ask a question…",
+        submit_btn=True,
+        elem_id="qabot-question",
+        max_length=MAX_QUESTION_LENGTH,
+    )
+    examples = gr.Dataset(
+        components=[message],
+        samples=[[q] for q in starters],
+        label="Questions the documents answer",
+        visible=bool(starters),
+        elem_id="qabot-examples",
+    )
+    session = gr.State(ChatSession())
+    record = gr.JSON(label="Answer record", visible=False)
+    return ChatPage(chatbot, message, examples, session, record)
+
+
+def _wire(page: ChatPage, events: ChatEvents) -> None:
+    """Connect the widgets' events to the handlers; only typing a question is a public API."""
+    outputs = [page.message, page.chatbot, page.session, page.record]
+    page.message.submit(
+        events.ask,
+        [page.message, page.chatbot, page.session],
+        outputs,
+        api_name=CHAT_API_NAME,
+        concurrency_limit=CHAT_CONCURRENCY,
+    )
+    page.chatbot.option_select(
+        events.ask_option,
+        [page.chatbot, page.session],
+        outputs,
+        api_visibility="private",
+        concurrency_limit=CHAT_CONCURRENCY,
+    )
+    page.examples.click(
+        events.ask_example,
+        [page.examples, page.chatbot, page.session],
+        outputs,
+        api_visibility="private",
+        concurrency_limit=CHAT_CONCURRENCY,
+    )
+    page.chatbot.like(events.vote, [page.session], None, api_visibility="private")
