@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from qabot.cli.wiring import (
@@ -19,6 +21,31 @@ from qabot.errors import QabotError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
+DEFAULT_LOG_LEVEL = "warning"
+# What `qabot serve` imports from the `web` extra.
+WEB_EXTRA_MODULES = ("gradio", "fastapi", "uvicorn")
+
+
+def require_extra(
+    extra: str,
+    modules: Sequence[str],
+    *,
+    command: str,
+    importer: Callable[[str], object] = importlib.import_module,
+) -> None:
+    """Import ``modules``, or say in one line which extra of qabot to install.
+
+    Raises:
+        QabotError: one of the modules cannot be imported.
+    """
+    for name in modules:
+        try:
+            importer(name)
+        except ImportError as exc:
+            raise QabotError(
+                f"qabot {command} needs the {extra} extra ({name} is missing): "
+                f"pip install 'qabot[{extra}]'"
+            ) from exc
 
 
 def _feedback_path(args: argparse.Namespace) -> Path:
@@ -31,7 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the chat page, the JSON API and the embeddable widget.
 
     Builds the index first when it is missing, stale or made with another model; loads the
-    model and the index once. Binds 127.0.0.1 unless --host says otherwise. By default any
+    model and the index once. Binds the loopback address unless --host says otherwise. By default any
     site may embed the chat; --allowed-origin (repeatable) limits embedding and browser API
     calls to the sites named. Questions and votes are stored in --feedback (SQLite).
 
@@ -42,9 +69,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     Examples:
       qabot serve
       qabot serve --port 8000 --allowed-origin https://www.example.org
-      curl -s localhost:7860/api/ask -H 'content-type: application/json' \\
+      curl -s localhost:8000/api/ask -H 'content-type: application/json' \\
            -d '{"question": "What is NATO?"}'
     """
+    # Checked before the model loads, so that a missing extra costs no wait.
+    require_extra("web", WEB_EXTRA_MODULES, command="serve")
     import uvicorn
 
     from qabot.web.feedback import FeedbackStore
@@ -75,7 +104,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
 
     Examples:
       qabot feedback
-      qabot feedback --top 20 --export reports/feedback-questions.csv
+      qabot feedback --top-k 20 --export reports/feedback-questions.csv
     """
     from qabot.web.feedback import FeedbackStore
 
@@ -83,7 +112,7 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise QabotError(f"No feedback yet: {str(path)!r} does not exist (run qabot serve).")
     store = FeedbackStore(path)
-    summary = store.summary(args.top)
+    summary = store.summary(args.top_k)
     print(
         f"{summary.asked} questions asked, {summary.answered} answered; "
         f"{summary.likes} likes, {summary.dislikes} dislikes ({path})"
@@ -97,17 +126,26 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     for item in summary.unanswered:
         print(f"  {item.count:>4}×  {item.question}  (best score {item.best_score:.2f})")
     if args.export:
-        count = store.export_csv(args.export, args.top)
+        count = store.export_csv(args.export, args.top_k)
         print(f"\nWrote {count} questions to {args.export}")
     store.close()
     return 0
 
 
 def register(subparsers) -> None:
-    from qabot.answering import DEFAULT_ALTERNATIVES
-
     serve = command(subparsers, "serve", cmd_serve, "serve the chat, the API and the widget")
     add_index_options(serve, corpus_positional=False)
+    _add_serve_options(serve)
+    feedback = command(subparsers, "feedback", cmd_feedback, "summarise the chat's feedback")
+    _add_feedback_options(feedback)
+
+
+def _add_serve_options(serve: argparse.ArgumentParser) -> None:
+    # Light imports only: the web extra may be missing, and cmd_serve says so in one line.
+    from qabot.answering import DEFAULT_ALTERNATIVES
+    from qabot.web.chat import DEFAULT_TITLE
+    from qabot.web.feedback import DEFAULT_FEEDBACK_FILE
+
     serve.add_argument(
         "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})"
     )
@@ -124,23 +162,38 @@ def register(subparsers) -> None:
     serve.add_argument(
         "--feedback",
         default=None,
-        help="SQLite file for questions and votes (default: INDEX_DIR/feedback.sqlite3)",
+        help=f"SQLite file for questions and votes (default: INDEX_DIR/{DEFAULT_FEEDBACK_FILE})",
     )
-    serve.add_argument("--title", default="qabot", help="the chat page's title")
+    serve.add_argument(
+        "--title", default=DEFAULT_TITLE, help=f"the chat page's title (default {DEFAULT_TITLE})"
+    )
     serve.add_argument(
         "--alternatives",
         type=non_negative_int,
         default=None,
         help=f"next-best matches shown beside each answer (default {DEFAULT_ALTERNATIVES})",
     )
-    serve.add_argument("--log-level", default="warning", help="uvicorn log level")
+    serve.add_argument(
+        "--log-level",
+        default=DEFAULT_LOG_LEVEL,
+        help=f"uvicorn log level (default {DEFAULT_LOG_LEVEL})",
+    )
 
-    feedback = command(subparsers, "feedback", cmd_feedback, "summarise the chat's feedback")
+
+def _add_feedback_options(feedback: argparse.ArgumentParser) -> None:
+    from qabot.web.feedback import DEFAULT_FEEDBACK_FILE, DEFAULT_SUMMARY_TOP_K
+
     feedback.add_argument(
         "--index-dir",
         default=env("QABOT_INDEX_DIR", DEFAULT_INDEX_DIR),
-        help="index folder holding feedback.sqlite3 (default: $QABOT_INDEX_DIR or ./index)",
+        help=f"index folder holding {DEFAULT_FEEDBACK_FILE} "
+        f"(default: $QABOT_INDEX_DIR or ./{DEFAULT_INDEX_DIR})",
     )
     feedback.add_argument("--feedback", default=None, help="the SQLite file (overrides)")
-    feedback.add_argument("--top", type=positive_int, default=10, help="how many of each to list")
+    feedback.add_argument(
+        "--top-k",
+        type=positive_int,
+        default=DEFAULT_SUMMARY_TOP_K,
+        help=f"how many of each to list and export (default {DEFAULT_SUMMARY_TOP_K})",
+    )
     feedback.add_argument("--export", default=None, metavar="CSV", help="write a question set")

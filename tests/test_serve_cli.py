@@ -1,0 +1,93 @@
+"""``qabot serve`` and ``qabot feedback`` as commands: the optional web extra, help defaults.
+
+Without the ``web`` extra, ``qabot serve`` says what to install, in one line.
+"""
+
+import subprocess
+import sys
+
+import pytest
+
+from qabot.cli import build_parser
+from qabot.cli.chat import WEB_EXTRA_MODULES, require_extra
+from qabot.errors import QabotError
+
+# Runs the CLI with `import gradio` failing, as in an install without the web extra.
+WITHOUT_GRADIO = (
+    "import sys; sys.modules['gradio'] = None; "
+    "from qabot.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def test_require_extra_names_the_missing_module_and_the_install_line():
+    imported = []
+
+    def importer(name: str) -> object:
+        imported.append(name)
+        if name == "fastapi":
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return object()
+
+    with pytest.raises(QabotError) as caught:
+        require_extra("web", WEB_EXTRA_MODULES, command="serve", importer=importer)
+    assert str(caught.value) == (
+        "qabot serve needs the web extra (fastapi is missing): pip install 'qabot[web]'"
+    )
+    assert imported == ["gradio", "fastapi"]
+
+
+def test_require_extra_passes_when_everything_imports():
+    imported = []
+    require_extra("web", WEB_EXTRA_MODULES, command="serve", importer=imported.append)
+    assert imported == ["gradio", "fastapi", "uvicorn"]
+
+
+def test_serve_without_the_web_extra_fails_in_one_line(tmp_path):
+    index_dir = tmp_path / "index"
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_GRADIO, "serve", "--index-dir", str(index_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "qabot: error: qabot serve needs the web extra (gradio is missing): "
+        "pip install 'qabot[web]'"
+    ]
+    assert result.stdout == ""
+    assert not index_dir.exists()  # failed before building or loading anything
+
+
+def test_importing_the_web_package_loads_nothing_heavy():
+    code = (
+        "import sys, qabot.web, qabot.web.chat, qabot.web.feedback, qabot.web.batching; "
+        "print(sorted(m for m in ('gradio', 'fastapi', 'uvicorn', 'starlette', 'torch') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def _help(command: str) -> str:
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command")
+    return " ".join(subparsers.choices[command].format_help().split())
+
+
+def test_help_shows_the_defaults_in_use():
+    serve = _help("serve")
+    for text in (
+        "address to bind (default 127.0.0.1)",
+        "port (default 7860)",
+        "(default: INDEX_DIR/feedback.sqlite3)",
+        "the chat page's title (default qabot)",
+        "next-best matches shown beside each answer (default 2)",
+        "uvicorn log level (default warning)",
+    ):
+        assert text in serve
+    feedback = _help("feedback")
+    assert (
+        "index folder holding feedback.sqlite3 (default: $QABOT_INDEX_DIR or ./index)" in feedback
+    )
+    assert "--top-k TOP_K how many of each to list and export (default 10)" in feedback
