@@ -111,7 +111,7 @@ def load(url: str, questions: list[str], clients: int, duration: float) -> dict:
         with httpx.Client(timeout=60) as client:
             n = offset
             while time.perf_counter() < stop_at:
-                body = {"question": questions[n % len(questions)], "top_k": 3}
+                body = {"question": questions[n % len(questions)], "alternatives": 2}
                 t0 = time.perf_counter()
                 try:
                     response = client.post(f"{url}/api/ask", json=body)
