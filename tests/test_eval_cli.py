@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import subprocess
@@ -14,6 +15,8 @@ from qabot.cli import main, open_answerer
 from qabot.index import read_calibration
 
 from conftest import ROOT, SEED_CORPUS, SEED_QUESTIONS
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
@@ -47,8 +50,17 @@ def test_eval_end_to_end_calibrates_and_fails_under_the_bar(tmp_path, index_dir)
     report = json.loads((reports / "report.json").read_text(encoding="utf-8"))
     assert report["metrics"]["questions"] == 50
     assert report["settings"]["threshold_source"] == "default"
-    for name in ("results.csv", "summary.md", "threshold.png", "scores.png"):
-        assert (reports / name).stat().st_size > 0
+    with open(reports / "results.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["id"] for row in rows] == [q["id"] for q in report["questions"]]
+    assert [row["outcome"] for row in rows] == [q["outcome"] for q in report["questions"]]
+    summary = (reports / "summary.md").read_text(encoding="utf-8")
+    for words in ("| hit@1 |", "| accuracy |", "| declined-unanswerable |", "Recommended"):
+        assert words in summary
+    assert f"threshold {report['settings']['threshold']:.3f} (default)" in summary
+    for name in ("threshold.png", "scores.png"):
+        content = (reports / name).read_bytes()
+        assert content.startswith(PNG_MAGIC) and len(content) > 5000, name
     stored = read_calibration(index_dir)
     assert stored["objective"] == "accuracy" and stored["model"] == "all-MiniLM-L6-v2"
     assert stored["threshold"] == pytest.approx(report["calibration"]["threshold"])
@@ -71,6 +83,24 @@ def test_eval_passes_the_bar_and_compares_with_a_baseline(tmp_path, index_dir, c
     report = json.loads((second / "report.json").read_text(encoding="utf-8"))
     assert report["baseline"]["deltas"]["accuracy"]["delta"] < 0
     assert report["baseline"]["became_wrong"]
+
+
+def test_eval_without_matplotlib_skips_the_plots_in_one_line(
+    tmp_path, index_dir, capsys, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if the eval extra were missing
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    reports = tmp_path / "reports"
+    code = main([
+        "eval", str(SEED_QUESTIONS), "--corpus", str(SEED_CORPUS), "--index-dir", str(index_dir),
+        "--report-dir", str(reports), "--fail-under", "recall@100=1",
+    ])  # fmt: skip
+    assert code == 0
+    out, err = capsys.readouterr()
+    (hint,) = [line for line in err.splitlines() if "matplotlib" in line]
+    assert hint.startswith("warning: plots skipped") and "pip install 'qabot[eval]'" in hint
+    assert sorted(p.name for p in reports.iterdir()) == ["report.json", "results.csv", "summary.md"]
+    assert "(report.json, results.csv, summary.md)" in out
 
 
 def test_eval_with_qrels_and_where(tmp_path, index_dir, capsys):

@@ -113,3 +113,19 @@ def test_similar_pairs_hand_made():
     pairs = similar_pairs(vectors, 0.75)
     assert [(i, j) for i, j, _ in pairs] == [(0, 1), (2, 3)]
     assert pairs[1][2] == pytest.approx(0.8)
+
+
+def test_findings_are_classified_by_code_not_by_message(tmp_path, fake_embedder):
+    # A duplicate id that reads "empty answer" is still an unreadable row, not an empty answer.
+    (tmp_path / "rows.jsonl").write_text(
+        '{"id": "empty answer", "question": "Who?", "answer": "Us."}\n'
+        '{"id": "empty answer", "question": "Where?", "answer": "Here."}\n'
+        '{"id": "q3", "question": "When?", "answer": ""}\n',
+        encoding="utf-8",
+    )
+    findings = lint_corpus(tmp_path, fake_embedder)
+    assert [(f.kind, f.locations) for f in findings] == [
+        ("empty-answer", ("rows.jsonl:3",)),
+        ("corpus-problem", ("rows.jsonl",)),
+    ]
+    assert "duplicate id 'empty answer'" in findings[1].message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import sys
 
 import nbformat
@@ -10,6 +11,8 @@ from nbclient import NotebookClient
 from conftest import ROOT
 
 NOTEBOOK = ROOT / "notebooks" / "walkthrough.ipynb"
+# The notebook is for library users: it may use only what the public API promises.
+PUBLIC_MODULES = {"qabot", "qabot.evaluation", "qabot.offline"}
 
 
 def outputs_text(cell) -> str:
@@ -18,6 +21,21 @@ def outputs_text(cell) -> str:
         parts.append(output.get("text", ""))
         parts.append(output.get("data", {}).get("text/plain", ""))
     return "".join(parts)
+
+
+def test_walkthrough_imports_only_the_public_api():
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    modules = set()
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.ImportFrom):
+                modules.add(node.module)
+            elif isinstance(node, ast.Import):
+                modules.update(alias.name for alias in node.names)
+    used = {m for m in modules if m == "qabot" or m.startswith("qabot.")}
+    assert used == PUBLIC_MODULES
 
 
 def test_walkthrough_runs(tmp_path):

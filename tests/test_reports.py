@@ -13,6 +13,7 @@ from qabot.answering import Answerer
 from qabot.errors import EvalInputError
 from qabot.evaluation.questionsets import load_question_set, resolve_gold
 from qabot.evaluation.reports import (
+    PLOTS_SKIPPED,
     compare,
     format_delta,
     load_report,
@@ -20,8 +21,11 @@ from qabot.evaluation.reports import (
     write_reports,
 )
 from qabot.evaluation.run import METRIC_KEYS, evaluate
+from qabot.index import load_index
+from qabot.retrieval import Retriever
 
 from conftest import SEED_QUESTIONS
+from test_seed_quality import SEED_DEV
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -29,7 +33,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def seed_cases(seed_answerer):
     cases, _ = load_question_set(SEED_QUESTIONS)
-    return resolve_gold(cases, seed_answerer.retriever.index.passages)[0]
+    return resolve_gold(cases, seed_answerer.passages)[0]
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +70,13 @@ def test_report_files_exist_and_parse(tmp_path, seed_report):
         assert content.startswith(PNG_MAGIC) and len(content) > 5000
 
 
-def test_baseline_lists_changes(tmp_path, seed_answerer, seed_cases, seed_report):
+def test_baseline_lists_changes(tmp_path, seed_index_dir, embedder, seed_cases, seed_report):
     write_reports(seed_report, tmp_path / "before")
     baseline = load_report(tmp_path / "before" / "report.json")
     # Declining everything makes every answerable question wrong and nothing newly right.
-    strict = evaluate(Answerer(seed_answerer.retriever, threshold=10.0), seed_cases)
+    retriever = Retriever(load_index(seed_index_dir), embedder)
+    strict = evaluate(Answerer(retriever, threshold=10.0), seed_cases)
+    assert strict.metrics["accuracy"] == SEED_DEV.out_of_scope / SEED_DEV.questions
     paths = write_reports(strict, tmp_path / "after", baseline=baseline)
     data = json.loads(paths["report"].read_text(encoding="utf-8"))
     changes = data["baseline"]
@@ -123,6 +129,22 @@ def test_bad_baseline(tmp_path):
     (tmp_path / "other.json").write_text('{"hello": 1}', encoding="utf-8")
     with pytest.raises(EvalInputError, match="not a qabot report"):
         load_report(tmp_path / "other.json")
+
+
+def test_without_matplotlib_the_plots_are_skipped(tmp_path, seed_report, monkeypatch):
+    # What a core-only install sees: importing matplotlib fails.
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    paths = write_reports(seed_report, tmp_path / "reports")
+    assert sorted(paths) == ["report", "results", "summary"]
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [
+        "report.json",
+        "results.csv",
+        "summary.md",
+    ]
+    summary = paths["summary"].read_text(encoding="utf-8")
+    assert "| hit@1 |" in summary and ".png" not in summary
+    assert PLOTS_SKIPPED in summary and "pip install 'qabot[eval]'" in PLOTS_SKIPPED
 
 
 def test_importing_reports_loads_no_plotting_backend():

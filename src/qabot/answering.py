@@ -166,6 +166,15 @@ class Answerer:
         """The ranked hits behind the answers (evaluation ranks the same hits it answers with)."""
         return self.retriever.search_batch(questions, top_k)
 
+    def settings(self) -> dict[str, float | int]:
+        """What decides the answers besides the index (recorded in evaluation reports)."""
+        return {
+            "threshold": self.threshold,
+            "alternatives": self.alternatives,
+            "lexical_weight": self.retriever.lexical_weight,
+            "faq_lexical_weight": self.retriever.faq_lexical_weight,
+        }
+
     def answer(self, question: str, alternatives: int | None = None) -> Answer:
         """Answer one question: ``answer_batch([question])[0]``."""
         return self.answer_batch([question], alternatives)[0]

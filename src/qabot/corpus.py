@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Literal
 
 from qabot.errors import CorpusError, EmptyCorpusError
 
@@ -47,10 +48,15 @@ class Document:
 
 @dataclass(frozen=True)
 class CorpusProblem:
-    """A file (or row) that could not be used, and why."""
+    """A file (or row) that could not be used, and why.
+
+    ``code`` classifies it for tools (``qabot lint``): ``empty-answer`` for an FAQ row with a
+    question but no answer, ``unreadable`` for everything else.
+    """
 
     path: str
     message: str
+    code: Literal["unreadable", "empty-answer"] = "unreadable"
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
@@ -241,7 +247,8 @@ def _row_documents(
         elif body:
             document = Document(doc_id, title or doc_id, body, relative, fmt)
         elif question:
-            problems.append(CorpusProblem(where, f"FAQ entry {doc_id!r} has an empty answer"))
+            message = f"FAQ entry {doc_id!r} has an empty answer"
+            problems.append(CorpusProblem(where, message, "empty-answer"))
             continue
         else:
             problems.append(

@@ -1,11 +1,12 @@
-"""``qabot eval`` and ``qabot lint``: measure the answers, check the knowledge base."""
+"""``qabot eval``: measure the answers on a question set, report, calibrate."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qabot.cli.wiring import (
     add_index_options,
@@ -17,7 +18,15 @@ from qabot.cli.wiring import (
     positive_int,
 )
 
+if TYPE_CHECKING:
+    from qabot.answering import Answerer
+    from qabot.evaluation.calibration import Calibration
+    from qabot.evaluation.questionsets import EvalCase
+    from qabot.evaluation.run import EvalReport
+    from qabot.index import IndexManifest
+
 EXIT_BELOW_BAR = 1
+DEFAULT_REPORT_DIR = "reports"
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -52,10 +61,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     Reports in --report-dir: report.json (settings, index manifest, metrics, calibration and
     every question), results.csv, summary.md, threshold.png (precision and coverage against
-    the threshold) and scores.png (score distributions). --baseline OLD/report.json adds the
-    metric changes and the questions that became right or wrong. The threshold that maximises
-    accuracy is always recommended; --calibrate stores it with the index, and ask, serve and
-    eval use it from then on (the set must contain unanswerable questions).
+    the threshold) and scores.png (score distributions; the plots need the eval extra:
+    pip install 'qabot[eval]'). --baseline OLD/report.json adds the metric changes and the
+    questions that became right or wrong. The threshold that maximises accuracy is always
+    recommended; --calibrate stores it with the index, and ask, serve and eval use it from then
+    on (the set must contain unanswerable questions).
     --fail-under METRIC=VALUE exits with status 1 when a metric is below the bar (for CI).
 
     Examples:
@@ -65,28 +75,60 @@ def cmd_eval(args: argparse.Namespace) -> int:
       qabot eval queries.jsonl --qrels qrels/test.tsv --corpus corpus.jsonl.gz --index-dir idx/
       qabot eval queries.jsonl --where block=1 --qrels qrels_pairs.tsv --corpus faq_pairs.jsonl
     """
-    from tqdm import tqdm
-
     from qabot.evaluation.questionsets import load_question_set, read_qrels, resolve_gold
-    from qabot.evaluation.reports import compare, load_report, summary_table, write_reports
-    from qabot.evaluation.run import evaluate
-    from qabot.index import calibrated_threshold, write_calibration
+    from qabot.evaluation.reports import PLOTS_SKIPPED, load_report, write_reports
 
     qrels = read_qrels(args.qrels) if args.qrels else None
     cases, warnings = load_question_set(args.questions, qrels=qrels, where=dict(args.where))
     baseline = load_report(args.baseline) if args.baseline else None
+    answerer, source = _open_answerer(args)
+    cases, more_warnings = resolve_gold(cases, answerer.passages)
+    report = _run(answerer, cases, args, source, warnings + more_warnings)
+    paths = write_reports(report, args.report_dir, baseline=baseline)
+    if "threshold_plot" not in paths:  # matplotlib, the eval extra, is missing
+        log(f"warning: {PLOTS_SKIPPED}")
+    _print_results(report, baseline, f"{answerer.threshold:.3f} ({source})")
+    if args.calibrate:
+        _store_calibration(report.calibration, answerer.manifest, args)
+    print(f"reports: {args.report_dir}/ ({', '.join(p.name for p in paths.values())})")
+    return _check_bars(report.metrics, args.fail_under)
+
+
+def _open_answerer(args: argparse.Namespace) -> tuple[Answerer, str]:
+    """The answerer with the threshold in force, and where that threshold came from."""
+    from qabot.answering import DEFAULT_THRESHOLD
+    from qabot.index import calibrated_threshold
+
+    given = args.threshold is not None
     answerer = open_answerer(
-        args.corpus, args.index_dir, model=args.model, threshold=args.threshold
+        args.corpus,
+        args.index_dir,
+        model=args.model,
+        threshold=args.threshold if given else DEFAULT_THRESHOLD,
     )
-    index = answerer.retriever.index
-    cases, more_warnings = resolve_gold(cases, index.passages)
-    warnings += more_warnings
-    if args.threshold is not None:
-        source = "--threshold"
-    elif calibrated_threshold(args.index_dir, index.manifest) is not None:
-        source = "calibrated"
-    else:
-        source = "default"
+    if given:
+        return answerer, "--threshold"
+    # Read the stored calibration here, once, against the index actually opened (it may just
+    # have been rebuilt), so that the report can say where the threshold came from.
+    calibrated = calibrated_threshold(args.index_dir, answerer.manifest)
+    if calibrated is None:
+        return answerer, "default"
+    answerer.threshold = calibrated
+    return answerer, "calibrated"
+
+
+def _run(
+    answerer: Answerer,
+    cases: Sequence[EvalCase],
+    args: argparse.Namespace,
+    source: str,
+    warnings: Sequence[str],
+) -> EvalReport:
+    """Evaluate with a progress bar, recording the command's inputs in the report."""
+    from tqdm import tqdm
+
+    from qabot.evaluation.run import evaluate
+
     settings = {
         "questions": str(args.questions),
         "qrels": str(args.qrels) if args.qrels else None,
@@ -95,7 +137,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         "threshold_source": source,
     }
     with tqdm(total=len(cases), desc="Evaluating", unit="q", file=sys.stderr) as bar:
-        report = evaluate(
+        return evaluate(
             answerer,
             cases,
             top_k=args.top_k,
@@ -104,12 +146,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
             settings=settings,
             warnings=warnings,
         )
-    paths = write_reports(report, args.report_dir, baseline=baseline)
+
+
+def _print_results(report: EvalReport, baseline: dict | None, threshold: str) -> None:
+    """Warnings on stderr; the metrics table and the thresholds on stdout."""
+    from qabot.evaluation.reports import compare, summary_table
+
     for warning in report.warnings:
         log(f"warning: {warning}")
     deltas = compare(report.to_dict(), baseline)["deltas"] if baseline is not None else None
     print(summary_table(report.metrics, deltas))
-    print(f"threshold in force: {answerer.threshold:.3f} ({source})")
+    print(f"threshold in force: {threshold}")
     chosen = report.calibration
     if chosen is not None:
         print(
@@ -118,83 +165,31 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
         if chosen.note:
             log(f"warning: {chosen.note}")
-    if args.calibrate:
-        if chosen is None or not chosen.has_unanswerable:
-            log("warning: --calibrate: threshold NOT stored (no unanswerable questions in the set)")
-        else:
-            write_calibration(
-                args.index_dir,
-                {
-                    "threshold": chosen.threshold,
-                    "model": index.manifest.model,
-                    "objective": chosen.objective,
-                    "accuracy": chosen.accuracy,
-                    "coverage": chosen.coverage,
-                    "questions": chosen.questions,
-                    "unanswerable": chosen.unanswerable,
-                    "question_set": str(args.questions),
-                    "corpus_fingerprint": index.manifest.corpus_fingerprint,
-                },
-            )
-            print(f"stored threshold {chosen.threshold:.3f} in {args.index_dir}")
-    print(f"reports: {args.report_dir}/ ({', '.join(p.name for p in paths.values())})")
+
+
+def _store_calibration(
+    chosen: Calibration | None, manifest: IndexManifest, args: argparse.Namespace
+) -> None:
+    """``--calibrate``: store the recommended threshold, unless the set cannot support one."""
+    from qabot.evaluation.calibration import store_calibration
+
+    if chosen is None or not chosen.has_unanswerable:
+        log("warning: --calibrate: threshold NOT stored (no unanswerable questions in the set)")
+        return
+    store_calibration(args.index_dir, chosen, manifest, question_set=args.questions)
+    print(f"stored threshold {chosen.threshold:.3f} in {args.index_dir}")
+
+
+def _check_bars(metrics: dict, bars: Sequence[tuple[str, float]]) -> int:
+    """``--fail-under``: name every metric below its bar; the exit status."""
     failed = [
-        f"{name} = {_shown(report.metrics.get(name))} < {bar}"
-        for name, bar in args.fail_under
-        if report.metrics.get(name) is None or report.metrics[name] < bar
+        f"{name} = {_shown(metrics.get(name))} < {bar}"
+        for name, bar in bars
+        if metrics.get(name) is None or metrics[name] < bar
     ]
     for failure in failed:
         log(f"below the bar: {failure}")
     return EXIT_BELOW_BAR if failed else 0
-
-
-def cmd_lint(args: argparse.Namespace) -> int:
-    """Check a knowledge base for the problems that make an FAQ bot answer wrongly.
-
-    Reports, naming the files and entries involved:
-      conflicting-questions    FAQ questions that are the same or near-duplicates but have
-                               different answers (an exact question may get the other answer)
-      empty-answer             FAQ questions without an answer
-      corpus-problem           files or rows that cannot be read
-      no-passages              documents that yielded nothing to retrieve
-      near-identical-passages  passages that are (nearly) copies of each other
-    Similarity is the cosine of the model's embeddings (the index's model when there is an
-    index, else the bundled one). Exits with status 1 when there are findings, 0 when clean.
-
-    Examples:
-      qabot lint
-      qabot lint docs/ --question-similarity 0.9
-      qabot lint faq.csv --json
-    """
-    from qabot.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder
-    from qabot.errors import QabotIndexError
-    from qabot.evaluation.lint import lint_corpus
-    from qabot.index import read_manifest
-
-    model = args.model
-    if model is None:
-        try:
-            model = read_manifest(args.index_dir).model
-        except QabotIndexError:
-            model = DEFAULT_MODEL
-    findings = lint_corpus(
-        args.corpus,
-        SentenceTransformerEmbedder(model, progress=False),
-        question_similarity=args.question_similarity,
-        passage_similarity=args.passage_similarity,
-    )
-    for finding in findings:
-        if args.json:
-            record = {**finding.__dict__, "locations": list(finding.locations)}
-            print(json.dumps(record, ensure_ascii=False))
-        else:
-            print(f"{finding}\n")
-    counts: dict[str, int] = {}
-    for finding in findings:
-        counts[finding.kind] = counts.get(finding.kind, 0) + 1
-    detail = ", ".join(f"{n} {kind}" for kind, n in counts.items())
-    log(f"{len(findings)} findings in {args.corpus}" + (f": {detail}" if detail else ""))
-    return 1 if findings else 0
 
 
 def _shown(value: object) -> str:
@@ -225,13 +220,15 @@ def _field_value(text: str) -> tuple[str, str]:
 
 
 def register(subparsers) -> None:
-    from qabot.evaluation.lint import DEFAULT_PASSAGE_SIMILARITY, DEFAULT_QUESTION_SIMILARITY
-    from qabot.evaluation.run import DEFAULT_BATCH_SIZE, DEFAULT_EVAL_TOP_K
+    """Add ``eval`` to the command line."""
+    _register_eval(subparsers)
 
-    evaluate = command(subparsers, "eval", cmd_eval, "measure answers on a question set")
-    evaluate.add_argument("questions", type=Path, help="question set (.jsonl or .csv)")
-    evaluate.add_argument("--qrels", type=Path, help="BEIR-style relevance file with the gold")
-    evaluate.add_argument(
+
+def _register_eval(subparsers) -> None:
+    parser = command(subparsers, "eval", cmd_eval, "measure answers on a question set")
+    parser.add_argument("questions", type=Path, help="question set (.jsonl or .csv)")
+    parser.add_argument("--qrels", type=Path, help="BEIR-style relevance file with the gold")
+    parser.add_argument(
         "--where",
         type=_field_value,
         action="append",
@@ -239,38 +236,21 @@ def register(subparsers) -> None:
         metavar="FIELD=VALUE",
         help="keep only question rows whose FIELD equals VALUE (repeatable)",
     )
-    add_index_options(evaluate, corpus_positional=False)
-    evaluate.add_argument(
+    add_index_options(parser, corpus_positional=False)
+    parser.add_argument(
         "--report-dir",
         type=Path,
-        default=Path(env("QABOT_REPORT_DIR", "reports")),
-        help="where the reports go (default: $QABOT_REPORT_DIR or ./reports)",
+        default=Path(env("QABOT_REPORT_DIR", DEFAULT_REPORT_DIR)),
+        help=f"where the reports go (default: $QABOT_REPORT_DIR or ./{DEFAULT_REPORT_DIR})",
     )
-    evaluate.add_argument(
-        "--top-k",
-        type=positive_int,
-        default=DEFAULT_EVAL_TOP_K,
-        help=f"hits ranked per question for the ranking metrics (default {DEFAULT_EVAL_TOP_K})",
-    )
-    evaluate.add_argument(
-        "--threshold",
-        type=finite_float,
-        default=None,
-        help="lowest score that counts as an answer (default: the calibrated one, else 0.42)",
-    )
-    evaluate.add_argument(
-        "--batch-size",
-        type=positive_int,
-        default=DEFAULT_BATCH_SIZE,
-        help=f"questions per batched retrieval (default {DEFAULT_BATCH_SIZE})",
-    )
-    evaluate.add_argument(
+    _add_eval_run_options(parser)
+    parser.add_argument(
         "--calibrate",
         action="store_true",
         help="store the recommended threshold with the index (ask and serve then use it)",
     )
-    evaluate.add_argument("--baseline", type=Path, help="an earlier report.json to compare with")
-    evaluate.add_argument(
+    parser.add_argument("--baseline", type=Path, help="an earlier report.json to compare with")
+    parser.add_argument(
         "--fail-under",
         type=_metric_bar,
         nargs="+",
@@ -280,18 +260,28 @@ def register(subparsers) -> None:
         help="exit with status 1 when a metric is below VALUE, e.g. hit@1=0.9 accuracy=0.8",
     )
 
-    lint = command(subparsers, "lint", cmd_lint, "find conflicting FAQ entries and other problems")
-    add_index_options(lint, corpus_positional=True)
-    lint.add_argument(
-        "--question-similarity",
-        type=finite_float,
-        default=DEFAULT_QUESTION_SIMILARITY,
-        help=f"cosine from which FAQ questions are near-duplicates (default {DEFAULT_QUESTION_SIMILARITY})",
+
+def _add_eval_run_options(parser: argparse.ArgumentParser) -> None:
+    """How the questions are answered: ranking depth, threshold, batch size."""
+    from qabot.answering import DEFAULT_THRESHOLD
+    from qabot.evaluation.run import DEFAULT_BATCH_SIZE, DEFAULT_EVAL_TOP_K
+
+    parser.add_argument(
+        "--top-k",
+        type=positive_int,
+        default=DEFAULT_EVAL_TOP_K,
+        help=f"hits ranked per question for the ranking metrics (default {DEFAULT_EVAL_TOP_K})",
     )
-    lint.add_argument(
-        "--passage-similarity",
+    parser.add_argument(
+        "--threshold",
         type=finite_float,
-        default=DEFAULT_PASSAGE_SIMILARITY,
-        help=f"cosine from which passages are near-identical (default {DEFAULT_PASSAGE_SIMILARITY})",
+        default=None,
+        help="lowest score that counts as an answer "
+        f"(default: the calibrated one, else {DEFAULT_THRESHOLD})",
     )
-    lint.add_argument("--json", action="store_true", help="print one JSON object per finding")
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"questions per batched retrieval (default {DEFAULT_BATCH_SIZE})",
+    )

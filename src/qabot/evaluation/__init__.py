@@ -4,13 +4,35 @@ Modules::
 
     questionsets.py  EvalCase; load_question_set, read_qrels, resolve_gold
     metrics.py       hit@k, MRR, nDCG, recall: pure functions
-    calibration.py   the threshold sweep and the recommended threshold
+    calibration.py   the threshold sweep, the recommended threshold, storing it with the index
     run.py           evaluate(answerer, cases) -> EvalReport
     reports.py       report.json, results.csv, summary.md and plots (the ``eval`` extra)
     lint.py          conflicting FAQ entries and other corpus problems
+
+The names below are the public API of this side (the notebook uses only these).
 """
 
-from qabot.evaluation.questionsets import EvalCase, load_question_set
+from qabot.evaluation.calibration import Calibration, calibrate, store_calibration
+from qabot.evaluation.lint import Finding, lint_corpus
+from qabot.evaluation.questionsets import EvalCase, load_question_set, read_qrels, resolve_gold
+from qabot.evaluation.reports import load_report, summary_table, write_reports
 from qabot.evaluation.run import EvalReport, evaluate
+from qabot.index import calibrated_threshold
 
-__all__ = ["EvalCase", "EvalReport", "evaluate", "load_question_set"]
+__all__ = [
+    "Calibration",
+    "EvalCase",
+    "EvalReport",
+    "Finding",
+    "calibrate",
+    "calibrated_threshold",
+    "evaluate",
+    "lint_corpus",
+    "load_question_set",
+    "load_report",
+    "read_qrels",
+    "resolve_gold",
+    "store_calibration",
+    "summary_table",
+    "write_reports",
+]

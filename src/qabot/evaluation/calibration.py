@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from qabot.index import IndexManifest, write_calibration
 
 OBJECTIVE = "accuracy"
 _DECLINE_ALL_MARGIN = 0.01
@@ -137,3 +140,34 @@ def calibrate(outcomes: Sequence[Outcome]) -> Calibration:
         points=tuple(points),
         note=note,
     )
+
+
+def store_calibration(
+    index_dir: Path | str,
+    calibration: Calibration,
+    manifest: IndexManifest,
+    *,
+    question_set: Path | str | None = None,
+) -> dict:
+    """Store the recommended threshold beside the index; ask, serve and eval use it from then on.
+
+    The record names the model and corpus it was chosen on, so that it is ignored once either
+    changes. Only store a calibration whose set has unanswerable questions (`has_unanswerable`):
+    without them the threshold says nothing about when to decline.
+
+    Returns:
+        The record written.
+    """
+    record = {
+        "threshold": calibration.threshold,
+        "model": manifest.model,
+        "objective": calibration.objective,
+        "accuracy": calibration.accuracy,
+        "coverage": calibration.coverage,
+        "questions": calibration.questions,
+        "unanswerable": calibration.unanswerable,
+        "question_set": None if question_set is None else str(question_set),
+        "corpus_fingerprint": manifest.corpus_fingerprint,
+    }
+    write_calibration(index_dir, record)
+    return record

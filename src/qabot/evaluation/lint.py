@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -31,21 +32,22 @@ from qabot.structure import parse_structure
 
 DEFAULT_QUESTION_SIMILARITY = 0.92
 DEFAULT_PASSAGE_SIMILARITY = 0.97
-KINDS = (
+FindingKind = Literal[
     "conflicting-questions",
     "empty-answer",
     "corpus-problem",
     "no-passages",
     "near-identical-passages",
-)
+]
+KINDS: tuple[FindingKind, ...] = get_args(FindingKind)  # the order findings are reported in
 _BLOCK = 1024
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem: its kind, a sentence for people, and the files or entries involved."""
+    """One problem: its kind (the code tools match on), a sentence, the entries involved."""
 
-    kind: str
+    kind: FindingKind
     message: str
     locations: tuple[str, ...]
     similarity: float | None = None
@@ -71,7 +73,7 @@ def lint_corpus(
     findings: list[Finding] = []
     for problem in corpus.problems:
         # The corpus reader already reports FAQ rows without an answer; name them for what they are.
-        kind = "empty-answer" if "empty answer" in problem.message else "corpus-problem"
+        kind: FindingKind = "empty-answer" if problem.code == "empty-answer" else "corpus-problem"
         findings.append(Finding(kind, problem.message, (problem.path,)))
     passages: list[Passage] = []
     for document in corpus.documents:

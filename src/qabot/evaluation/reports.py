@@ -5,6 +5,9 @@ every question's record), ``results.csv`` (one row per question), ``summary.md``
 plots: ``threshold.png`` (precision and coverage against the threshold) and ``scores.png``
 (score distributions of right, wrong and unanswerable questions). With a baseline report the
 metric deltas and the questions that became right or wrong are added.
+
+The plots need matplotlib (the ``eval`` extra). Without it the other files are still written:
+the metrics, and ``--fail-under`` in CI, matter more than the pictures.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ RESULTS_FILE = "results.csv"
 SUMMARY_FILE = "summary.md"
 THRESHOLD_PLOT = "threshold.png"
 SCORES_PLOT = "scores.png"
+PLOTS_SKIPPED = "plots skipped: matplotlib is not installed; pip install 'qabot[eval]' to draw them"
 _CSV_FIELDS = ("id", "question", "outcome", "correct", "found", "score", "answer_id", "top_id")
 _CHANGES_SHOWN = 20
 
@@ -70,7 +74,10 @@ def compare(current: Mapping, baseline: Mapping) -> dict:
 def write_reports(
     report: EvalReport, report_dir: Path | str, *, baseline: Mapping | None = None
 ) -> dict[str, Path]:
-    """Write every report file into ``report_dir``; returns them by name."""
+    """Write every report file into ``report_dir``; returns those written, by name.
+
+    The plots (``threshold_plot``, ``scores_plot``) are left out when matplotlib is missing.
+    """
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
     data = report.to_dict()
@@ -91,10 +98,23 @@ def write_reports(
             gold = question["gold"]
             row = {**question, "gold": "|".join(gold["ids"]) or gold["expected_answer"] or ""}
             writer.writerow(row)
-    paths["summary"].write_text(summary_markdown(data), encoding="utf-8")
+    plots = can_plot()
+    paths["summary"].write_text(summary_markdown(data, plots=plots), encoding="utf-8")
+    if not plots:
+        del paths["threshold_plot"], paths["scores_plot"]
+        return paths
     plot_threshold(data, paths["threshold_plot"])
     plot_scores(data, paths["scores_plot"])
     return paths
+
+
+def can_plot() -> bool:
+    """Whether matplotlib (the ``eval`` extra) can be imported."""
+    try:
+        import matplotlib.figure  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def format_metric(key: str, value: object) -> str:
@@ -136,8 +156,11 @@ def summary_table(metrics: Mapping, deltas: Mapping | None = None) -> str:
     )
 
 
-def summary_markdown(data: Mapping) -> str:
-    """The Markdown summary: metrics, threshold recommendation, warnings and changes."""
+def summary_markdown(data: Mapping, *, plots: bool = True) -> str:
+    """The Markdown summary: metrics, threshold recommendation, warnings and changes.
+
+    ``plots`` False says why the plots are missing instead of linking them.
+    """
     settings, metrics = data["settings"], data["metrics"]
     comparison = data.get("baseline")
     lines = [
@@ -156,20 +179,8 @@ def summary_markdown(data: Mapping) -> str:
             if comparison:
                 row += f" {format_delta(key, comparison['deltas'].get(key, {}).get('delta'))} |"
             lines.append(row)
-    calibration = data.get("calibration")
-    if calibration:
-        lines += [
-            "",
-            "## Threshold",
-            "",
-            f"Recommended threshold **{calibration['threshold']:.3f}** (objective: "
-            f"{calibration['objective']}): accuracy {calibration['accuracy']:.3f}, coverage "
-            f"{calibration['coverage']:.3f} over {calibration['questions']} questions, "
-            f"{calibration['unanswerable']} of them unanswerable.",
-        ]
-        if calibration.get("note"):
-            lines += ["", f"> {calibration['note']}"]
-        lines += ["", f"![precision and coverage]({THRESHOLD_PLOT})", f"![scores]({SCORES_PLOT})"]
+    if data.get("calibration"):
+        lines += _threshold_section(data["calibration"], plots)
     if data.get("warnings"):
         lines += ["", "## Warnings", "", *[f"- {w}" for w in data["warnings"]]]
     if comparison:
@@ -188,6 +199,26 @@ def summary_markdown(data: Mapping) -> str:
         for q in wrong[:_CHANGES_SHOWN]
     ]
     return "\n".join(lines) + "\n"
+
+
+def _threshold_section(calibration: Mapping, plots: bool) -> list[str]:
+    """The summary's recommended threshold, with its plots (or why they are missing)."""
+    lines = [
+        "",
+        "## Threshold",
+        "",
+        f"Recommended threshold **{calibration['threshold']:.3f}** (objective: "
+        f"{calibration['objective']}): accuracy {calibration['accuracy']:.3f}, coverage "
+        f"{calibration['coverage']:.3f} over {calibration['questions']} questions, "
+        f"{calibration['unanswerable']} of them unanswerable.",
+    ]
+    if calibration.get("note"):
+        lines += ["", f"> {calibration['note']}"]
+    if plots:
+        lines += ["", f"![precision and coverage]({THRESHOLD_PLOT})", f"![scores]({SCORES_PLOT})"]
+    else:
+        lines += ["", f"_{PLOTS_SKIPPED}._"]
+    return lines
 
 
 def plot_threshold(data: Mapping, path: Path) -> None:

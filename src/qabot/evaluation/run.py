@@ -108,6 +108,7 @@ def evaluate(
     settings: dict | None = None,
     warnings: Sequence[str] = (),
     latency_sample: int = DEFAULT_LATENCY_SAMPLE,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> EvalReport:
     """Answer every case in batches and score the answers and rankings.
 
@@ -121,46 +122,57 @@ def evaluate(
         warnings: warnings met while reading the input, carried into the report.
         latency_sample: how many questions (spread over the set) are also answered one at a
             time, as the chat answers them, to measure per-question latency.
+        clock: seconds from an arbitrary start (tests pass a fake one to get exact timings).
     """
-    results: list[CaseResult] = []
-    started = time.perf_counter()
-    for start in range(0, len(cases), batch_size):
-        batch = cases[start : start + batch_size]
-        batch_started = time.perf_counter()
-        questions = [clean_question(case.question)[0] for case in batch]
-        hits = answerer.retriever.search_batch(questions, max(1, top_k))
-        answers = [answerer.compose(q, h) for q, h in zip(questions, hits, strict=True)]
-        # Batched answering has no per-question clock: each question costs its batch's share.
-        latency = (time.perf_counter() - batch_started) * 1000 / len(batch)
-        for case, case_hits, answer in zip(batch, hits, answers, strict=True):
-            results.append(score_case(case, case_hits, answer, latency))
-        if progress:
-            progress(len(batch))
-    elapsed = time.perf_counter() - started
-    latencies = single_latencies(answerer, [r.case.question for r in results], latency_sample)
+    started = clock()
+    results = answer_in_batches(answerer, cases, top_k, batch_size, progress, clock)
+    elapsed = clock() - started
+    questions = [r.case.question for r in results]
+    latencies = single_latencies(answerer, questions, latency_sample, clock=clock)
     metrics = summarise(results, elapsed, latencies)
     outcomes = [
         Outcome(r.score, r.case.answerable, r.top_correct) for r in results if r.case.labelled
     ]
-    index = answerer.retriever.index
     return EvalReport(
         settings={
             "top_k": top_k,
             "batch_size": batch_size,
             "latency_sample": len(latencies),
-            "threshold": answerer.threshold,
-            "alternatives": answerer.alternatives,
-            "lexical_weight": getattr(answerer.retriever, "lexical_weight", None),
-            "faq_lexical_weight": getattr(answerer.retriever, "faq_lexical_weight", None),
-            "model": index.manifest.model,
+            **answerer.settings(),
+            "model": answerer.manifest.model,
             **(settings or {}),
         },
-        manifest=index.manifest.to_dict(),
+        manifest=answerer.manifest.to_dict(),
         metrics=metrics,
         results=tuple(results),
         calibration=calibrate(outcomes) if outcomes else None,
         warnings=tuple(warnings),
     )
+
+
+def answer_in_batches(
+    answerer: Answerer,
+    cases: Sequence[EvalCase],
+    top_k: int,
+    batch_size: int,
+    progress: Callable[[int], None] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> list[CaseResult]:
+    """Retrieve once per batch, answer from the same hits, and score every case."""
+    results: list[CaseResult] = []
+    for start in range(0, len(cases), batch_size):
+        batch = cases[start : start + batch_size]
+        batch_started = clock()
+        questions = [clean_question(case.question)[0] for case in batch]
+        hits = answerer.search_batch(questions, max(1, top_k))
+        answers = [answerer.compose(q, h) for q, h in zip(questions, hits, strict=True)]
+        # Batched answering has no per-question clock: each question costs its batch's share.
+        latency = (clock() - batch_started) * 1000 / len(batch)
+        for case, case_hits, answer in zip(batch, hits, answers, strict=True):
+            results.append(score_case(case, case_hits, answer, latency))
+        if progress:
+            progress(len(batch))
+    return results
 
 
 def score_case(
@@ -200,16 +212,22 @@ def score_case(
     )
 
 
-def single_latencies(answerer: Answerer, questions: Sequence[str], sample: int) -> list[float]:
+def single_latencies(
+    answerer: Answerer,
+    questions: Sequence[str],
+    sample: int,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
+) -> list[float]:
     """Milliseconds to answer each of up to ``sample`` questions (spread evenly), one at a time."""
     if sample <= 0 or not questions:
         return []
     step = max(1, len(questions) // sample)
     latencies = []
     for question in list(questions)[::step][:sample]:
-        started = time.perf_counter()
+        started = clock()
         answerer.answer(question)
-        latencies.append((time.perf_counter() - started) * 1000)
+        latencies.append((clock() - started) * 1000)
     return latencies
 
 
