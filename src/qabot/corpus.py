@@ -10,17 +10,15 @@ Files that cannot be read are reported as `CorpusProblem` records; the rest stil
 
 from __future__ import annotations
 
-import csv
-import gzip
 import hashlib
 import io
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from qabot.errors import CorpusError, EmptyCorpusError
 from qabot.html_text import html_to_text
+from qabot.rows import RowError, RowFileError, decode, parse_rows, row_format
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 ROW_SUFFIXES = (".jsonl", ".jsonl.gz", ".csv")
@@ -167,12 +165,10 @@ def _read_file(file: Path, relative: str, problems: list[CorpusProblem]) -> Iter
     if suffix == ".pdf":
         yield _pdf_document(raw, relative)
         return
-    if suffix == ".jsonl.gz":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise _Unusable(f"not a readable gzip file ({exc})") from exc
-    text = _decode(raw)
+    try:
+        text = decode(raw, gzipped=suffix == ".jsonl.gz")
+    except RowFileError as exc:
+        raise _Unusable(str(exc)) from exc
     if suffix in ROW_SUFFIXES:
         yield from _row_documents(text, relative, suffix, problems)
         return
@@ -185,18 +181,6 @@ def _read_file(file: Path, relative: str, problems: list[CorpusProblem]) -> Iter
     if not text.strip():
         raise _Unusable("no text in file")
     yield Document(relative, title, text, relative, suffix.lstrip("."))
-
-
-def _decode(raw: bytes) -> str:
-    if b"\x00" in raw[:8192]:
-        raise _Unusable("binary file (contains NUL bytes), not text")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _Unusable(
-            f"not UTF-8 (invalid byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
-            "save it as UTF-8 to index it"
-        ) from exc
 
 
 def _stem(relative: str) -> str:
@@ -217,35 +201,18 @@ def _markdown_title(text: str) -> str | None:
 def _row_documents(
     text: str, relative: str, suffix: str, problems: list[CorpusProblem]
 ) -> Iterator[Document]:
-    rows: Iterator[tuple[int, object]]
-    rows = _jsonl_rows(text) if suffix != ".csv" else _csv_rows(text)
+    """One document per usable row; the others are reported as problems and skipped."""
     fmt = suffix.lstrip(".").removesuffix(".gz")
     count = 0
-    for line, row in rows:
-        where = f"{relative}:{line}"
-        if isinstance(row, Exception):
-            problems.append(CorpusProblem(where, f"malformed row ({row})"))
+    # A corpus takes spreadsheet exports as they come: short rows lack fields, extra cells go.
+    for row in parse_rows(text, row_format(relative), ragged_ok=True):
+        where = f"{relative}:{row.line}"
+        if isinstance(row, RowError):
+            problems.append(CorpusProblem(where, row.message))
             continue
-        if not isinstance(row, dict):
-            problems.append(CorpusProblem(where, "row is not an object"))
-            continue
-        own_id = next((row[k] for k in ("id", "_id") if row.get(k) not in (None, "")), None)
-        doc_id = str(own_id if own_id is not None else where).strip()
-        question = _field(row, "question")
-        answer = _field(row, "answer")
-        body = _field(row, "text")
-        title = _field(row, "title")
-        if question and answer:
-            document = Document(doc_id, question, answer, relative, fmt, question=question)
-        elif body:
-            document = Document(doc_id, title or doc_id, body, relative, fmt)
-        elif question:
-            problems.append(CorpusProblem(where, f"FAQ entry {doc_id!r} has an empty answer"))
-            continue
-        else:
-            problems.append(
-                CorpusProblem(where, "row has neither question+answer nor text; skipped")
-            )
+        document = _row_document(row.fields, where, relative, fmt)
+        if isinstance(document, str):
+            problems.append(CorpusProblem(where, document))
             continue
         count += 1
         yield document
@@ -253,28 +220,25 @@ def _row_documents(
         raise _Unusable("no usable rows (need question+answer or text)")
 
 
-def _field(row: dict, name: str) -> str:
-    value = row.get(name)
+def _row_document(fields: dict, where: str, relative: str, fmt: str) -> Document | str:
+    """A row's document: an FAQ entry, or a titled text; else the reason it is neither."""
+    own_id = next((fields[k] for k in ("id", "_id") if fields.get(k) not in (None, "")), None)
+    doc_id = str(own_id if own_id is not None else where).strip()
+    question = _field(fields, "question")
+    answer = _field(fields, "answer")
+    body = _field(fields, "text")
+    if question and answer:
+        return Document(doc_id, question, answer, relative, fmt, question=question)
+    if body:
+        return Document(doc_id, _field(fields, "title") or doc_id, body, relative, fmt)
+    if question:
+        return f"FAQ entry {doc_id!r} has an empty answer"
+    return "row has neither question+answer nor text; skipped"
+
+
+def _field(fields: dict, name: str) -> str:
+    value = fields.get(name)
     return value.strip() if isinstance(value, str) else ""
-
-
-def _jsonl_rows(text: str) -> Iterator[tuple[int, object]]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield number, exc
-
-
-def _csv_rows(text: str) -> Iterator[tuple[int, object]]:
-    reader = csv.DictReader(io.StringIO(text))
-    try:
-        for row in reader:
-            yield reader.line_num, {k.strip().lower(): v for k, v in row.items() if k}
-    except csv.Error as exc:
-        yield reader.line_num, exc
 
 
 def _pdf_document(raw: bytes, relative: str) -> Document:
