@@ -70,7 +70,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from qabot.evaluation.questionsets import load_question_set, read_qrels, resolve_gold
     from qabot.evaluation.reports import compare, load_report, summary_table, write_reports
     from qabot.evaluation.run import evaluate
-    from qabot.index import calibrated_threshold, write_calibration
+    from qabot.thresholds import calibrated_threshold, write_calibration
 
     qrels = read_qrels(args.qrels) if args.qrels else None
     cases, warnings = load_question_set(args.questions, qrels=qrels, where=dict(args.where))
@@ -179,7 +179,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
             model = DEFAULT_MODEL
     findings = lint_corpus(
         args.corpus,
-        SentenceTransformerEmbedder(model, progress=False),
+        SentenceTransformerEmbedder(model),
         question_similarity=args.question_similarity,
         passage_similarity=args.passage_similarity,
     )
