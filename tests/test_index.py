@@ -68,7 +68,7 @@ def test_failed_build_keeps_the_working_index(tmp_path: Path, fake_embedder):
     class Exploding:
         name, dimension = "fake-embedder", 64
 
-        def embed_batch(self, texts):
+        def embed_batch(self, texts, *, progress=False):
             raise RuntimeError("crash mid-build")
 
     (corpus / "b.txt").write_text("More text to index.", encoding="utf-8")
