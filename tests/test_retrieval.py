@@ -1,3 +1,4 @@
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,7 @@ def test_search_batch_ranks_each_question(small_index, fake_embedder):
     assert batch[0][0].passage.passage_id == "f3#faq-0"
     assert batch[1][0].passage.passage_id == "notes.txt#0"
     for hits in batch:
-        assert all(a.score >= b.score for a, b in zip(hits, hits[1:], strict=False))
+        assert all(a.score >= b.score for a, b in pairwise(hits))
     [single] = retriever.search("quarterly revenue", top_k=1)
     assert single.passage.passage_id == "notes.txt#0"
 
