@@ -11,11 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qabot.embedding import DEFAULT_MODEL
+from qabot.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
 
 if TYPE_CHECKING:  # for annotations only: the commands import what they use when they run
     from qabot.answering import Answerer
-    from qabot.embedding import Embedder
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX_DIR = "index"
@@ -32,8 +31,6 @@ def env(name: str, default: str) -> str:
 
 def load_embedder(model: str) -> Embedder:
     """The sentence-transformers embedder the commands use (model loaded from disk only)."""
-    from qabot.embedding import SentenceTransformerEmbedder
-
     return SentenceTransformerEmbedder(model)
 
 
