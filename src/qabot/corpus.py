@@ -211,8 +211,8 @@ def _row_documents(
             problems.append(CorpusProblem(where, row.message))
             continue
         document = _row_document(row.fields, where, relative, fmt)
-        if isinstance(document, str):
-            problems.append(CorpusProblem(where, document))
+        if isinstance(document, CorpusProblem):
+            problems.append(document)
             continue
         count += 1
         yield document
@@ -220,8 +220,8 @@ def _row_documents(
         raise _Unusable("no usable rows (need question+answer or text)")
 
 
-def _row_document(fields: dict, where: str, relative: str, fmt: str) -> Document | str:
-    """A row's document: an FAQ entry, or a titled text; else the reason it is neither."""
+def _row_document(fields: dict, where: str, relative: str, fmt: str) -> Document | CorpusProblem:
+    """A row's document: an FAQ entry, or a titled text; else why it is neither."""
     own_id = next((fields[k] for k in ("id", "_id") if fields.get(k) not in (None, "")), None)
     doc_id = str(own_id if own_id is not None else where).strip()
     question = _field(fields, "question")
@@ -232,8 +232,8 @@ def _row_document(fields: dict, where: str, relative: str, fmt: str) -> Document
     if body:
         return Document(doc_id, _field(fields, "title") or doc_id, body, relative, fmt)
     if question:
-        return f"FAQ entry {doc_id!r} has an empty answer"
-    return "row has neither question+answer nor text; skipped"
+        return CorpusProblem(where, f"FAQ entry {doc_id!r} has an empty answer")
+    return CorpusProblem(where, "row has neither question+answer nor text; skipped")
 
 
 def _field(fields: dict, name: str) -> str:
