@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
-from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from qabot import answering
 from qabot.offline import OFFLINE_ENV
+
+from fakes import FakeEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_CORPUS = ROOT / "corpus"
 SEED_QUESTIONS = ROOT / "eval" / "seed-dev.jsonl"
-# The JSON keys `qabot ask --json`, the API and the chat promise (issue 2's CLI contract).
-ANSWER_KEYS = frozenset(
-    ("question", "found", "kind", "answer", "score", "faq_question", "source", "alternatives")
-)
+# The JSON keys `qabot ask --json`, the API and the chat promise: those of the Answer record.
+ANSWER_KEYS = frozenset(answering.ANSWER_KEYS)
 
 # Tests must never reach the internet; subprocesses get the same offline settings.
 os.environ.update(OFFLINE_ENV)
@@ -41,28 +39,6 @@ def _guarded_connect(self: socket.socket, address: object) -> None:
 
 
 socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
-
-
-class FakeEmbedder:
-    """Deterministic bag-of-words vectors: texts sharing words get similar vectors."""
-
-    def __init__(self, dimension: int = 64, name: str = "fake-embedder") -> None:
-        self.dimension = dimension
-        self.name = name
-        self.calls: list[int] = []
-
-    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        self.calls.append(len(texts))
-        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in text.lower().split():
-                word = "".join(c for c in word if c.isalnum())
-                if word:
-                    slot = int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dimension
-                    vectors[row, slot] += 1.0
-            norm = np.linalg.norm(vectors[row])
-            vectors[row] = vectors[row] / norm if norm else 1.0 / np.sqrt(self.dimension)
-        return vectors
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ def test_structured_rows_keep_their_ids():
     assert [p.passage_id for p in chunk_document(faq)] == ["t0_a0#faq-0"]
     passages = chunk_document(doc)
     assert [p.passage_id for p in passages] == ["4983#0", "4983#1"]
-    assert passages[0].context == "A title"
+    assert passages[0].section == "A title"
     assert passages[0].embedding_texts() == ["A title Body one."]
 
 

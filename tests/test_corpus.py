@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from qabot.chunking import chunk_documents
-from qabot.corpus import corpus_fingerprint, html_to_text, load_corpus
+from qabot.corpus import corpus_fingerprint, load_corpus
 from qabot.errors import CorpusError, EmptyCorpusError
 
 from pdfmaker import write_pdf
@@ -148,12 +148,6 @@ def test_fingerprint_changes_with_content(tmp_path: Path):
     assert corpus_fingerprint(tmp_path) == before
     (tmp_path / "a.txt").write_text("two", encoding="utf-8")
     assert corpus_fingerprint(tmp_path) != before
-
-
-def test_html_links_keep_urls():
-    title, text = html_to_text('<p>See <a href="https://x.example/">the site</a>.</p>')
-    assert title == ""
-    assert text == "See the site (https://x.example/)."
 
 
 def test_an_index_inside_the_corpus_is_not_indexed(tmp_path: Path, fake_embedder):

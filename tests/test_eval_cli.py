@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from qabot.cli import main, open_answerer
-from qabot.index import read_calibration
+from qabot.thresholds import read_calibration
 
 from conftest import ROOT, SEED_CORPUS, SEED_QUESTIONS
 

@@ -1,4 +1,6 @@
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -68,7 +70,7 @@ def test_failed_build_keeps_the_working_index(tmp_path: Path, fake_embedder):
     class Exploding:
         name, dimension = "fake-embedder", 64
 
-        def embed_batch(self, texts):
+        def embed_batch(self, texts, *, progress=False):
             raise RuntimeError("crash mid-build")
 
     (corpus / "b.txt").write_text("More text to index.", encoding="utf-8")
@@ -150,3 +152,108 @@ def test_ensure_index_defaults_to_the_index_own_corpus(tmp_path: Path, fake_embe
         None, index_dir, lambda name: fake_embedder, default_model="x", log=logs.append
     )
     assert index.manifest == first and "not here" in logs[-1]
+
+
+def test_the_commit_lock_is_exclusive_and_released(tmp_path: Path):
+    import fcntl
+
+    from qabot.index import _commit_lock
+
+    def try_lock() -> bool:
+        with open(tmp_path / ".lock", "a") as other:
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            fcntl.flock(other, fcntl.LOCK_UN)
+            return True
+
+    with _commit_lock(tmp_path):
+        assert not try_lock()  # a second build waits here
+    assert try_lock()
+    with pytest.raises(RuntimeError), _commit_lock(tmp_path):
+        raise RuntimeError("a failed commit")
+    assert try_lock()  # released on failure too
+
+
+def test_a_build_commits_only_under_the_lock(tmp_path: Path, fake_embedder):
+    import threading
+
+    from qabot.index import _commit_lock
+
+    corpus, index_dir = _corpus(tmp_path), tmp_path / "idx"
+    index_dir.mkdir()
+    with _commit_lock(index_dir):
+        builder = threading.Thread(target=build_index, args=(corpus, index_dir, fake_embedder))
+        builder.start()
+        deadline = time.monotonic() + 120
+        while not _staged(index_dir) and builder.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _staged(index_dir), "the build committed (or failed) while the lock was held"
+        builder.join(timeout=1)  # staged and read-only: only the lock keeps it from committing
+        assert builder.is_alive()
+        assert not (index_dir / "manifest.json").exists()
+        assert [p.name for p in index_dir.glob("data-*")] == []
+    builder.join(timeout=60)
+    assert not builder.is_alive()
+    assert load_index(index_dir).manifest.passages == 1
+    assert list(index_dir.glob(".data-*")) == []
+
+
+def _staged(index_dir: Path) -> bool:
+    """Whether a build's staging folder is complete (made readable by others, its last step)."""
+    return any(p.stat().st_mode & 0o055 == 0o055 for p in index_dir.glob(".data-*"))
+
+
+def test_old_data_and_stale_staging_folders_are_removed(tmp_path: Path, fake_embedder):
+    corpus, index_dir = _corpus(tmp_path), tmp_path / "idx"
+    build_index(corpus, index_dir, fake_embedder)
+    # A build killed a day ago left its staging folder (read-only, like a finished one);
+    # another build is writing one right now.
+    stale = index_dir / ".data-20200101T000000-dead.x1"
+    (stale / "lexical").mkdir(parents=True)
+    (stale / "lexical" / "ids.json").write_text("[]", encoding="utf-8")
+    for path in (stale / "lexical" / "ids.json", stale / "lexical", stale):
+        path.chmod(0o444 if path.is_file() else 0o555)
+    a_day_ago = time.time() - 25 * 3600
+    os.utime(stale, (a_day_ago, a_day_ago))
+    running = index_dir / ".data-20990101T000000-live.x2"
+    running.mkdir()
+    second = build_index(corpus, index_dir, fake_embedder).manifest
+    assert sorted(p.name for p in index_dir.iterdir() if p.is_dir()) == [
+        running.name,
+        second.data_dir,
+    ]
+
+
+def test_an_index_written_with_a_context_field_still_loads(tmp_path: Path, fake_embedder):
+    corpus = _corpus(tmp_path)
+    (corpus / "c.jsonl").write_text(
+        '{"_id": "7", "title": "Cells", "text": "Cells divide."}\n', encoding="utf-8"
+    )
+    index = build_index(corpus, tmp_path / "idx", fake_embedder)
+    data = tmp_path / "idx" / index.manifest.data_dir / "passages.jsonl"
+    rows = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines()]
+    assert {row["passage_id"]: row["section"] for row in rows} == {
+        "7#0": "Cells",  # a structured row's title is its section
+        "a.md#0": "Apples",
+        "a.md#faq-0": "FAQ",
+    }
+    # Before `context` was folded into `section`, a row's title was its context only.
+    for row in rows:
+        row["context"] = row["section"] if row["kind"] == "passage" else ""
+        if row["passage_id"] == "7#0":
+            row["section"] = ""
+    data.chmod(0o644)
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    loaded = load_index(tmp_path / "idx")
+    assert loaded.passages == index.passages
+
+
+def test_progress_is_asked_for_only_when_wanted(tmp_path: Path, fake_embedder):
+    corpus, index_dir = _corpus(tmp_path), tmp_path / "idx"
+    build_index(corpus, index_dir, fake_embedder)
+    build_index(corpus, index_dir, fake_embedder, progress=True)
+    (corpus / "b.txt").write_text("Pears are sweet.", encoding="utf-8")
+    ensure_index(corpus, index_dir, lambda name: fake_embedder, default_model="x", progress=True)
+    assert fake_embedder.progress_calls == [False, True, True]

@@ -1,6 +1,10 @@
+import math
 from pathlib import Path
 
-from qabot.lexical import LexicalIndex, tokenize
+import numpy as np
+import pytest
+
+from qabot.lexical import DEFAULT_B, DEFAULT_K1, LexicalIndex, tokenize
 
 
 def test_tokenize_stems_and_drops_stopwords():
@@ -17,7 +21,9 @@ def test_search_ranks_by_bm25_and_round_trips(tmp_path: Path):
     index.save(tmp_path)
     loaded = LexicalIndex.load(tmp_path)
     assert loaded.ids == ("p1", "p2", "p3")
-    assert loaded.search_batch(["cat"], top_k=5) == [hits]
+    [loaded_hits] = loaded.search_batch(["cat"], top_k=1)
+    assert [pid for pid, _ in loaded_hits] == ["p2"]
+    assert loaded_hits[0][1] == pytest.approx(hits[0][1])
 
 
 def test_stopword_only_and_unknown_queries_score_zero():
@@ -25,3 +31,40 @@ def test_stopword_only_and_unknown_queries_score_zero():
     scores = index.scores_batch(["the of and", "zzzz", ""])
     assert scores.shape == (3, 1)
     assert not scores.any()
+
+
+def _bm25(tf: int, df: int, n_docs: int, length: int, mean_length: float) -> float:
+    """Lucene's BM25 (bm25s's default), written out: idf times saturated term frequency."""
+    idf = math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+    return idf * tf / (tf + DEFAULT_K1 * (1 - DEFAULT_B + DEFAULT_B * length / mean_length))
+
+
+def test_scores_batch_is_bm25_over_stemmed_tokens(tmp_path: Path):
+    texts = ["cats chase mice", "dogs chase cats and cats run", "the weather is mild"]
+    # tokens: [cat, chase, mice], [dog, chase, cat, cat, run], [weather, mild]: mean length 10/3
+    index = LexicalIndex.build(["p1", "p2", "p3"], texts)
+    mean = 10 / 3
+    expected = [
+        [_bm25(1, 2, 3, 3, mean), _bm25(2, 2, 3, 5, mean), 0.0],  # "cats"
+        [
+            _bm25(1, 2, 3, 3, mean) + _bm25(1, 1, 3, 3, mean),  # "chasing mice": chase + mice
+            _bm25(1, 2, 3, 5, mean),
+            0.0,
+        ],
+    ]
+    scores = index.scores_batch(["cats", "chasing mice"])
+    assert scores.dtype == np.float32 and scores.shape == (2, 3)
+    assert scores == pytest.approx(np.array(expected), rel=1e-5)
+    index.save(tmp_path)
+    assert LexicalIndex.load(tmp_path).scores_batch(["cats", "chasing mice"]) == pytest.approx(
+        np.array(expected), rel=1e-5
+    )
+
+
+def test_text_without_tokens_keeps_its_row():
+    index = LexicalIndex.build(["p1", "p2", "p3"], ["the and of", "apples", "apples and pears"])
+    assert index.position == {"p1": 0, "p2": 1, "p3": 2}
+    scores = index.scores_batch(["apples"])[0]
+    assert scores[0] == 0 and scores[1] > scores[2] > 0  # the shorter text scores higher
+    with pytest.raises(ValueError, match="2 ids for 1 texts"):
+        LexicalIndex.build(["a", "b"], ["one"])

@@ -1,3 +1,4 @@
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -38,16 +39,16 @@ def small_index(tmp_path: Path, fake_embedder):
     return build_index(corpus, tmp_path / "idx", fake_embedder)
 
 
-def test_search_batch_equals_single_search(small_index, fake_embedder):
+def test_search_batch_ranks_each_question(small_index, fake_embedder):
     retriever = Retriever(small_index, fake_embedder)
-    questions = ["where is the office", "quarterly revenue"]
-    batch = retriever.search_batch(questions, top_k=3)
-    assert [h.passage.passage_id for h in batch[0]] == [
-        h.passage.passage_id for h in retriever.search(questions[0], top_k=3)
-    ]
+    batch = retriever.search_batch(["where is the office", "quarterly revenue"], top_k=3)
+    assert [len(hits) for hits in batch] == [3, 3]
     assert batch[0][0].passage.passage_id == "f3#faq-0"
     assert batch[1][0].passage.passage_id == "notes.txt#0"
-    assert all(a.score >= b.score for a, b in zip(batch[1], batch[1][1:], strict=False))
+    for hits in batch:
+        assert all(a.score >= b.score for a, b in pairwise(hits))
+    [single] = retriever.search("quarterly revenue", top_k=1)
+    assert single.passage.passage_id == "notes.txt#0"
 
 
 def test_verbatim_faq_question_returns_its_own_entry(small_index, fake_embedder):
@@ -60,15 +61,36 @@ def test_verbatim_faq_question_returns_its_own_entry(small_index, fake_embedder)
 def test_fewer_passages_than_top_k(small_index, fake_embedder):
     hits = Retriever(small_index, fake_embedder).search("lunch", top_k=50)
     assert len(small_index.passages) == 4  # the short second paragraph joins the first
-    assert sorted(h.passage.passage_id for h in hits) == sorted(
-        p.passage_id for p in small_index.passages
-    )
+    assert sorted(h.passage.passage_id for h in hits) == [
+        "f1#faq-0",
+        "f2#faq-0",
+        "f3#faq-0",
+        "notes.txt#0",
+    ]
     assert Retriever(small_index, fake_embedder).search_batch([], top_k=3) == []
 
 
-def test_keyword_weight_changes_the_order(small_index, fake_embedder):
-    dense_only = Retriever(small_index, fake_embedder, lexical_weight=0.0, faq_lexical_weight=0.0)
-    hits = dense_only.search("revenue", top_k=5)
-    assert all(h.score == pytest.approx(h.dense_score) for h in hits)
-    mixed = Retriever(small_index, fake_embedder, lexical_weight=0.5).search("revenue", top_k=1)
-    assert mixed[0].lexical_score > 0
+def test_keyword_weight_changes_the_order(tmp_path: Path, fake_embedder):
+    # Dense: "zebra" shares one word (three times) with the question, "revenue" two words of
+    # six; BM25 prefers two matched terms to one repeated term.
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "zebra.txt").write_text("Zebra zebra zebra stripes.", encoding="utf-8")
+    (corpus / "revenue.txt").write_text("Revenue grew fast this quarter today.", encoding="utf-8")
+    index = build_index(corpus, tmp_path / "idx", fake_embedder)
+    question = "revenue quarter zebra"
+
+    dense = Retriever(index, fake_embedder, lexical_weight=0.0).search(question, top_k=5)
+    assert [h.passage.passage_id for h in dense] == ["zebra.txt#0", "revenue.txt#0"]
+    # cosines of bag-of-words vectors: 3/sqrt(3*10) and 2/sqrt(3*6)
+    assert [h.dense_score for h in dense] == pytest.approx([3 / 30**0.5, 2 / 18**0.5], abs=1e-6)
+    assert [h.score for h in dense] == pytest.approx([h.dense_score for h in dense])
+    assert dense[1].lexical_score > dense[0].lexical_score > 0
+
+    mixed = Retriever(index, fake_embedder, lexical_weight=0.5).search(question, top_k=5)
+    assert [h.passage.passage_id for h in mixed] == ["revenue.txt#0", "zebra.txt#0"]
+    top, other = mixed
+    assert top.score == pytest.approx(0.5 * top.dense_score + 0.5)  # the best keyword score is 1
+    assert other.score == pytest.approx(
+        0.5 * other.dense_score + 0.5 * other.lexical_score / top.lexical_score
+    )

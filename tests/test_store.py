@@ -44,3 +44,43 @@ def test_corrupt_files_raise(tmp_path: Path):
     (tmp_path / "vectors.faiss").write_bytes(b"garbage")
     with pytest.raises(IndexCorruptError):
         VectorStore.load(tmp_path)
+
+
+def test_search_numbers_gives_distinct_passage_numbers_best_first():
+    # Passage 0 owns rows 0 and 2, passage 1 row 1, passage 2 row 3.
+    vectors = _unit([[1, 0, 0], [0, 1, 0], [0.6, 0.8, 0], [0, 0, 1]])
+    store = VectorStore.build(["a", "b", "a", "c"], vectors)
+    assert store.passage_ids == ("a", "b", "c")
+    queries = _unit([[0, 1, 0], [0, 0.1, 1]])
+    first, second = store.search_numbers(queries, top_k=2)
+    assert first.tolist() == [1, 0]  # b (1.0), then a by its second row (0.8)
+    assert second.tolist() == [2, 1]
+    assert [n.tolist() for n in store.search_numbers(queries, top_k=10)] == [[1, 0, 2], [2, 1, 0]]
+    assert [n.tolist() for n in store.search_numbers(queries, top_k=0)] == [[], []]
+    assert store.search_numbers(np.zeros((0, 3), dtype=np.float32), top_k=3) == []
+
+
+def test_score_numbers_takes_each_passage_best_row_in_the_order_asked():
+    vectors = _unit([[1, 0, 0], [0, 1, 0], [0.6, 0.8, 0], [0, 0, 1]])
+    store = VectorStore.build(["a", "b", "a", "c"], vectors)
+    query = _unit([[0, 1, 0]])[0]
+    scores = store.score_numbers(query, np.array([2, 0, 1]))
+    assert scores == pytest.approx([0.0, 0.8, 1.0], abs=1e-6)
+    assert store.score_numbers(query, np.array([], dtype=np.int64)).shape == (0,)
+
+
+def test_loaded_store_searches_like_the_built_one(tmp_path: Path):
+    vectors = _unit([[1, 0, 0], [0, 1, 0], [0.6, 0.8, 0], [0, 0, 1]])
+    VectorStore.build(["a", "b", "a", "c"], vectors).save(tmp_path)
+    loaded = VectorStore.load(tmp_path)
+    query = _unit([[0.6, 0.8, 0]])
+    assert [n.tolist() for n in loaded.search_numbers(query, top_k=3)] == [[0, 1, 2]]
+    assert loaded.score_numbers(query[0], np.array([0, 1, 2])) == pytest.approx(
+        [1.0, 0.8, 0.0], abs=1e-6
+    )
+    assert loaded.vectors == pytest.approx(vectors)
+
+
+def test_build_rejects_vectors_that_do_not_match_the_ids():
+    with pytest.raises(ValueError, match="for 3 ids"):
+        VectorStore.build(["a", "b", "c"], _unit([[1, 0], [0, 1]]))

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
-from qabot.chunking import Passage, split_sentences
+from qabot.chunking import Kind, Passage, split_sentences
 from qabot.errors import QuestionError
 from qabot.index import IndexManifest
 from qabot.lexical import tokenize
@@ -46,7 +46,7 @@ class Alternative:
     """A next-best match, offered beside the answer."""
 
     passage_id: str
-    kind: str
+    kind: Kind
     text: str
     faq_question: str | None
     score: float
@@ -64,7 +64,7 @@ class Answer:
 
     question: str
     found: bool
-    kind: str | None
+    kind: Kind | None
     answer: str
     score: float
     faq_question: str | None
@@ -96,6 +96,10 @@ class Answer:
         for alternative in data["alternatives"]:
             alternative["score"] = round(alternative["score"], 4)
         return data
+
+
+ANSWER_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Answer))
+"""The keys of `Answer.to_dict`: what ``qabot ask --json``, the API and the chat promise."""
 
 
 def clean_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> tuple[str, bool]:

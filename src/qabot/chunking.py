@@ -11,9 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 from qabot.corpus import Document
-from qabot.structure import Link, parse_structure
+from qabot.structure import Link, Structure, parse_structure
+
+Kind = Literal["faq", "passage"]
+"""What a passage is: an FAQ entry (a question and its answer) or a body passage."""
 
 DEFAULT_MAX_CHARS = 1000
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”')\]]*\s+(?=[\"“'(\[]?[A-Z0-9À-Ý])")
@@ -23,13 +27,14 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”')\]]*\s+(?=[\"“'(\[]?[A-Z0-9�
 class Passage:
     """A unit of retrieval: a body passage (``kind="passage"``) or an FAQ entry (``"faq"``).
 
-    For FAQ entries ``question`` is the FAQ question and ``text`` its answer. ``context`` is
-    text that helps retrieval but is not part of the answer (a row's title, a section heading).
+    For FAQ entries ``question`` is the FAQ question and ``text`` its answer. ``section`` is the
+    heading the passage sits under (a structured row's title: a row is a one-section
+    document); it helps a body passage's retrieval but is not part of the answer.
     """
 
     passage_id: str
     doc_id: str
-    kind: str
+    kind: Kind
     text: str
     title: str
     path: str
@@ -37,7 +42,6 @@ class Passage:
     section: str = ""
     sources: tuple[Link, ...] = ()
     question: str | None = None
-    context: str = ""
 
     def embedding_texts(self) -> list[str]:
         """The texts embedded for this passage; its dense score is the best of them.
@@ -46,13 +50,13 @@ class Passage:
         """
         if self.kind == "faq":
             return [self.question or "", f"{self.question} {self.text}"]
-        return [f"{self.context} {self.text}".strip()]
+        return [f"{self.section} {self.text}".strip()]
 
     def keyword_text(self) -> str:
         """The text scored by keyword search."""
         if self.kind == "faq":
             return f"{self.question} {self.text}"
-        return f"{self.context} {self.text}".strip()
+        return f"{self.section} {self.text}".strip()
 
 
 def split_sentences(text: str) -> list[str]:
@@ -102,65 +106,96 @@ def _split_words(text: str, max_chars: int) -> list[str]:
 def chunk_document(document: Document, max_chars: int = DEFAULT_MAX_CHARS) -> list[Passage]:
     """Turn one document into passages and FAQ entries (the date, FAQ block and sources
     are recognised as structure and never become answer passages on their own)."""
-    common = {"doc_id": document.doc_id, "title": document.title, "path": document.path}
     if document.question is not None:
-        return [
-            Passage(
-                passage_id=f"{document.doc_id}#faq-0",
-                kind="faq",
-                text=document.text,
-                question=document.question,
-                **common,
-            )
-        ]
+        return [_faq_row_entry(document)]
     if document.format in ("jsonl", "csv"):
-        # A structured row is one document: its title is context, its text the body.
-        paragraphs = [p for p in re.split(r"\n\s*\n", document.text) if p.strip()]
-        pieces = [
-            piece for p in paragraphs for piece in split_paragraph(" ".join(p.split()), max_chars)
-        ]
-        return [
-            Passage(
-                passage_id=f"{document.doc_id}#{n}",
-                kind="passage",
-                text=piece,
-                context=document.title if document.title != document.doc_id else "",
-                **common,
-            )
-            for n, piece in enumerate(pieces)
-        ]
+        return _row_passages(document, max_chars)
     structure = parse_structure(document.text)
-    shared = {"date": structure.date, "sources": structure.sources, **common}
-    passages: list[Passage] = []
-    for section in structure.sections:
-        for paragraph in _merge_fragments(section.paragraphs):
-            for piece in split_paragraph(paragraph, max_chars):
-                passages.append(
-                    Passage(
-                        passage_id=f"{document.doc_id}#{len(passages)}",
-                        kind="passage",
-                        text=piece,
-                        section=section.heading,
-                        context=section.heading,
-                        **shared,
-                    )
-                )
-    faq_number = 0
-    for pair in structure.faq:
-        if not pair.answer.strip():
-            continue
-        passages.append(
-            Passage(
-                passage_id=f"{document.doc_id}#faq-{faq_number}",
-                kind="faq",
-                text=pair.answer,
-                question=pair.question,
-                section=pair.section,
-                **shared,
-            )
+    return _body_passages(document, structure, max_chars) + _faq_entries(document, structure)
+
+
+def _faq_row_entry(document: Document) -> Passage:
+    """A structured FAQ row is one FAQ entry."""
+    return Passage(
+        passage_id=f"{document.doc_id}#faq-0",
+        doc_id=document.doc_id,
+        kind="faq",
+        text=document.text,
+        title=document.title,
+        path=document.path,
+        question=document.question,
+    )
+
+
+def _row_passages(document: Document, max_chars: int) -> list[Passage]:
+    """A structured text row: its paragraphs, split to size, under its title as section."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", document.text) if p.strip()]
+    pieces = [
+        piece for p in paragraphs for piece in split_paragraph(" ".join(p.split()), max_chars)
+    ]
+    # An untitled row's title is its id, which means nothing to retrieval.
+    section = document.title if document.title != document.doc_id else ""
+    return [
+        Passage(
+            passage_id=f"{document.doc_id}#{n}",
+            doc_id=document.doc_id,
+            kind="passage",
+            text=piece,
+            title=document.title,
+            path=document.path,
+            section=section,
         )
-        faq_number += 1
-    return passages
+        for n, piece in enumerate(pieces)
+    ]
+
+
+def _body_passages(document: Document, structure: Structure, max_chars: int) -> list[Passage]:
+    """The body sections' paragraphs, short fragments merged, long ones split to size."""
+    pieces = [
+        (section.heading, piece)
+        for section in structure.sections
+        for paragraph in _merge_fragments(section.paragraphs)
+        for piece in split_paragraph(paragraph, max_chars)
+    ]
+    return [
+        _structured(document, structure, f"#{n}", "passage", piece, heading)
+        for n, (heading, piece) in enumerate(pieces)
+    ]
+
+
+def _faq_entries(document: Document, structure: Structure) -> list[Passage]:
+    """The FAQ block's answered questions (an unanswered one is for lint, not for answers)."""
+    pairs = [pair for pair in structure.faq if pair.answer.strip()]
+    return [
+        _structured(
+            document, structure, f"#faq-{n}", "faq", pair.answer, pair.section, pair.question
+        )
+        for n, pair in enumerate(pairs)
+    ]
+
+
+def _structured(
+    document: Document,
+    structure: Structure,
+    suffix: str,
+    kind: Kind,
+    text: str,
+    section: str,
+    question: str | None = None,
+) -> Passage:
+    """A passage of a text document: it shares the document's date and source links."""
+    return Passage(
+        passage_id=f"{document.doc_id}{suffix}",
+        doc_id=document.doc_id,
+        kind=kind,
+        text=text,
+        title=document.title,
+        path=document.path,
+        date=structure.date,
+        section=section,
+        sources=structure.sources,
+        question=question,
+    )
 
 
 def chunk_documents(

@@ -10,19 +10,16 @@ Files that cannot be read are reported as `CorpusProblem` records; the rest stil
 
 from __future__ import annotations
 
-import csv
-import gzip
 import hashlib
 import io
-import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Literal
 
 from qabot.errors import CorpusError, EmptyCorpusError
+from qabot.html_text import html_to_text
+from qabot.rows import RowError, RowFileError, decode, parse_rows, row_format
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 ROW_SUFFIXES = (".jsonl", ".jsonl.gz", ".csv")
@@ -174,12 +171,10 @@ def _read_file(file: Path, relative: str, problems: list[CorpusProblem]) -> Iter
     if suffix == ".pdf":
         yield _pdf_document(raw, relative)
         return
-    if suffix == ".jsonl.gz":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise _Unusable(f"not a readable gzip file ({exc})") from exc
-    text = _decode(raw)
+    try:
+        text = decode(raw, gzipped=suffix == ".jsonl.gz")
+    except RowFileError as exc:
+        raise _Unusable(str(exc)) from exc
     if suffix in ROW_SUFFIXES:
         yield from _row_documents(text, relative, suffix, problems)
         return
@@ -192,18 +187,6 @@ def _read_file(file: Path, relative: str, problems: list[CorpusProblem]) -> Iter
     if not text.strip():
         raise _Unusable("no text in file")
     yield Document(relative, title, text, relative, suffix.lstrip("."))
-
-
-def _decode(raw: bytes) -> str:
-    if b"\x00" in raw[:8192]:
-        raise _Unusable("binary file (contains NUL bytes), not text")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise _Unusable(
-            f"not UTF-8 (invalid byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
-            "save it as UTF-8 to index it"
-        ) from exc
 
 
 def _stem(relative: str) -> str:
@@ -224,36 +207,18 @@ def _markdown_title(text: str) -> str | None:
 def _row_documents(
     text: str, relative: str, suffix: str, problems: list[CorpusProblem]
 ) -> Iterator[Document]:
-    rows: Iterator[tuple[int, object]]
-    rows = _jsonl_rows(text) if suffix != ".csv" else _csv_rows(text)
+    """One document per usable row; the others are reported as problems and skipped."""
     fmt = suffix.lstrip(".").removesuffix(".gz")
     count = 0
-    for line, row in rows:
-        where = f"{relative}:{line}"
-        if isinstance(row, Exception):
-            problems.append(CorpusProblem(where, f"malformed row ({row})"))
+    # A corpus takes spreadsheet exports as they come: short rows lack fields, extra cells go.
+    for row in parse_rows(text, row_format(relative), ragged_ok=True):
+        where = f"{relative}:{row.line}"
+        if isinstance(row, RowError):
+            problems.append(CorpusProblem(where, row.message))
             continue
-        if not isinstance(row, dict):
-            problems.append(CorpusProblem(where, "row is not an object"))
-            continue
-        own_id = next((row[k] for k in ("id", "_id") if row.get(k) not in (None, "")), None)
-        doc_id = str(own_id if own_id is not None else where).strip()
-        question = _field(row, "question")
-        answer = _field(row, "answer")
-        body = _field(row, "text")
-        title = _field(row, "title")
-        if question and answer:
-            document = Document(doc_id, question, answer, relative, fmt, question=question)
-        elif body:
-            document = Document(doc_id, title or doc_id, body, relative, fmt)
-        elif question:
-            message = f"FAQ entry {doc_id!r} has an empty answer"
-            problems.append(CorpusProblem(where, message, "empty-answer"))
-            continue
-        else:
-            problems.append(
-                CorpusProblem(where, "row has neither question+answer nor text; skipped")
-            )
+        document = _row_document(row.fields, where, relative, fmt)
+        if isinstance(document, CorpusProblem):
+            problems.append(document)
             continue
         count += 1
         yield document
@@ -261,28 +226,25 @@ def _row_documents(
         raise _Unusable("no usable rows (need question+answer or text)")
 
 
-def _field(row: dict, name: str) -> str:
-    value = row.get(name)
+def _row_document(fields: dict, where: str, relative: str, fmt: str) -> Document | CorpusProblem:
+    """A row's document: an FAQ entry, or a titled text; else why it is neither."""
+    own_id = next((fields[k] for k in ("id", "_id") if fields.get(k) not in (None, "")), None)
+    doc_id = str(own_id if own_id is not None else where).strip()
+    question = _field(fields, "question")
+    answer = _field(fields, "answer")
+    body = _field(fields, "text")
+    if question and answer:
+        return Document(doc_id, question, answer, relative, fmt, question=question)
+    if body:
+        return Document(doc_id, _field(fields, "title") or doc_id, body, relative, fmt)
+    if question:
+        return CorpusProblem(where, f"FAQ entry {doc_id!r} has an empty answer", "empty-answer")
+    return CorpusProblem(where, "row has neither question+answer nor text; skipped")
+
+
+def _field(fields: dict, name: str) -> str:
+    value = fields.get(name)
     return value.strip() if isinstance(value, str) else ""
-
-
-def _jsonl_rows(text: str) -> Iterator[tuple[int, object]]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield number, exc
-
-
-def _csv_rows(text: str) -> Iterator[tuple[int, object]]:
-    reader = csv.DictReader(io.StringIO(text))
-    try:
-        for row in reader:
-            yield reader.line_num, {k.strip().lower(): v for k, v in row.items() if k}
-    except csv.Error as exc:
-        yield reader.line_num, exc
 
 
 def _pdf_document(raw: bytes, relative: str) -> Document:
@@ -302,97 +264,3 @@ def _pdf_document(raw: bytes, relative: str) -> Document:
     if not text:
         raise _Unusable("PDF has no extractable text (scanned images are not supported)")
     return Document(relative, str(title), text, relative, "pdf")
-
-
-_BLOCK_TAGS = frozenset(
-    [
-        "p",
-        "div",
-        "section",
-        "article",
-        "header",
-        "footer",
-        "li",
-        "ul",
-        "ol",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "br",
-        "tr",
-        "table",
-        "blockquote",
-        "pre",
-        "dt",
-        "dd",
-        "main",
-        "nav",
-        "aside",
-    ]
-)
-_SKIP_TAGS = frozenset(("script", "style", "noscript", "template", "head"))
-
-
-class _TextExtractor(HTMLParser):
-    """HTML to plain text: blocks become paragraphs, headings their own lines, links keep URLs."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.title = ""
-        self._skip = 0
-        self._in_title = False
-        self._href: str | None = None
-        self._link_text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "title":
-            self._in_title = True
-        elif tag in _SKIP_TAGS:
-            self._skip += 1
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n\n")
-            if tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
-                self.parts.append("#" * int(tag[1]) + " ")
-        elif tag == "a":
-            self._href = dict(attrs).get("href")
-            self._link_text = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
-            self._in_title = False
-        elif tag in _SKIP_TAGS:
-            self._skip = max(0, self._skip - 1)
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n\n")
-        elif tag == "a" and self._href:
-            label = "".join(self._link_text)
-            if self._href.startswith(("http://", "https://")) and self._href not in label:
-                self.parts.append(f" ({self._href})")
-            self._href = None
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title += data
-        elif not self._skip:
-            self.parts.append(re.sub(r"\s+", " ", data))
-            if self._href is not None:
-                self._link_text.append(data)
-
-
-def html_to_text(html: str) -> tuple[str, str]:
-    """Return ``(title, text)`` of an HTML page; paragraphs separated by blank lines."""
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    raw = "".join(parser.parts)
-    paragraphs = [" ".join(block.split()) for block in raw.split("\n\n")]
-    text = "\n\n".join(p for p in paragraphs if p)
-    title = " ".join(parser.title.split())
-    if not title:
-        first = next((p for p in paragraphs if p.startswith("# ")), "")
-        title = first[2:]
-    return title, text

@@ -32,8 +32,12 @@ class Embedder(Protocol):
     name: str
     dimension: int
 
-    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        """Return float32 vectors, shape ``(len(texts), dimension)``, each of unit length."""
+    def embed_batch(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Return float32 vectors, shape ``(len(texts), dimension)``, each of unit length.
+
+        ``progress`` asks for a progress display while a large batch is embedded (an index
+        build); an embedder that has none ignores it.
+        """
         ...
 
 
@@ -77,7 +81,6 @@ class SentenceTransformerEmbedder:
             of a model already in the local Hugging Face cache. Never downloaded.
         batch_size: texts encoded per forward pass.
         device: torch device string.
-        progress: show a progress bar while encoding (the CLI turns it on for builds).
     """
 
     def __init__(
@@ -86,13 +89,11 @@ class SentenceTransformerEmbedder:
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
         device: str = "cpu",
-        progress: bool = False,
     ) -> None:
         from sentence_transformers import SentenceTransformer
 
         self.name = str(model)
         self.batch_size = batch_size
-        self.progress = progress
         location = resolve_model(model)
         try:
             self.model = SentenceTransformer(location, device=device, local_files_only=True)
@@ -107,7 +108,8 @@ class SentenceTransformerEmbedder:
             raise ModelError(f"Model {self.name!r} does not report an embedding dimension.")
         self.dimension = int(dimension)
 
-    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_batch(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """See `Embedder.embed_batch`; the progress bar shows only beyond one encoding batch."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         vectors = self.model.encode(
@@ -115,7 +117,7 @@ class SentenceTransformerEmbedder:
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
-            show_progress_bar=self.progress and len(texts) > self.batch_size,
+            show_progress_bar=progress and len(texts) > self.batch_size,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 

@@ -3,7 +3,7 @@
 Layout of ``index_dir``::
 
     manifest.json          what built the index, and which data folder is current
-    calibration.json       optional: the confidence threshold chosen by ``qabot eval --calibrate``
+    calibration.json       optional: the calibrated threshold (`qabot.thresholds` reads it)
     data-<build id>/       read-only files: passages.jsonl, vectors.faiss, rows.json, lexical/
 
 A build writes a new data folder, then replaces ``manifest.json`` in one atomic rename: until
@@ -21,12 +21,13 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
+from qabot.atomic import write_json_atomic
 from qabot.chunking import DEFAULT_MAX_CHARS, Passage, chunk_documents
-from qabot.corpus import corpus_fingerprint, load_corpus
+from qabot.corpus import Corpus, corpus_fingerprint, load_corpus
 from qabot.embedding import Embedder
 from qabot.errors import (
     CorpusError,
@@ -44,7 +45,6 @@ from qabot.version import __version__
 
 FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
-CALIBRATION_FILE = "calibration.json"
 _PASSAGES_FILE = "passages.jsonl"
 
 
@@ -93,8 +93,11 @@ def build_index(
     embedder: Embedder,
     *,
     max_chars: int = DEFAULT_MAX_CHARS,
+    progress: bool = False,
 ) -> Index:
     """Read the corpus, chunk it, embed it and save a new index into ``index_dir`` atomically.
+
+    ``progress`` asks the embedder to show its progress (the CLI does, for builds).
 
     Raises:
         CorpusError / EmptyCorpusError: the corpus cannot be read or yields no passages.
@@ -105,14 +108,34 @@ def build_index(
     if not passages:
         raise EmptyCorpusError(f"Corpus {str(corpus_path)!r} yielded no passages to index.")
     row_ids = [p.passage_id for p in passages for _ in p.embedding_texts()]
-    vectors = embedder.embed_batch([t for p in passages for t in p.embedding_texts()])
-    store = VectorStore.build(row_ids, vectors)
+    texts = [t for p in passages for t in p.embedding_texts()]
+    store = VectorStore.build(row_ids, embedder.embed_batch(texts, progress=progress))
     lexical = LexicalIndex.build(
         [p.passage_id for p in passages], [p.keyword_text() for p in passages]
     )
-
     index_dir.mkdir(parents=True, exist_ok=True)
     data_dir = f"data-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    staging = _stage(index_dir, data_dir, passages, store, lexical)
+    manifest = _manifest(corpus, corpus_path, passages, store, embedder.name, max_chars, data_dir)
+    # The commit: one build at a time renames its data in, swaps the manifest and clears the old
+    # data, so that two builds (say `serve` and `ask`) never delete each other's folder.
+    with _commit_lock(index_dir):
+        os.rename(staging, index_dir / data_dir)
+        write_json_atomic(index_dir / MANIFEST_FILE, manifest.to_dict())
+        _remove_old_data(index_dir, keep=data_dir)
+    return Index(
+        index_dir, manifest, tuple(passages), store, lexical, {p.passage_id: p for p in passages}
+    )
+
+
+def _stage(
+    index_dir: Path,
+    data_dir: str,
+    passages: Sequence[Passage],
+    store: VectorStore,
+    lexical: LexicalIndex,
+) -> Path:
+    """Write the data files into a hidden staging folder, read-only; removed if that fails."""
     staging = Path(tempfile.mkdtemp(prefix=f".{data_dir}.", dir=index_dir))
     try:
         store.save(staging)
@@ -124,30 +147,34 @@ def build_index(
     except BaseException:
         _remove_tree(staging)
         raise
-    manifest = IndexManifest(
-        model=embedder.name,
-        dimension=int(vectors.shape[1]),
+    return staging
+
+
+def _manifest(
+    corpus: Corpus,
+    corpus_path: Path,
+    passages: Sequence[Passage],
+    store: VectorStore,
+    model: str,
+    max_chars: int,
+    data_dir: str,
+) -> IndexManifest:
+    """What decided this build's content, as the manifest records it."""
+    return IndexManifest(
+        model=model,
+        dimension=store.dimension,
         max_chars=max_chars,
         corpus_path=str(corpus_path),
         corpus_fingerprint=corpus.fingerprint,
         documents=len(corpus.documents),
         passages=sum(p.kind == "passage" for p in passages),
         faq_entries=sum(p.kind == "faq" for p in passages),
-        rows=len(row_ids),
+        rows=len(store),
         data_dir=data_dir,
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         qabot_version=__version__,
         lexical={"library": "bm25s", "k1": DEFAULT_K1, "b": DEFAULT_B, "stemmer": "english"},
         problems=tuple(str(p) for p in corpus.problems),
-    )
-    # The commit: one build at a time renames its data in, swaps the manifest and clears the old
-    # data, so that two builds (say `serve` and `ask`) never delete each other's folder.
-    with _commit_lock(index_dir):
-        os.rename(staging, index_dir / data_dir)
-        write_json_atomic(index_dir / MANIFEST_FILE, manifest.to_dict())
-        _remove_old_data(index_dir, keep=data_dir)
-    return Index(
-        index_dir, manifest, tuple(passages), store, lexical, {p.passage_id: p for p in passages}
     )
 
 
@@ -241,6 +268,7 @@ def ensure_index(
     default_model: str,
     default_corpus: Path | str = "corpus",
     max_chars: int = DEFAULT_MAX_CHARS,
+    progress: bool = False,
     log: Callable[[str], None] = lambda message: None,
 ) -> tuple[Index, Embedder]:
     """Load the index, rebuilding it first when missing, corrupt, stale or of another model.
@@ -248,7 +276,8 @@ def ensure_index(
     ``corpus_path`` None means the corpus the index was built from (``default_corpus`` when
     there is no index yet). When that corpus is not on this machine (a replica sharing the
     index folder), the index is served as built. ``make_embedder(name)`` is called once, with
-    ``model`` or else the index's model. Returns the index and the embedder, ready to answer.
+    ``model`` or else the index's model. ``progress`` is passed to `build_index`. Returns the
+    index and the embedder, ready to answer.
     """
     try:
         manifest: IndexManifest | None = read_manifest(index_dir)
@@ -268,58 +297,18 @@ def ensure_index(
         return index, embedder
     except QabotIndexError as exc:
         log(f"{exc} Building the index in {str(index_dir)!r} from {str(corpus_path)!r} ...")
-    index = build_index(corpus_path, index_dir, embedder, max_chars=max_chars)
+    index = build_index(corpus_path, index_dir, embedder, max_chars=max_chars, progress=progress)
     for problem in index.manifest.problems:
         log(f"skipped: {problem}")
     return index, embedder
 
 
-def read_calibration(index_dir: Path | str) -> dict | None:
-    """The stored calibration (``{"threshold": ..., "model": ...}``), or None."""
-    path = Path(index_dir) / CALIBRATION_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return (
-        data if isinstance(data, dict) and isinstance(data.get("threshold"), int | float) else None
-    )
-
-
-def calibrated_threshold(index_dir: Path | str, manifest: IndexManifest) -> float | None:
-    """The stored threshold, when it was calibrated with this index's model and corpus."""
-    calibration = read_calibration(index_dir)
-    if not calibration or calibration.get("model") != manifest.model:
-        return None
-    if calibration.get("corpus_fingerprint") not in (None, manifest.corpus_fingerprint):
-        return None  # the documents changed since: the scores it was chosen on are gone
-    return float(calibration["threshold"])
-
-
-def write_calibration(index_dir: Path | str, calibration: dict) -> None:
-    """Store a calibration beside the index (atomically)."""
-    write_json_atomic(Path(index_dir) / CALIBRATION_FILE, calibration)
-
-
-def write_json_atomic(path: Path, data: object) -> None:
-    """Write JSON to a temporary file and rename it over ``path``: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2, ensure_ascii=False)
-            out.write("\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; replicas and other users must read it
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _passage_from_dict(data: dict) -> Passage:
     data["sources"] = tuple(Link(**link) for link in data.get("sources") or ())
+    # Indexes written before `context` was folded into `section` still load: it held the
+    # section heading, or a structured row's title where the section was empty.
+    context = data.pop("context", "")
+    data["section"] = data.get("section") or context
     return Passage(**data)
 
 

@@ -7,15 +7,19 @@ import io
 import json
 import sys
 
+from qabot.answering import ANSWER_KEYS, DEFAULT_ALTERNATIVES, DEFAULT_THRESHOLD
+from qabot.chunking import DEFAULT_MAX_CHARS
 from qabot.cli.wiring import (
     add_index_options,
     command,
     finite_float,
+    load_embedder,
     log,
     non_negative_int,
     open_answerer,
     positive_int,
 )
+from qabot.embedding import DEFAULT_MODEL
 from qabot.errors import QuestionError
 
 
@@ -31,13 +35,14 @@ def cmd_index(args: argparse.Namespace) -> int:
       qabot index docs/ --index-dir /tmp/docs-index
       qabot index faq.csv --model /models/all-mpnet-base-v2
     """
-    from qabot.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder
     from qabot.index import build_index
 
     model = args.model or DEFAULT_MODEL
-    embedder = SentenceTransformerEmbedder(model, progress=True)
+    embedder = load_embedder(model)
     log(f"Indexing {args.corpus} with {model} ...")
-    index = build_index(args.corpus, args.index_dir, embedder, max_chars=args.max_chars)
+    index = build_index(
+        args.corpus, args.index_dir, embedder, max_chars=args.max_chars, progress=True
+    )
     for problem in index.manifest.problems:
         log(f"skipped: {problem}")
     m = index.manifest
@@ -111,16 +116,13 @@ def _ask_stream(answerer, lines, alternatives: int | None, batch_size: int = 102
 
 
 def _error_record(question: str) -> dict:
-    """The record of a line that is no question: the answer keys, empty, and why."""
+    """The record of a line that is no question: every answer key, empty, and why."""
     return {
+        **dict.fromkeys(ANSWER_KEYS),
         "question": question,
         "found": False,
-        "kind": None,
-        "answer": None,
-        "score": None,
-        "faq_question": None,
-        "source": None,
         "alternatives": [],
+        "suggestions": [],
         "error": "The question is empty (or only control characters).",
     }
 
@@ -158,9 +160,6 @@ def format_answer(answer) -> str:
 
 def register(subparsers) -> None:
     """Add ``index`` and ``ask`` to the parser."""
-    from qabot.answering import DEFAULT_ALTERNATIVES
-    from qabot.chunking import DEFAULT_MAX_CHARS
-
     index = command(subparsers, "index", cmd_index, "build or rebuild the index")
     add_index_options(index, corpus_positional=True)
     index.add_argument(
@@ -184,5 +183,6 @@ def register(subparsers) -> None:
         "--threshold",
         type=finite_float,
         default=None,
-        help="lowest score that counts as an answer (default: the calibrated one, else 0.42)",
+        help="lowest score that counts as an answer (default: the calibrated one, else "
+        f"{DEFAULT_THRESHOLD})",
     )

@@ -97,7 +97,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def _open_answerer(args: argparse.Namespace) -> tuple[Answerer, str]:
     """The answerer with the threshold in force, and where that threshold came from."""
     from qabot.answering import DEFAULT_THRESHOLD
-    from qabot.index import calibrated_threshold
+    from qabot.thresholds import calibrated_threshold
 
     given = args.threshold is not None
     answerer = open_answerer(

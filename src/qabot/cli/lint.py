@@ -41,7 +41,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
             model = DEFAULT_MODEL
     findings = lint_corpus(
         args.corpus,
-        SentenceTransformerEmbedder(model, progress=False),
+        SentenceTransformerEmbedder(model),
         question_similarity=args.question_similarity,
         passage_similarity=args.passage_similarity,
     )

@@ -9,6 +9,12 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qabot.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
+
+if TYPE_CHECKING:  # for annotations only: the commands import what they use when they run
+    from qabot.answering import Answerer
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX_DIR = "index"
@@ -23,13 +29,9 @@ def env(name: str, default: str) -> str:
     return os.environ.get(name) or default
 
 
-def make_embedder_factory(progress: bool) -> Callable[[str], object]:
-    def make(model: str) -> object:
-        from qabot.embedding import SentenceTransformerEmbedder
-
-        return SentenceTransformerEmbedder(model, progress=progress)
-
-    return make
+def load_embedder(model: str) -> Embedder:
+    """The sentence-transformers embedder the commands use (model loaded from disk only)."""
+    return SentenceTransformerEmbedder(model)
 
 
 def open_answerer(
@@ -40,26 +42,29 @@ def open_answerer(
     threshold: float | None = None,
     alternatives: int | None = None,
     progress: bool = True,
-):
+    make_embedder: Callable[[str], Embedder] = load_embedder,
+) -> Answerer:
     """Load (building when needed) the index and return a ready `Answerer`.
 
     ``corpus`` None means the corpus the index was built from (or ./corpus for a new index).
+    ``progress`` shows a bar while the index is (re)built; ``make_embedder(model name)`` makes
+    the embedder (tests pass a fake one).
     """
     from qabot.answering import DEFAULT_ALTERNATIVES, DEFAULT_THRESHOLD, Answerer
-    from qabot.embedding import DEFAULT_MODEL
-    from qabot.index import calibrated_threshold, ensure_index
+    from qabot.index import ensure_index
     from qabot.retrieval import Retriever
+    from qabot.thresholds import calibrated_threshold
 
     index, embedder = ensure_index(
         corpus,
         index_dir,
-        make_embedder_factory(progress),
+        make_embedder,
         model=model,
         default_model=DEFAULT_MODEL,
         default_corpus=DEFAULT_CORPUS,
+        progress=progress,
         log=log,
     )
-    embedder.progress = False  # a bar while building the index, none while answering
     if threshold is None:
         threshold = calibrated_threshold(index_dir, index.manifest)
     return Answerer(
@@ -75,25 +80,25 @@ def add_index_options(parser: argparse.ArgumentParser, *, corpus_positional: boo
             "corpus",
             nargs="?",
             default=env("QABOT_CORPUS", DEFAULT_CORPUS),
-            help="folder or file of documents (default: $QABOT_CORPUS or ./corpus)",
+            help=f"folder or file of documents (default: $QABOT_CORPUS or ./{DEFAULT_CORPUS})",
         )
     else:
         parser.add_argument(
             "--corpus",
             default=os.environ.get("QABOT_CORPUS") or None,
             help="documents to (re)build from when the index is missing or stale (default: "
-            "$QABOT_CORPUS, else the corpus the index was built from, else ./corpus)",
+            f"$QABOT_CORPUS, else the corpus the index was built from, else ./{DEFAULT_CORPUS})",
         )
     parser.add_argument(
         "--index-dir",
         default=env("QABOT_INDEX_DIR", DEFAULT_INDEX_DIR),
-        help="index folder (default: $QABOT_INDEX_DIR or ./index)",
+        help=f"index folder (default: $QABOT_INDEX_DIR or ./{DEFAULT_INDEX_DIR})",
     )
     parser.add_argument(
         "--model",
         default=os.environ.get("QABOT_MODEL") or None,
         help="sentence-transformers model name or local path (default: $QABOT_MODEL, else the "
-        "index's model, else the bundled all-MiniLM-L6-v2); never downloaded",
+        f"index's model, else the bundled {DEFAULT_MODEL}); never downloaded",
     )
 
 

@@ -17,7 +17,7 @@ from qabot.evaluation.lint import Finding, lint_corpus
 from qabot.evaluation.questionsets import EvalCase, load_question_set, read_qrels, resolve_gold
 from qabot.evaluation.reports import load_report, summary_table, write_reports
 from qabot.evaluation.run import EvalReport, evaluate
-from qabot.index import calibrated_threshold
+from qabot.thresholds import calibrated_threshold
 
 __all__ = [
     "Calibration",

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from qabot.index import IndexManifest, write_calibration
+from qabot.index import IndexManifest
+from qabot.thresholds import write_calibration
 
 OBJECTIVE = "accuracy"
 _DECLINE_ALL_MARGIN = 0.01

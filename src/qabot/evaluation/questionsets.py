@@ -13,9 +13,6 @@ Every problem raises `EvalInputError` naming the file and line.
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -23,6 +20,7 @@ from pathlib import Path
 
 from qabot.chunking import Passage
 from qabot.errors import EvalInputError
+from qabot.rows import RowError, RowFileError, csv_header, parse_rows, read_text, row_format
 
 QUESTION_FIELDS = ("question", "text")
 ID_FIELDS = ("id", "qid", "_id")
@@ -251,50 +249,24 @@ def _rows(path: Path) -> Iterable[tuple[int, dict]]:
     text = _read_text(path)
     if not text.strip():
         raise EvalInputError(f"{path}: empty file, no questions.")
-    name = path.name.lower()
-    if name.endswith((".csv", ".tsv")):
-        yield from _csv_rows(path, text, "\t" if name.endswith(".tsv") else ",")
-        return
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise EvalInputError(f"{path}:{number}: malformed JSON ({exc.msg})") from exc
-        if not isinstance(row, dict):
-            raise EvalInputError(f"{path}:{number}: a row must be a JSON object, not {row!r:.40}")
-        yield number, row
-
-
-def _csv_rows(path: Path, text: str, delimiter: str) -> Iterable[tuple[int, dict]]:
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    header = [name.strip().lower() for name in reader.fieldnames or []]
-    if not any(name in QUESTION_FIELDS for name in header):
-        raise EvalInputError(
-            f"{path}:1: no question column (need 'question' or 'text'; found: {header})"
-        )
-    try:
-        for row in reader:
-            if None in row or None in row.values():
-                raise EvalInputError(
-                    f"{path}:{reader.line_num}: malformed row: expected {len(header)} fields"
-                )
-            yield reader.line_num, {k.strip().lower(): v for k, v in row.items()}
-    except csv.Error as exc:
-        raise EvalInputError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from exc
+    fmt = row_format(path)
+    if fmt != "jsonl":
+        header = csv_header(text, fmt)
+        if not any(name in QUESTION_FIELDS for name in header):
+            raise EvalInputError(
+                f"{path}:1: no question column (need 'question' or 'text'; found: {header})"
+            )
+    for row in parse_rows(text, fmt):
+        if isinstance(row, RowError):
+            raise EvalInputError(f"{path}:{row.line}: {row.message}")
+        yield row.line, row.fields
 
 
 def _read_text(path: Path) -> str:
     try:
-        raw = path.read_bytes()
-        if path.name.lower().endswith(".gz"):
-            raw = gzip.decompress(raw)
-        return raw.decode("utf-8-sig")
-    except FileNotFoundError:
-        raise EvalInputError(f"{path}: no such file") from None
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise EvalInputError(f"{path}: cannot be read ({exc})") from exc
+        return read_text(path)
+    except RowFileError as exc:
+        raise EvalInputError(f"{path}: {exc}") from exc
 
 
 def _first(row: Mapping, names: Sequence[str]) -> str | None:

@@ -17,9 +17,9 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from qabot.atomic import write_json_atomic
 from qabot.errors import EvalInputError
 from qabot.evaluation.run import METRIC_KEYS, EvalReport
-from qabot.index import write_json_atomic
 
 REPORT_FILE = "report.json"
 RESULTS_FILE = "results.csv"

@@ -1,0 +1,32 @@
+"""Test doubles shared by the tests and by the scripts they run in fresh interpreters."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+
+
+class FakeEmbedder:
+    """Deterministic bag-of-words vectors: texts sharing words get similar vectors."""
+
+    def __init__(self, dimension: int = 64, name: str = "fake-embedder") -> None:
+        self.dimension = dimension
+        self.name = name
+        self.calls: list[int] = []
+        self.progress_calls: list[bool] = []
+
+    def embed_batch(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        self.calls.append(len(texts))
+        self.progress_calls.append(progress)
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                word = "".join(c for c in word if c.isalnum())
+                if word:
+                    slot = int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dimension
+                    vectors[row, slot] += 1.0
+            norm = np.linalg.norm(vectors[row])
+            vectors[row] = vectors[row] / norm if norm else 1.0 / np.sqrt(self.dimension)
+        return vectors
