@@ -1,0 +1,205 @@
+"""Choose the fusion formula for its worst case over three dev corpora; print the table.
+
+Metrics (dev splits only): StackFAQ block 0 thread-level hit@1, SciFact train nDCG@10
+(documents ranked by their best passage), seed dev hit@1 on answerable questions. Every
+passage of a corpus is scored (exact search), with the product's passages, tokens and BM25.
+
+"Worst case" = the largest regret: for each corpus, how far the formula falls below the best
+grid point for that corpus; the chosen formula minimises the largest of the three (ties: the
+higher mean). The table also shows each corpus's change against today's formula.
+
+    PYTHONPATH=src .venv/bin/python bench/fusion_search.py > bench/results/fusion.md
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from dataclasses import astuple, dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from embed_cache import Bench, load_bench
+
+from qabot.evidence import TODAY, Fusion, grain_maxima
+
+STEP = 0.25
+FAQ_KEYWORD = (0.0, 0.05, 0.1, 0.2, 0.3)
+PASSAGE_KEYWORD = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+@dataclass
+class Arrays:
+    """One corpus's evidence for every dev question against every passage."""
+
+    bench: Bench
+    grains: np.ndarray  # (questions, passages, 3)
+    keyword: np.ndarray  # (questions, passages) raw BM25
+    is_faq: np.ndarray
+    answerable: np.ndarray
+
+
+def evidence_arrays(bench: Bench, chunk: int = 64) -> Arrays:
+    """Grain maxima and raw BM25 of every dev question against every passage."""
+    n = len(bench.passages)
+    parts = []
+    for start in range(0, len(bench.questions), chunk):
+        scores = bench.query_vectors[start : start + chunk] @ bench.row_vectors.T
+        parts.append(grain_maxima(scores, bench.row_passage, bench.row_grain, n))
+    keyword = bench.lexical.scores_batch([q.text for q in bench.questions])
+    return Arrays(
+        bench,
+        np.concatenate(parts),
+        keyword,
+        np.array([p.kind == "faq" for p in bench.passages]),
+        np.array([bool(q.relevant) for q in bench.questions]),
+    )
+
+
+def metric(arrays: Arrays, fused: np.ndarray) -> float:
+    """The corpus's own figure for fused scores ``(questions, passages)``."""
+    bench = arrays.bench
+    if bench.name == "scifact":
+        return _ndcg10(bench, fused)
+    return float(np.mean(right_first(arrays, fused)[arrays.answerable]))
+
+
+def right_first(arrays: Arrays, fused: np.ndarray) -> np.ndarray:
+    """Per question: is the top passage right (always False when unanswerable)."""
+    top = fused.argmax(axis=1)
+    key = arrays.bench.answer_key
+    return np.array(
+        [key[t] in q.relevant for t, q in zip(top, arrays.bench.questions, strict=True)]
+    )
+
+
+def _ndcg10(bench: Bench, fused: np.ndarray) -> float:
+    docs = np.array(bench.answer_key)
+    starts = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
+    doc_scores = np.maximum.reduceat(fused, starts, axis=1)
+    doc_ids = docs[starts]
+    top = np.argsort(-doc_scores, axis=1, kind="stable")[:, :10]
+    discount = 1.0 / np.log2(np.arange(2, 12))
+    total = 0.0
+    for q, row in zip(bench.questions, top, strict=True):
+        gains = np.array([doc_ids[i] in q.relevant for i in row], dtype=float)
+        ideal = discount[: min(10, len(q.relevant))].sum()
+        total += float(gains @ discount) / ideal
+    return total / len(bench.questions)
+
+
+def grid() -> tuple[list[tuple], list[tuple]]:
+    """FAQ parts (a, b, c, m, w_faq) and passage parts (s, p, w_passage) of the search."""
+    steps = np.arange(0, 1 + 1e-9, STEP)
+    faq = [
+        (a, b, c, round(1 - a - b - c, 2), w)
+        for a, b, c in itertools.product(steps, repeat=3)
+        if a + b + c <= 1 + 1e-9
+        for w in FAQ_KEYWORD
+    ]
+    passage = [
+        (s, p, w)
+        for s, p in itertools.product(steps, repeat=2)
+        if s + p <= 1 + 1e-9
+        for w in PASSAGE_KEYWORD
+    ]
+    return faq, passage
+
+
+def fusion_of(faq: tuple, passage: tuple) -> Fusion:
+    a, b, c, m, wf = faq
+    s, p, wp = passage
+    return Fusion(a, b, c, m, s, p, faq_keyword=wf, passage_keyword=wp)
+
+
+def search(stackfaq: Arrays, scifact: Arrays, seed: Arrays) -> dict:
+    """Every grid point's figures: StackFAQ depends on the FAQ part only, SciFact on the
+    passage part only, the seed document (both kinds compete) on both."""
+    faq_grid, passage_grid = grid()
+    dummy_passage, dummy_faq = passage_grid[0], faq_grid[0]
+
+    def score(arrays: Arrays, fusion: Fusion) -> float:
+        return metric(arrays, fusion.fuse(arrays.grains, arrays.is_faq, arrays.keyword))
+
+    by_faq = {f: score(stackfaq, fusion_of(f, dummy_passage)) for f in faq_grid}
+    by_passage = {p: score(scifact, fusion_of(dummy_faq, p)) for p in passage_grid}
+    by_both = {(f, p): score(seed, fusion_of(f, p)) for f in faq_grid for p in passage_grid}
+    return {"stackfaq": by_faq, "scifact": by_passage, "seed": by_both}
+
+
+def choose(results: dict) -> tuple[tuple, tuple, dict]:
+    """The grid point with the smallest largest regret; also each corpus's best figure."""
+    best = {name: max(values.values()) for name, values in results.items()}
+    ranked = []
+    for (f, p), seed in results["seed"].items():
+        figures = (results["stackfaq"][f], results["scifact"][p], seed)
+        regret = max(b - x for b, x in zip(best.values(), figures, strict=True))
+        ranked.append((round(regret, 6), -sum(figures), f, p))
+    ranked.sort()
+    _, _, f, p = ranked[0]
+    return f, p, best
+
+
+def row(name: str, fusion: Fusion, arrays: dict, best: dict, today: dict) -> str:
+    figures = {k: metric(a, fusion.fuse(a.grains, a.is_faq, a.keyword)) for k, a in arrays.items()}
+    regret = max(best[k] - figures[k] for k in figures)
+    cells = " | ".join(f"{figures[k]:.3f} ({figures[k] - today[k]:+.3f})" for k in figures)
+    weights = ", ".join(f"{w:g}" for w in astuple(fusion))
+    return f"| {name} | {weights} | {cells} | {regret:.3f} |"
+
+
+def alternatives(chosen: Fusion) -> list[tuple[str, Fusion]]:
+    """Named formulas worth a row of their own besides today's and the chosen one."""
+    return [
+        ("FAQ mean(Q, QA)", Fusion(0.5, 0.5, 0, 0, 0, 0, 0.05, 0.3)),
+        ("FAQ mean(Q, QA) + keyword 0.2", Fusion(0.5, 0.5, 0, 0, 0, 0, 0.2, 0.3)),
+        ("FAQ mean(Q, QA, best sentence)", Fusion(1, 1, 1, 0, 0, 0, 0.05, 0.3)),
+        ("passage max(whole, best sentence)", Fusion(0, 0, 0, 1, 0, 1, 0.05, 0.3)),
+        ("passage mean(whole, best sentence)", Fusion(0, 0, 0, 1, 0.5, 0, 0.05, 0.3)),
+        ("dense only (no keyword)", Fusion(0, 0, 0, 1, 0, 0, 0, 0)),
+        ("chosen, no keyword", Fusion(*astuple(chosen)[:6], 0, 0)),
+    ]
+
+
+def main() -> int:
+    arrays = {name: evidence_arrays(load_bench(name)) for name in ("stackfaq", "scifact", "seed")}
+    results = search(arrays["stackfaq"], arrays["scifact"], arrays["seed"])
+    f, p, best = choose(results)
+    chosen = fusion_of(f, p)
+    today = {k: metric(a, TODAY.fuse(a.grains, a.is_faq, a.keyword)) for k, a in arrays.items()}
+    sizes = ", ".join(
+        f"{k} {int(a.answerable.sum())} answerable of {len(a.bench.questions)}"
+        for k, a in arrays.items()
+    )
+    print("# Fusion: alternatives on the dev splits\n")
+    print(f"Dev questions: {sizes}. Grid step {STEP}; keyword weights FAQ {FAQ_KEYWORD},")
+    print(f"passage {PASSAGE_KEYWORD}: {len(results['seed'])} formulas.\n")
+    print("Best grid figure per corpus: " + ", ".join(f"{k} {v:.3f}" for k, v in best.items()))
+    print("\nweights = faq_question, faq_whole, faq_sentence, faq_max, passage_sentence,")
+    print("passage_max, faq_keyword, passage_keyword. Cells: figure (change against today).")
+    print("Regret = largest shortfall against a corpus's best grid figure.\n")
+    print(
+        "| formula | weights | StackFAQ dev hit@1 | SciFact train nDCG@10 | seed dev hit@1 ", end=""
+    )
+    print("| regret |\n|---|---|---|---|---|---|")
+    print(row("today", TODAY, arrays, best, today))
+    for name, fusion in alternatives(chosen):
+        print(row(name, fusion, arrays, best, today))
+    for k in ("stackfaq", "scifact"):
+        top = max(results[k], key=results[k].get)
+        best_seed = max(
+            (pair for pair in results["seed"] if pair[0 if k == "stackfaq" else 1] == top),
+            key=results["seed"].get,
+        )
+        print(row(f"best for {k}", fusion_of(*best_seed), arrays, best, today))
+    seed_best = max(results["seed"], key=results["seed"].get)
+    print(row("best for seed", fusion_of(*seed_best), arrays, best, today))
+    print(row("**chosen (min largest regret)**", chosen, arrays, best, today))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
