@@ -11,6 +11,7 @@ On SciFact (the largest dev corpus: ~60k grain rows), one question at a time:
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -39,8 +40,10 @@ QUESTIONS = 100
 CANDIDATES = 100
 
 
-def main() -> int:
-    bench = load_bench("scifact")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", default="scifact", choices=("scifact", "stackfaq", "seed"))
+    bench = load_bench(parser.parse_args(argv).corpus)
     embedder = SentenceTransformerEmbedder()
     faiss = _faiss()
     search_rows = np.flatnonzero(bench.row_grain != GRAIN_SENTENCE)
@@ -77,7 +80,7 @@ def main() -> int:
         extra.append(ended - middle)
     bare_ms, extra_ms = 1000 * np.median(bare), 1000 * np.median(extra)
     rows_each = np.diff(offsets).mean()
-    print(f"SciFact: {len(bench.passages)} passages, {len(bench.row_text)} grain rows")
+    print(f"{bench.name}: {len(bench.passages)} passages, {len(bench.row_text)} grain rows")
     print(f"({rows_each:.1f} per passage), {len(search_rows)} rows searched by FAISS.")
     print(f"median of {len(questions)} questions, one at a time:")
     print(f"  bare encode + FAISS top-{CANDIDATES}: {bare_ms:.2f} ms")
