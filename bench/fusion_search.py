@@ -204,10 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     print("\nweights = faq_question, faq_whole, faq_sentence, faq_max, passage_sentence,")
     print("passage_max, faq_keyword, passage_keyword. Cells: figure (change against today).")
     print("Regret = largest shortfall against a corpus's best grid figure.\n")
-    print(
-        "| formula | weights | StackFAQ dev hit@1 | SciFact train nDCG@10 | seed dev hit@1 ", end=""
-    )
-    print("| regret |\n|---|---|---|---|---|---|")
+    titles = {
+        "stackfaq": "StackFAQ dev hit@1",
+        "scifact": "SciFact train nDCG@10",
+        "seed": "seed dev hit@1 (answerable)",
+    }
+    print("| formula | weights | " + " | ".join(titles[k] for k in arrays) + " | regret |")
+    print("|---|---|" + "---|" * len(arrays) + "---|")
     print(row("today", TODAY, arrays, best, today))
     for name, fusion in alternatives(chosen):
         print(row(name, fusion, arrays, best, today))
