@@ -1,0 +1,238 @@
+"""Choose the fusion formula for its worst case over three dev corpora; print the table.
+
+Metrics (dev splits only): StackFAQ block 0 thread-level hit@1, SciFact train nDCG@10
+(documents ranked by their best passage), seed dev hit@1 on answerable questions. Every
+passage of a corpus is scored (exact search), with the product's passages, tokens and BM25.
+
+"Worst case" = the largest regret: for each corpus, how far the formula falls below the best
+grid point for that corpus; the chosen formula minimises the largest of the three (ties: the
+higher mean). The table also shows each corpus's change against today's formula.
+
+    PYTHONPATH=src .venv/bin/python bench/fusion_search.py > bench/results/fusion.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from dataclasses import astuple, dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from embed_cache import Bench, load_bench
+
+from qabot.evidence import TODAY, Fusion, grain_maxima
+
+STEP = 0.25
+FAQ_KEYWORD = (0.0, 0.05, 0.1, 0.2, 0.3)
+PASSAGE_KEYWORD = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+@dataclass
+class Arrays:
+    """One corpus's evidence for every dev question against every passage."""
+
+    bench: Bench
+    grains: np.ndarray  # (questions, passages, 3)
+    keyword: np.ndarray  # (questions, passages) raw BM25
+    is_faq: np.ndarray
+    answerable: np.ndarray
+
+
+def evidence_arrays(bench: Bench, chunk: int = 64) -> Arrays:
+    """Grain maxima and raw BM25 of every dev question against every passage."""
+    n = len(bench.passages)
+    parts = []
+    for start in range(0, len(bench.questions), chunk):
+        scores = bench.query_vectors[start : start + chunk] @ bench.row_vectors.T
+        parts.append(grain_maxima(scores, bench.row_passage, bench.row_grain, n))
+    keyword = bench.lexical.scores_batch([q.text for q in bench.questions])
+    return Arrays(
+        bench,
+        np.concatenate(parts),
+        keyword,
+        np.array([p.kind == "faq" for p in bench.passages]),
+        np.array([bool(q.relevant) for q in bench.questions]),
+    )
+
+
+def metric(arrays: Arrays, fused: np.ndarray) -> float:
+    """The corpus's own figure for fused scores ``(questions, passages)``."""
+    bench = arrays.bench
+    if bench.name == "scifact":
+        return _ndcg10(bench, fused)
+    return float(np.mean(right_first(arrays, fused)[arrays.answerable]))
+
+
+def right_first(arrays: Arrays, fused: np.ndarray) -> np.ndarray:
+    """Per question: is the top passage right (always False when unanswerable)."""
+    top = fused.argmax(axis=1)
+    key = arrays.bench.answer_key
+    return np.array(
+        [key[t] in q.relevant for t, q in zip(top, arrays.bench.questions, strict=True)]
+    )
+
+
+def _ndcg10(bench: Bench, fused: np.ndarray) -> float:
+    docs = np.array(bench.answer_key)
+    starts = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
+    doc_scores = np.maximum.reduceat(fused, starts, axis=1)
+    doc_ids = docs[starts]
+    top = np.argsort(-doc_scores, axis=1, kind="stable")[:, :10]
+    discount = 1.0 / np.log2(np.arange(2, 12))
+    total = 0.0
+    for q, row in zip(bench.questions, top, strict=True):
+        gains = np.array([doc_ids[i] in q.relevant for i in row], dtype=float)
+        ideal = discount[: min(10, len(q.relevant))].sum()
+        total += float(gains @ discount) / ideal
+    return total / len(bench.questions)
+
+
+def grid() -> tuple[list[tuple], list[tuple]]:
+    """FAQ parts (a, b, c, m, w_faq) and passage parts (s, p, w_passage) of the search."""
+    steps = np.arange(0, 1 + 1e-9, STEP)
+    faq = [
+        (a, b, c, round(1 - a - b - c, 2), w)
+        for a, b, c in itertools.product(steps, repeat=3)
+        if a + b + c <= 1 + 1e-9
+        for w in FAQ_KEYWORD
+    ]
+    passage = [
+        (s, p, w)
+        for s, p in itertools.product(steps, repeat=2)
+        if s + p <= 1 + 1e-9
+        for w in PASSAGE_KEYWORD
+    ]
+    return faq, passage
+
+
+def fusion_of(faq: tuple, passage: tuple) -> Fusion:
+    a, b, c, m, wf = faq
+    s, p, wp = passage
+    return Fusion(a, b, c, m, s, p, faq_keyword=wf, passage_keyword=wp)
+
+
+def search(arrays: dict[str, Arrays]) -> dict:
+    """Every grid point's figures: StackFAQ depends on the FAQ part only, SciFact on the
+    passage part only, the seed document (both kinds compete) on both."""
+    faq_grid, passage_grid = grid()
+
+    def score(name: str, f: tuple, p: tuple) -> float:
+        a = arrays[name]
+        return metric(a, fusion_of(f, p).fuse(a.grains, a.is_faq, a.keyword))
+
+    results = {}
+    if "stackfaq" in arrays:
+        results["stackfaq"] = {f: score("stackfaq", f, passage_grid[0]) for f in faq_grid}
+    if "scifact" in arrays:
+        results["scifact"] = {p: score("scifact", faq_grid[0], p) for p in passage_grid}
+    results["seed"] = {(f, p): score("seed", f, p) for f in faq_grid for p in passage_grid}
+    return results
+
+
+def choose(results: dict) -> tuple[tuple, tuple, dict]:
+    """The grid point with the smallest largest regret; also each corpus's best figure."""
+    best = {name: max(values.values()) for name, values in results.items()}
+    ranked = []
+    for (f, p), seed in results["seed"].items():
+        figures = {"seed": seed}
+        if "stackfaq" in results:
+            figures["stackfaq"] = results["stackfaq"][f]
+        if "scifact" in results:
+            figures["scifact"] = results["scifact"][p]
+        regret = max(best[k] - x for k, x in figures.items())
+        ranked.append((round(regret, 6), -sum(figures.values()), f, p))
+    ranked.sort()
+    _, _, f, p = ranked[0]
+    return f, p, best
+
+
+def row(name: str, fusion: Fusion, arrays: dict, best: dict, today: dict) -> str:
+    figures = {k: metric(a, fusion.fuse(a.grains, a.is_faq, a.keyword)) for k, a in arrays.items()}
+    regret = max(best[k] - figures[k] for k in figures)
+    cells = " | ".join(f"{figures[k]:.3f} ({figures[k] - today[k]:+.3f})" for k in figures)
+    weights = ", ".join(f"{w:g}" for w in astuple(fusion))
+    return f"| {name} | {weights} | {cells} | {regret:.3f} |"
+
+
+def alternatives(chosen: Fusion) -> list[tuple[str, Fusion]]:
+    """Named formulas worth a row of their own besides today's and the chosen one."""
+    return [
+        ("FAQ mean(Q, QA)", Fusion(0.5, 0.5, 0, 0, 0, 0, 0.05, 0.3)),
+        ("FAQ mean(Q, QA) + keyword 0.2", Fusion(0.5, 0.5, 0, 0, 0, 0, 0.2, 0.3)),
+        ("FAQ mean(Q, QA, best sentence)", Fusion(1, 1, 1, 0, 0, 0, 0.05, 0.3)),
+        ("passage max(whole, best sentence)", Fusion(0, 0, 0, 1, 0, 1, 0.05, 0.3)),
+        ("passage mean(whole, best sentence)", Fusion(0, 0, 0, 1, 0.5, 0, 0.05, 0.3)),
+        ("dense only (no keyword)", Fusion(0, 0, 0, 1, 0, 0, 0, 0)),
+        ("chosen, no keyword", Fusion(*astuple(chosen)[:6], 0, 0)),
+    ]
+
+
+def outside_candidates(arrays: Arrays, fused: np.ndarray, pool: int = 100) -> int:
+    """Questions whose exact top passage is NOT among the run-time candidates (FAISS top-``pool``
+    over the whole and question rows, plus BM25 top-``pool``): what gathering costs."""
+    searched = np.fmax(arrays.grains[..., 0], arrays.grains[..., 1])
+    pool = min(pool, searched.shape[1])
+    dense = np.argpartition(-searched, pool - 1, axis=1)[:, :pool]
+    keyword = np.argpartition(-arrays.keyword, pool - 1, axis=1)[:, :pool]
+    top = fused.argmax(axis=1)
+    inside = (dense == top[:, None]).any(axis=1) | (keyword == top[:, None]).any(axis=1)
+    return int((~inside).sum())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpora", nargs="+", default=["stackfaq", "scifact", "seed"])
+    names = parser.parse_args(argv).corpora
+    arrays = {name: evidence_arrays(load_bench(name)) for name in names}
+    results = search(arrays)
+    f, p, best = choose(results)
+    chosen = fusion_of(f, p)
+    today = {k: metric(a, TODAY.fuse(a.grains, a.is_faq, a.keyword)) for k, a in arrays.items()}
+    sizes = ", ".join(
+        f"{k} {int(a.answerable.sum())} answerable of {len(a.bench.questions)}"
+        for k, a in arrays.items()
+    )
+    print("# Fusion: alternatives on the dev splits\n")
+    print(f"Dev questions: {sizes}. Grid step {STEP}; keyword weights FAQ {FAQ_KEYWORD},")
+    print(f"passage {PASSAGE_KEYWORD}: {len(results['seed'])} formulas.\n")
+    print("Best grid figure per corpus: " + ", ".join(f"{k} {v:.3f}" for k, v in best.items()))
+    print("\nweights = faq_question, faq_whole, faq_sentence, faq_max, passage_sentence,")
+    print("passage_max, faq_keyword, passage_keyword. Cells: figure (change against today).")
+    print("Regret = largest shortfall against a corpus's best grid figure.\n")
+    titles = {
+        "stackfaq": "StackFAQ dev hit@1",
+        "scifact": "SciFact train nDCG@10",
+        "seed": "seed dev hit@1 (answerable)",
+    }
+    print("| formula | weights | " + " | ".join(titles[k] for k in arrays) + " | regret |")
+    print("|---|---|" + "---|" * len(arrays) + "---|")
+    print(row("today", TODAY, arrays, best, today))
+    for name, fusion in alternatives(chosen):
+        print(row(name, fusion, arrays, best, today))
+    for k in [k for k in ("stackfaq", "scifact") if k in results]:
+        top = max(results[k], key=results[k].get)
+        best_seed = max(
+            (pair for pair in results["seed"] if pair[0 if k == "stackfaq" else 1] == top),
+            key=results["seed"].get,
+        )
+        print(row(f"best for {k}", fusion_of(*best_seed), arrays, best, today))
+    seed_best = max(results["seed"], key=results["seed"].get)
+    print(row("best for seed", fusion_of(*seed_best), arrays, best, today))
+    print(row("**chosen (min largest regret)**", chosen, arrays, best, today))
+    outside = {
+        k: outside_candidates(a, chosen.fuse(a.grains, a.is_faq, a.keyword))
+        for k, a in arrays.items()
+    }
+    print("\nDev questions whose top passage (chosen formula, exact scoring of every passage)")
+    print("lies outside the run-time candidates (FAISS top-100 on whole/question rows ∪ BM25")
+    print("top-100): " + ", ".join(f"{k} {v}" for k, v in outside.items()) + ".")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Fit the confidence model on dev data, validate it with grouped folds, write the JSON.
+
+Label: 1 when the question is answerable and the top hit (under the chosen fusion) is right;
+0 otherwise (every near-domain and out-of-scope question is 0). Data: StackFAQ block 0,
+SciFact train, seed dev (with its near-domain and out-of-scope questions) — dev only.
+
+Folds are grouped: all questions about one thread (StackFAQ), one group of claims sharing a
+cited abstract (SciFact) or one fact (seed) stay in one fold. Each corpus weighs the same in
+the fit. The default threshold is the highest that declines at most 2 % of the answerable dev
+questions of EVERY corpus (out-of-fold probabilities).
+
+    PYTHONPATH=src .venv/bin/python bench/train_confidence.py > bench/results/confidence.md
+    PYTHONPATH=src .venv/bin/python bench/train_confidence.py --write   # also ship the JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from embed_cache import load_bench
+from fusion_search import Arrays, evidence_arrays, right_first
+
+from qabot.confidence import ConfidenceModel, expected_calibration_error, fit
+from qabot.evidence import (
+    DEFAULT_FUSION,
+    FEATURES,
+    absent_share,
+    confidence_features,
+    margin,
+    matched_share,
+)
+from qabot.lexical import tokenize
+
+SIGNS = {"absent_share": -1}  # every other feature is evidence for the answer
+FOLDS = 5
+DECLINE_BUDGET = 0.02
+SHIPPED = Path(__file__).resolve().parent.parent / "src" / "qabot" / "data" / "confidence.json"
+RIVALS = 50
+DEV_NAMES = {
+    "stackfaq": "StackFAQ dev block",
+    "scifact": "SciFact train",
+    "seed": "seed dev",
+}  # margin is taken over the best candidates only, as at run time
+
+
+def feature_rows(arrays: Arrays) -> tuple[np.ndarray, np.ndarray]:
+    """Features of each question's top hit and its label."""
+    bench = arrays.bench
+    fused = DEFAULT_FUSION.fuse(arrays.grains, arrays.is_faq, arrays.keyword)
+    right = right_first(arrays, fused) & arrays.answerable
+    keys = [
+        (p.question or "").casefold() if p.kind == "faq" else p.passage_id for p in bench.passages
+    ]
+    passage_tokens = [set(t) for t in tokenize([p.keyword_text() for p in bench.passages])]
+    question_tokens = tokenize([q.text for q in bench.questions])
+    faq_numbers = [n for n, p in enumerate(bench.passages) if p.kind == "faq"]
+    faq_bm25 = (
+        bench.faq_question_lexical.scores_batch([q.text for q in bench.questions])
+        if bench.faq_question_lexical is not None
+        else np.zeros((len(bench.questions), 0))
+    )
+    faq_column = {n: i for i, n in enumerate(faq_numbers)}
+    rows = []
+    for q in range(len(bench.questions)):
+        order = np.argsort(-fused[q], kind="stable")[:RIVALS]
+        top = int(order[0])
+        column = faq_column.get(top)
+        rows.append(
+            confidence_features(
+                float(fused[q, top]),
+                margin(fused[q, order], [keys[i] for i in order], 0),
+                arrays.grains[q, top],
+                matched_share(question_tokens[q], passage_tokens[top]),
+                float(faq_bm25[q, column]) if column is not None else 0.0,
+                absent_share(question_tokens[q], bench.vocabulary),
+            )
+        )
+    return np.array(rows), right.astype(float)
+
+
+def fold_of(group: str) -> int:
+    return int(hashlib.sha256(group.encode()).hexdigest(), 16) % FOLDS
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--write", action="store_true", help=f"write {SHIPPED}")
+    parser.add_argument(
+        "--corpora", nargs="+", default=["stackfaq", "scifact", "seed"], help="a quick look"
+    )
+    args = parser.parse_args(argv)
+    names = tuple(args.corpora)
+    x, y, corpus, fold, category = [], [], [], [], []
+    for name in names:
+        arrays = evidence_arrays(load_bench(name))
+        features, labels = feature_rows(arrays)
+        x.append(features)
+        y.append(labels)
+        corpus += [name] * len(labels)
+        fold += [fold_of(q.group) for q in arrays.bench.questions]
+        category += [q.category for q in arrays.bench.questions]
+    x, y = np.concatenate(x), np.concatenate(y)
+    corpus, fold, category = np.array(corpus), np.array(fold), np.array(category)
+    weights = np.array([1.0 / np.sum(corpus == c) for c in corpus])
+    signs = [SIGNS.get(f, 1) for f in FEATURES]
+    oof = np.zeros(len(y))
+    for k in range(FOLDS):
+        held = fold == k
+        model = fit(x[~held], y[~held], FEATURES, signs, weights=weights[~held])
+        oof[held] = model.predict(x[held])
+    answerable = category == "answerable"
+    threshold = min(
+        float(np.quantile(oof[answerable & (corpus == c)], DECLINE_BUDGET, method="lower"))
+        for c in names
+    )
+    final = fit(x, y, FEATURES, signs, weights=weights)
+    final = ConfidenceModel(
+        final.features,
+        final.signs,
+        final.coefficients,
+        final.intercept,
+        threshold=round(threshold, 4),
+        fitted_on=" + ".join(DEV_NAMES[n] for n in names)
+        + "; fusion "
+        + ", ".join(f"{v:g}" for v in DEFAULT_FUSION.__dict__.values()),
+    )
+    report(final, x, y, oof, corpus, category, threshold)
+    if args.write:
+        final.save(SHIPPED)
+        print(f"\nwrote {SHIPPED.relative_to(SHIPPED.parents[3])}", file=sys.stderr)
+    return 0
+
+
+def report(model, x, y, oof, corpus, category, threshold) -> None:
+    """Print the Markdown tables: coefficients, then out-of-fold figures per corpus."""
+    print("# Confidence model: grouped 5-fold figures on dev data\n")
+    print("| feature | sign | coefficient | mean | std |\n|---|---|---|---|---|")
+    for i, name in enumerate(model.features):
+        print(
+            f"| {name} | {model.signs[i]:+d} | {model.coefficients[i]:.3f} | "
+            f"{x[:, i].mean():.3f} | {x[:, i].std():.3f} |"
+        )
+    print(f"| intercept | | {model.intercept:.3f} | | |\n")
+    print(f"Threshold {threshold:.4f}: declines at most {DECLINE_BUDGET:.0%} of each corpus's")
+    print("answerable dev questions (out-of-fold probabilities).\n")
+    print("| corpus | questions | right first | ECE (10 bins) | answerable declined |", end="")
+    print(" near-domain declined | out-of-scope declined |\n|---|---|---|---|---|---|---|")
+    for c in (*dict.fromkeys(corpus), "all"):
+        mine = np.ones(len(y), bool) if c == "all" else corpus == c
+        declined = oof < threshold
+        cells = []
+        for cat in ("answerable", "near-domain", "out-of-scope"):
+            sel = mine & (category == cat)
+            cells.append(f"{declined[sel].sum()}/{sel.sum()}" if sel.any() else "–")
+        print(
+            f"| {c} | {mine.sum()} | {y[mine].mean():.3f} | "
+            f"{expected_calibration_error(oof[mine], y[mine]):.3f} | " + " | ".join(cells) + " |"
+        )
+    print("\nOther decline budgets (the highest threshold declining at most that share of")
+    print("each corpus's answerable dev questions; seed dev counts):\n")
+    print("| budget | threshold | seed answerable declined (right first among them) |", end="")
+    print(" near-domain declined | out-of-scope declined |\n|---|---|---|---|---|")
+    seed = corpus == "seed"
+    for budget in (0.02, 0.05, 0.10, 0.20):
+        t = min(
+            float(
+                np.quantile(oof[(category == "answerable") & (corpus == c)], budget, method="lower")
+            )
+            for c in dict.fromkeys(corpus)
+        )
+        declined = oof < t
+        ans = seed & (category == "answerable") & declined
+        near = seed & (category == "near-domain")
+        out = seed & (category == "out-of-scope")
+        print(
+            f"| {budget:.0%} | {t:.4f} | {ans.sum()} ({int(y[ans].sum())}) | "
+            f"{declined[near].sum()}/{near.sum()} | {declined[out].sum()}/{out.sum()} |"
+        )
+    print("\nOut-of-fold reliability (all dev questions):\n")
+    print("| bin | questions | mean P | right |\n|---|---|---|---|")
+    which = np.minimum((oof * 10).astype(int), 9)
+    for b in range(10):
+        sel = which == b
+        if sel.any():
+            print(
+                f"| {b / 10:.1f}–{(b + 1) / 10:.1f} | {sel.sum()} | {oof[sel].mean():.3f} |", end=""
+            )
+            print(f" {y[sel].mean():.3f} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

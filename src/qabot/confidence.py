@@ -1,0 +1,206 @@
+"""A confidence that is a probability: P(the top answer is right) from evidence features.
+
+The model is a logistic regression whose coefficient signs are fixed in advance: a feature that
+is evidence for the answer (the fused score, the margin, …) gets a coefficient >= 0, one that is
+evidence against (the share of absent terms) gets <= 0. So more evidence can never lower the
+score, whatever data the model was fitted on. A last Platt step, ``sigmoid(a·z + b)`` over the
+model's logit ``z``, is the only part ``qabot eval --calibrate`` refits on a user's own set.
+
+Fitting is projected gradient descent on the weighted log-loss (numpy only): the features are
+standardised, a gradient step is taken, and coefficients that crossed their sign bound are set
+to zero. The parameters are a small JSON file with a ``version`` field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+FORMAT_VERSION = 1
+DEFAULT_FILE = "confidence.json"
+
+
+@dataclass(frozen=True)
+class ConfidenceModel:
+    """Fitted parameters; ``predict`` maps feature rows to probabilities.
+
+    Attributes:
+        features: feature names, in column order.
+        signs: +1 (evidence for: coefficient >= 0), -1 (against: <= 0) or 0 (free).
+        coefficients: one per feature, on the raw (unstandardised) features.
+        intercept: the logit's constant.
+        platt: ``(a, b)`` of the last step; ``(1, 0)`` leaves the model as fitted.
+        threshold: the default probability below which an answer is declined.
+        version: the file format version.
+        fitted_on: a note saying what data the parameters came from.
+    """
+
+    features: tuple[str, ...]
+    signs: tuple[int, ...]
+    coefficients: tuple[float, ...]
+    intercept: float
+    platt: tuple[float, float] = (1.0, 0.0)
+    threshold: float = 0.5
+    version: int = FORMAT_VERSION
+    fitted_on: str = ""
+
+    def logit(self, features: np.ndarray) -> np.ndarray:
+        """The model's logit before the Platt step, one per row of ``features``."""
+        features = np.atleast_2d(np.asarray(features, dtype=float))
+        if features.shape[1] != len(self.features):
+            raise ValueError(
+                f"expected {len(self.features)} features ({', '.join(self.features)}), "
+                f"got {features.shape[1]}"
+            )
+        return features @ np.asarray(self.coefficients) + self.intercept
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """P(the top answer is right), one per row of ``features``."""
+        a, b = self.platt
+        return _sigmoid(a * self.logit(features) + b)
+
+    def to_dict(self) -> dict:
+        """The JSON form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ConfidenceModel:
+        """Read the JSON form, checking its version and shape."""
+        if data.get("version") != FORMAT_VERSION:
+            raise ValueError(
+                f"confidence parameters of version {data.get('version')!r}; "
+                f"this qabot reads version {FORMAT_VERSION}"
+            )
+        model = cls(
+            features=tuple(data["features"]),
+            signs=tuple(int(s) for s in data["signs"]),
+            coefficients=tuple(float(c) for c in data["coefficients"]),
+            intercept=float(data["intercept"]),
+            platt=(float(data["platt"][0]), float(data["platt"][1])),
+            threshold=float(data["threshold"]),
+            version=FORMAT_VERSION,
+            fitted_on=str(data.get("fitted_on", "")),
+        )
+        if not len(model.features) == len(model.signs) == len(model.coefficients):
+            raise ValueError("features, signs and coefficients differ in length")
+        return model
+
+    def save(self, path: Path) -> None:
+        """Write the JSON file."""
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> ConfidenceModel:
+        """Read a file written by `save`."""
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def default_model() -> ConfidenceModel:
+    """The parameters shipped with qabot (``qabot/data/confidence.json``)."""
+    text = resources.files("qabot").joinpath("data", DEFAULT_FILE).read_text(encoding="utf-8")
+    return ConfidenceModel.from_dict(json.loads(text))
+
+
+def fit(
+    features: np.ndarray,
+    labels: np.ndarray,
+    names: Sequence[str],
+    signs: Sequence[int],
+    *,
+    weights: np.ndarray | None = None,
+    l2: float = 1e-3,
+    steps: int = 3000,
+) -> ConfidenceModel:
+    """Fit the sign-constrained logistic model.
+
+    Args:
+        features: ``(n, f)`` feature rows.
+        labels: ``(n,)`` 1 when the top answer was right, else 0.
+        names: the ``f`` feature names.
+        signs: per feature +1 (coefficient >= 0), -1 (<= 0) or 0 (free).
+        weights: per-row weights (e.g. to give each corpus the same total); ones by default.
+        l2: ridge penalty on the standardised coefficients (keeps them finite when separable).
+        steps: gradient steps.
+    """
+    x = np.asarray(features, dtype=float)
+    y = np.asarray(labels, dtype=float)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
+    w = w / w.sum()
+    signs_ = np.asarray(signs)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std = np.where(std > 1e-12, std, 1.0)
+    z = (x - mean) / std
+    z = np.column_stack([z, np.ones(len(z))])  # the last column carries the intercept
+    free = np.append(signs_, 0)
+    # The log-loss gradient is Lipschitz with constant <= (max row norm²) / 4 + l2: a safe step.
+    rate = 1.0 / (float(np.max(np.sum(z * z, axis=1))) / 4.0 + l2)
+    theta = previous = np.zeros(z.shape[1])
+    for step in range(1, steps + 1):
+        # FISTA: a projected gradient step from an extrapolated point converges as 1/step².
+        probe = theta + (step - 2) / (step + 1) * (theta - previous)
+        gradient = z.T @ (w * (_sigmoid(z @ probe) - y))
+        gradient[:-1] += l2 * probe[:-1]
+        previous, theta = theta, _project(probe - rate * gradient, free)
+    coef, intercept = theta[:-1], float(theta[-1])
+    raw = coef / std
+    return ConfidenceModel(
+        features=tuple(names),
+        signs=tuple(int(s) for s in signs_),
+        coefficients=tuple(float(c) for c in raw),
+        intercept=float(intercept - raw @ mean),
+    )
+
+
+def platt(
+    model: ConfidenceModel, features: np.ndarray, labels: np.ndarray, steps: int = 200
+) -> ConfidenceModel:
+    """Refit only the last step ``sigmoid(a·z + b)`` on a labelled set (``a`` stays >= 0).
+
+    Newton steps on the two parameters; the features' coefficients stay as shipped.
+    """
+    z = model.logit(features)
+    y = np.asarray(labels, dtype=float)
+    # Platt's targets: a little off 0 and 1, so a perfectly separated set stays finite.
+    positives = float(y.sum())
+    target = np.where(y > 0, (positives + 1) / (positives + 2), 1 / (len(y) - positives + 2))
+    a, b = model.platt
+    design = np.column_stack([z, np.ones_like(z)])
+    for _ in range(steps):
+        p = _sigmoid(a * z + b)
+        gradient = design.T @ (p - target)
+        hessian = design.T @ (design * (p * (1 - p))[:, None]) + 1e-9 * np.eye(2)
+        delta = np.linalg.solve(hessian, gradient)
+        a, b = max(0.0, a - float(delta[0])), b - float(delta[1])
+        if float(np.abs(delta).max()) < 1e-10:
+            break
+    return replace(model, platt=(a, b))
+
+
+def expected_calibration_error(
+    probabilities: np.ndarray, labels: np.ndarray, bins: int = 10
+) -> float:
+    """ECE: the mean |accuracy - confidence| over equal-width bins, weighted by bin size."""
+    p = np.asarray(probabilities, dtype=float)
+    y = np.asarray(labels, dtype=float)
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        inside = which == b
+        if inside.any():
+            total += inside.sum() * abs(y[inside].mean() - p[inside].mean())
+    return total / max(1, len(p))
+
+
+def _project(coef: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    return np.where(
+        signs > 0, np.maximum(coef, 0.0), np.where(signs < 0, np.minimum(coef, 0.0), coef)
+    )
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=float)))

@@ -1,0 +1,94 @@
+"""The sign-constrained confidence model: fit, monotone behaviour, Platt refit, JSON."""
+
+import numpy as np
+import pytest
+
+from qabot.confidence import (
+    ConfidenceModel,
+    default_model,
+    expected_calibration_error,
+    fit,
+    platt,
+)
+from qabot.evidence import FEATURES
+
+
+def _data(seed: int = 0, n: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    # feature 0 helps, feature 1 hurts, feature 2 hurts too but is declared as evidence for
+    logit = 2.0 * x[:, 0] - 1.5 * x[:, 1] - 1.0 * x[:, 2]
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(float)
+    return x, y
+
+
+def test_fit_recovers_signs_and_respects_bounds():
+    x, y = _data()
+    model = fit(x, y, ["good", "bad", "noise"], [1, -1, 1])
+    good, bad, noise = model.coefficients
+    assert good > 1.0
+    assert bad < -0.8
+    assert noise == 0.0  # would be negative if free: the bound holds it at zero
+    free = fit(x, y, ["good", "bad", "noise"], [1, -1, 0])
+    assert free.coefficients[2] != 0.0
+
+
+def test_more_evidence_never_lowers_the_probability():
+    x, y = _data(1)
+    model = fit(x, y, ["good", "bad", "noise"], [1, -1, 1])
+    base = np.zeros((1, 3))
+    for column, direction in ((0, 1.0), (1, -1.0), (2, 1.0)):
+        more = base.copy()
+        more[0, column] += direction
+        assert model.predict(more)[0] >= model.predict(base)[0]
+    assert model.predict(np.array([[2.0, 0, 0]]))[0] > model.predict(base)[0]
+
+
+def test_probabilities_are_calibrated_on_their_own_data():
+    x, y = _data(2, 2000)
+    model = fit(x, y, ["good", "bad", "noise"], [1, -1, 1])
+    p = model.predict(x)
+    assert np.all((p > 0) & (p < 1))
+    assert expected_calibration_error(p, y) < 0.05
+    assert expected_calibration_error(np.full(len(y), 0.99), y) > 0.3
+
+
+def test_platt_refits_only_the_last_step():
+    x, y = _data(3)
+    model = fit(x, y, ["good", "bad", "noise"], [1, -1, 1])
+    overconfident = ConfidenceModel(
+        model.features, model.signs, tuple(3 * c for c in model.coefficients), 3 * model.intercept
+    )
+    refit = platt(overconfident, x, y)
+    assert refit.coefficients == overconfident.coefficients
+    assert refit.platt[0] == pytest.approx(1 / 3, rel=0.2)
+    before = expected_calibration_error(overconfident.predict(x), y)
+    assert expected_calibration_error(refit.predict(x), y) < before
+
+
+def test_json_round_trip_and_version_check(tmp_path):
+    x, y = _data(4)
+    model = fit(x, y, ["good", "bad", "noise"], [1, -1, 1])
+    path = tmp_path / "confidence.json"
+    model.save(path)
+    again = ConfidenceModel.load(path)
+    assert again == model
+    assert np.allclose(again.predict(x), model.predict(x))
+    data = model.to_dict() | {"version": 99}
+    with pytest.raises(ValueError, match="version 99"):
+        ConfidenceModel.from_dict(data)
+
+
+def test_wrong_number_of_features_is_named():
+    model = ConfidenceModel(("a", "b"), (1, 1), (1.0, 1.0), 0.0)
+    with pytest.raises(ValueError, match="expected 2 features"):
+        model.predict(np.zeros((1, 3)))
+
+
+def test_shipped_parameters_match_the_evidence_features():
+    model = default_model()
+    assert model.features == FEATURES
+    signs = dict(zip(model.features, model.signs, strict=True))
+    assert signs["absent_share"] == -1
+    assert signs["fused"] == 1
+    assert 0.0 < model.threshold < 1.0
