@@ -1,4 +1,4 @@
-"""The three dev corpora as grain rows, embedded once and cached under /work/cache.
+"""The three dev corpora as grain rows, embedded once and cached under artifacts/quality-cache/.
 
 Every passage owns rows tagged by grain (see `qabot.evidence`): one WHOLE row (a body
 passage's context + text; an FAQ entry's question + answer), one QUESTION row for FAQ entries,
@@ -31,9 +31,9 @@ from qabot.evidence import GRAIN_QUESTION, GRAIN_SENTENCE, GRAIN_WHOLE
 from qabot.lexical import LexicalIndex, tokenize
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = Path("/work/shared/benchmarks")
-CACHE = Path("/work/cache/qabot-quality")
-DEVSET = Path("/work/wt/devset/eval/seed-dev.jsonl")
+BENCHMARKS = ROOT.parent / "shared" / "benchmarks"
+CACHE = ROOT / "artifacts" / "quality-cache"  # not in git (/artifacts/ is ignored)
+DEVSET = ROOT / "eval" / "seed-dev.jsonl"
 NAMES = ("stackfaq", "scifact", "seed")
 
 

@@ -6,8 +6,9 @@ SciFact train, seed dev (with its near-domain and out-of-scope questions) — de
 
 Folds are grouped: all questions about one thread (StackFAQ), one group of claims sharing a
 cited abstract (SciFact) or one fact (seed) stay in one fold. Each corpus weighs the same in
-the fit. The default threshold is the highest that declines at most 2 % of the answerable dev
-questions of EVERY corpus (out-of-fold probabilities).
+the fit. The default threshold is the highest that declines at most 2 % of all answerable dev
+questions (pooled, out-of-fold probabilities). The features read the dense part of the top
+answer's score, not the fused one (see `qabot.evidence.confidence_features`).
 
     PYTHONPATH=src .venv/bin/python bench/train_confidence.py > bench/results/confidence.md
     PYTHONPATH=src .venv/bin/python bench/train_confidence.py --write   # also ship the JSON
@@ -55,6 +56,8 @@ def feature_rows(arrays: Arrays) -> tuple[np.ndarray, np.ndarray]:
     bench = arrays.bench
     fused = DEFAULT_FUSION.fuse(arrays.grains, arrays.is_faq, arrays.keyword)
     right = right_first(arrays, fused) & arrays.answerable
+    # Features read the dense part: the keyword part is normalised per question (see evidence).
+    dense = DEFAULT_FUSION.dense(arrays.grains, arrays.is_faq)
     keys = [
         (p.question or "").casefold() if p.kind == "faq" else p.passage_id for p in bench.passages
     ]
@@ -74,8 +77,8 @@ def feature_rows(arrays: Arrays) -> tuple[np.ndarray, np.ndarray]:
         column = faq_column.get(top)
         rows.append(
             confidence_features(
-                float(fused[q, top]),
-                margin(fused[q, order], [keys[i] for i in order], 0),
+                float(dense[q, top]),
+                margin(dense[q, order], [keys[i] for i in order], 0),
                 arrays.grains[q, top],
                 matched_share(question_tokens[q], passage_tokens[top]),
                 float(faq_bm25[q, column]) if column is not None else 0.0,
@@ -116,10 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         model = fit(x[~held], y[~held], FEATURES, signs, weights=weights[~held])
         oof[held] = model.predict(x[held])
     answerable = category == "answerable"
-    threshold = min(
-        float(np.quantile(oof[answerable & (corpus == c)], DECLINE_BUDGET, method="lower"))
-        for c in names
-    )
+    # At most 2 % of all answerable dev questions (pooled) are declined.
+    threshold = float(np.quantile(oof[answerable], DECLINE_BUDGET, method="lower"))
     final = fit(x, y, FEATURES, signs, weights=weights)
     final = ConfidenceModel(
         final.features,
@@ -148,8 +149,8 @@ def report(model, x, y, oof, corpus, category, threshold) -> None:
             f"{x[:, i].mean():.3f} | {x[:, i].std():.3f} |"
         )
     print(f"| intercept | | {model.intercept:.3f} | | |\n")
-    print(f"Threshold {threshold:.4f}: declines at most {DECLINE_BUDGET:.0%} of each corpus's")
-    print("answerable dev questions (out-of-fold probabilities).\n")
+    print(f"Threshold {threshold:.4f}: declines at most {DECLINE_BUDGET:.0%} of all")
+    print("answerable dev questions, pooled (out-of-fold probabilities).\n")
     print("| corpus | questions | right first | ECE (10 bins) | answerable declined |", end="")
     print(" near-domain declined | out-of-scope declined |\n|---|---|---|---|---|---|---|")
     for c in (*dict.fromkeys(corpus), "all"):
@@ -164,17 +165,12 @@ def report(model, x, y, oof, corpus, category, threshold) -> None:
             f"{expected_calibration_error(oof[mine], y[mine]):.3f} | " + " | ".join(cells) + " |"
         )
     print("\nOther decline budgets (the highest threshold declining at most that share of")
-    print("each corpus's answerable dev questions; seed dev counts):\n")
+    print("all answerable dev questions, pooled; seed dev counts):\n")
     print("| budget | threshold | seed answerable declined (right first among them) |", end="")
     print(" near-domain declined | out-of-scope declined |\n|---|---|---|---|---|")
     seed = corpus == "seed"
     for budget in (0.02, 0.05, 0.10, 0.20):
-        t = min(
-            float(
-                np.quantile(oof[(category == "answerable") & (corpus == c)], budget, method="lower")
-            )
-            for c in dict.fromkeys(corpus)
-        )
+        t = float(np.quantile(oof[category == "answerable"], budget, method="lower"))
         declined = oof < t
         ans = seed & (category == "answerable") & declined
         near = seed & (category == "near-domain")

@@ -90,5 +90,5 @@ def test_shipped_parameters_match_the_evidence_features():
     assert model.features == FEATURES
     signs = dict(zip(model.features, model.signs, strict=True))
     assert signs["absent_share"] == -1
-    assert signs["fused"] == 1
+    assert signs["dense"] == 1
     assert 0.0 < model.threshold < 1.0

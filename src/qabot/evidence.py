@@ -35,7 +35,7 @@ GRAIN_SENTENCE = 2
 GRAINS = ("whole", "question", "sentence")
 
 FEATURES = (
-    "fused",
+    "dense",
     "margin",
     "whole",
     "sentence",
@@ -87,7 +87,7 @@ class Fusion:
 TODAY = Fusion(0.0, 0.0, 0.0, 1.0, 0.0, 0.0, faq_keyword=0.05, passage_keyword=0.3)
 """Before grains: the max of an FAQ entry's rows, whole-text passages (kept for comparison)."""
 
-DEFAULT_FUSION = Fusion(0.25, 0.25, 0.25, 0.25, 0.25, 0.0, faq_keyword=0.0, passage_keyword=0.4)
+DEFAULT_FUSION = Fusion(0.25, 0.25, 0.25, 0.25, 0.25, 0.25, faq_keyword=0.0, passage_keyword=0.4)
 """The smallest largest regret over the dev corpora (``bench/results/fusion.md``)."""
 
 
@@ -173,7 +173,7 @@ def margin(fused: np.ndarray, keys: Sequence[str], top: int) -> float:
 
 
 def confidence_features(
-    fused: float,
+    dense: float,
     margin_: float,
     grains: np.ndarray,
     matched: float,
@@ -183,8 +183,11 @@ def confidence_features(
     """The top answer's features, in `FEATURES` order.
 
     Args:
-        fused: its fused score.
-        margin_: its lead over the runner-up (`margin`).
+        dense: its dense score (the fusion's dense part, `Fusion.dense`). Not the fused score:
+            keyword evidence is normalised per question, so one shared word ("Brussels" in
+            "How do I roast Brussels sprouts?") would lift an off-topic question to full marks.
+        margin_: its dense lead over the runner-up (`margin` over the dense scores of the best
+            fused candidates).
         grains: its ``(3,)`` grain maxima.
         matched: `matched_share` of its text.
         question_bm25: raw BM25 of the question against FAQ questions only (best entry; 0 for
@@ -195,7 +198,7 @@ def confidence_features(
     squashed = question_bm25 / (question_bm25 + 5.0) if question_bm25 > 0 else 0.0
     return np.array(
         [
-            fused,
+            dense,
             margin_,
             grains[GRAIN_WHOLE],
             grains[GRAIN_SENTENCE],
