@@ -260,5 +260,5 @@ def test_qabot_serve_builds_a_missing_index_and_serves(tmp_path):
     assert any(str(index_dir) in line for line in building), output
     assert "Any site may embed the chat" in output
     assert "No other site's scripts may call the API" in output
-    assert "Host names accepted: localhost, 127.0.0.1, ::1" in output
+    assert "Host names accepted: localhost, 127.0.0.1, [::1]" in output
     assert f"http://127.0.0.1:{port}/chat/" in output

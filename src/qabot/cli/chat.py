@@ -222,7 +222,7 @@ def _add_serve_options(serve: argparse.ArgumentParser) -> None:
         "--trusted-host",
         action="append",
         metavar="NAME",
-        help="a Host name to answer besides localhost, 127.0.0.1 and ::1 (repeatable; "
+        help="a Host name to answer besides localhost, 127.0.0.1 and [::1] (repeatable; "
         "default: only those on a loopback bind, any name elsewhere)",
     )
     serve.add_argument(

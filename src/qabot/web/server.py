@@ -58,7 +58,8 @@ MAX_API_BODY_BYTES = 64 * 1024
 MAX_CHAT_BODY_BYTES = 4 * 1024 * 1024
 MAX_ALTERNATIVES = 20
 CHAT_PATH = "/chat"
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+# As a Host header names them: an IPv6 address in brackets.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 ANSWER_FAILED = "The question could not be answered; please try again or rephrase it."
 
 
@@ -90,7 +91,7 @@ def csp_frame_ancestors(origins: Sequence[str]) -> str:
 
 def is_loopback(host: str) -> bool:
     """Whether a bind address is the loopback interface only."""
-    return host.strip("[]") in LOOPBACK_HOSTS or host.startswith("127.")
+    return host in ("localhost", "::1", "[::1]") or host.startswith("127.")
 
 
 def trusted_hosts_for(bind_host: str, extra: Sequence[str] = ()) -> list[str] | None:
