@@ -262,3 +262,27 @@ def test_qabot_serve_builds_a_missing_index_and_serves(tmp_path):
     assert "No other site's scripts may call the API" in output
     assert "Host names accepted: localhost, 127.0.0.1, [::1]" in output
     assert f"http://127.0.0.1:{port}/chat/" in output
+
+
+def test_the_answerer_can_be_swapped_between_requests(seed_answerer):
+    from types import SimpleNamespace
+
+    from starlette.testclient import TestClient
+    from stubs import StubAnswerer
+
+    from qabot.web.holder import AnswererHolder
+
+    holder = AnswererHolder(seed_answerer)
+    app = build_app(holder)
+    assert app.state.answerer is holder
+    stub = StubAnswerer({"What is NATO?": (True, "An answer from the new index.")})
+    stub.manifest = SimpleNamespace(
+        model="stub", documents=1, passages=1, faq_entries=0, built_at="2030-01-01"
+    )
+    with TestClient(app) as client:
+        before = client.post("/api/ask", json={"question": "What is NATO?"}).json()
+        assert "North Atlantic Treaty Organization" in before["answer"]
+        assert holder.swap(stub) is seed_answerer
+        after = client.post("/api/ask", json={"question": "What is NATO?"}).json()
+        assert after["answer"] == "An answer from the new index."
+        assert client.get("/healthz").json()["model"] == "stub"

@@ -183,6 +183,8 @@ def register(subparsers) -> None:
     serve = command(subparsers, "serve", cmd_serve, "serve the chat, the API and the widget")
     add_index_options(serve, corpus_positional=False)
     _add_serve_options(serve)
+    _add_permission_options(serve)
+    _add_timeout_options(serve)
     feedback = command(subparsers, "feedback", cmd_feedback, "summarise the chat's feedback")
     _add_feedback_options(feedback)
 
@@ -192,11 +194,6 @@ def _add_serve_options(serve: argparse.ArgumentParser) -> None:
     from qabot.answering import DEFAULT_ALTERNATIVES
     from qabot.web.chat import DEFAULT_TITLE
     from qabot.web.feedback import DEFAULT_FEEDBACK_FILE
-    from qabot.web.limits import (
-        DEFAULT_BODY_TIMEOUT,
-        DEFAULT_HEADER_TIMEOUT,
-        DEFAULT_KEEP_ALIVE_TIMEOUT,
-    )
 
     serve.add_argument(
         "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})"
@@ -204,6 +201,28 @@ def _add_serve_options(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
     )
+    serve.add_argument(
+        "--feedback",
+        default=None,
+        help=f"SQLite file for questions and votes (default: INDEX_DIR/{DEFAULT_FEEDBACK_FILE})",
+    )
+    serve.add_argument(
+        "--title", default=DEFAULT_TITLE, help=f"the chat page's title (default {DEFAULT_TITLE})"
+    )
+    serve.add_argument(
+        "--alternatives",
+        type=non_negative_int,
+        default=None,
+        help=f"next-best matches shown beside each answer (default {DEFAULT_ALTERNATIVES})",
+    )
+    serve.add_argument(
+        "--log-level",
+        default=DEFAULT_LOG_LEVEL,
+        help=f"uvicorn log level (default {DEFAULT_LOG_LEVEL})",
+    )
+
+
+def _add_permission_options(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--frame-ancestor",
         action="append",
@@ -225,6 +244,15 @@ def _add_serve_options(serve: argparse.ArgumentParser) -> None:
         help="a Host name to answer besides localhost, 127.0.0.1 and [::1] (repeatable; "
         "default: only those on a loopback bind, any name elsewhere)",
     )
+
+
+def _add_timeout_options(serve: argparse.ArgumentParser) -> None:
+    from qabot.web.limits import (
+        DEFAULT_BODY_TIMEOUT,
+        DEFAULT_HEADER_TIMEOUT,
+        DEFAULT_KEEP_ALIVE_TIMEOUT,
+    )
+
     serve.add_argument(
         "--body-timeout",
         type=positive_float,
@@ -245,25 +273,6 @@ def _add_serve_options(serve: argparse.ArgumentParser) -> None:
         default=DEFAULT_KEEP_ALIVE_TIMEOUT,
         metavar="SECONDS",
         help=f"how long an idle connection stays open (default {DEFAULT_KEEP_ALIVE_TIMEOUT:g})",
-    )
-    serve.add_argument(
-        "--feedback",
-        default=None,
-        help=f"SQLite file for questions and votes (default: INDEX_DIR/{DEFAULT_FEEDBACK_FILE})",
-    )
-    serve.add_argument(
-        "--title", default=DEFAULT_TITLE, help=f"the chat page's title (default {DEFAULT_TITLE})"
-    )
-    serve.add_argument(
-        "--alternatives",
-        type=non_negative_int,
-        default=None,
-        help=f"next-best matches shown beside each answer (default {DEFAULT_ALTERNATIVES})",
-    )
-    serve.add_argument(
-        "--log-level",
-        default=DEFAULT_LOG_LEVEL,
-        help=f"uvicorn log level (default {DEFAULT_LOG_LEVEL})",
     )
 
 
