@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,7 +28,7 @@ import uuid
 from pathlib import Path
 
 import httpx
-from serve_bench import OFFLINE, ROOT, Asker, api_asker, cold_start, drive, load_questions
+from serve_bench import Asker, api_asker, build_index, cold_start, drive, load_questions
 
 
 def chat_fn_index(url: str) -> int:
@@ -129,21 +127,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="qabot-load-") as tmp:
         workdir = Path(tmp)
-        index_dir = workdir / "index"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "qabot",
-                "index",
-                str(ROOT / "corpus"),
-                "--index-dir",
-                str(index_dir),
-            ],
-            check=True,
-            capture_output=True,
-            env={**os.environ, **OFFLINE},
-        )
+        index_dir = build_index(workdir)
         print(f"CPUs: {os.cpu_count()}; load average {os.getloadavg()[0]:.1f} before the run")
         process, url, healthy, _ = cold_start(index_dir, workdir)
         try:

@@ -46,6 +46,19 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def build_index(workdir: Path) -> Path:
+    """Index the shipped corpus into ``workdir/index`` with ``qabot index``; the folder."""
+    index_dir = workdir / "index"
+    command = [sys.executable, "-m", "qabot", "index", str(ROOT / "corpus")]
+    subprocess.run(
+        [*command, "--index-dir", str(index_dir)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, **OFFLINE},
+    )
+    return index_dir
+
+
 def cold_start(index_dir: Path, workdir: Path) -> tuple[subprocess.Popen, str, float, float]:
     """Start ``qabot serve``; returns the process, its URL, seconds to healthy and to answer."""
     port = free_port()
@@ -169,21 +182,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="qabot-bench-") as tmp:
         workdir = Path(tmp)
-        index_dir = workdir / "index"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "qabot",
-                "index",
-                str(ROOT / "corpus"),
-                "--index-dir",
-                str(index_dir),
-            ],
-            check=True,
-            capture_output=True,
-            env={**os.environ, **OFFLINE},
-        )
+        index_dir = build_index(workdir)
         print(f"CPUs: {os.cpu_count()}; {len(questions)} questions from {QUESTIONS.name}")
         process, url, healthy, answered = cold_start(index_dir, workdir)
         try:
