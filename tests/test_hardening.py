@@ -5,8 +5,10 @@ Runs the real app (real model, seed corpus) under uvicorn with `qabot serve`'s s
 
 import json
 import socket
+import tempfile
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -116,12 +118,13 @@ def test_security_headers_are_on_every_response(url):
 
 
 def test_gradio_uploads_are_refused_and_store_nothing(url):
-    response = httpx.post(
-        f"{url}/chat/gradio_api/upload", files={"files": ("planted.txt", b"hello")}
-    )
+    name = f"planted-{uuid.uuid4().hex}.txt"  # unique: earlier runs may have left files
+    response = httpx.post(f"{url}/chat/gradio_api/upload", files={"files": (name, b"hello")})
     assert response.status_code == 404
-    assert "planted.txt" not in response.text and "/tmp" not in response.text
-    assert list(Path("/tmp/gradio").rglob("planted.txt")) == []
+    assert name not in response.text and "/tmp" not in response.text
+    assert list(Path(tempfile.gettempdir(), "gradio").rglob(name)) == []
+    progress = httpx.get(f"{url}/chat/gradio_api/upload_progress", params={"upload_id": "x"})
+    assert progress.status_code == 404
 
 
 def test_an_unknown_gradio_function_is_a_4xx(url):
