@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -43,6 +44,19 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def build_index(workdir: Path) -> Path:
+    """Index the shipped corpus into ``workdir/index`` with ``qabot index``; the folder."""
+    index_dir = workdir / "index"
+    command = [sys.executable, "-m", "qabot", "index", str(ROOT / "corpus")]
+    subprocess.run(
+        [*command, "--index-dir", str(index_dir)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, **OFFLINE},
+    )
+    return index_dir
 
 
 def cold_start(index_dir: Path, workdir: Path) -> tuple[subprocess.Popen, str, float, float]:
@@ -98,8 +112,12 @@ def baseline(index_dir: Path, questions: list[str], duration: float) -> dict[str
     return rates
 
 
-def load(url: str, questions: list[str], clients: int, duration: float) -> dict:
-    """``clients`` threads asking in a loop for ``duration`` seconds; latency and throughput."""
+Asker = Callable[[httpx.Client, str], bool]
+"""Asks one question with a client; True when it was answered."""
+
+
+def drive(asker: Asker, questions: list[str], clients: int, duration: float) -> dict:
+    """``clients`` threads calling ``asker`` in a loop for ``duration`` s; latency and errors."""
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -107,15 +125,12 @@ def load(url: str, questions: list[str], clients: int, duration: float) -> dict:
 
     def worker(offset: int) -> None:
         mine: list[float] = []
-        failed = 0
-        with httpx.Client(timeout=60) as client:
-            n = offset
+        failed, n = 0, offset
+        with httpx.Client(timeout=120) as client:
             while time.perf_counter() < stop_at:
-                body = {"question": questions[n % len(questions)], "alternatives": 2}
                 t0 = time.perf_counter()
                 try:
-                    response = client.post(f"{url}/api/ask", json=body)
-                    ok = response.status_code == 200 and "found" in response.json()
+                    ok = asker(client, questions[n % len(questions)])
                 except httpx.HTTPError:
                     ok = False
                 mine.append(time.perf_counter() - t0)
@@ -132,15 +147,30 @@ def load(url: str, questions: list[str], clients: int, duration: float) -> dict:
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - started
-    ordered = sorted(latencies)
+    ordered = sorted(latencies) or [0.0]
     return {
         "clients": clients,
-        "requests": len(ordered),
+        "requests": len(latencies),
         "errors": errors[0],
-        "throughput": len(ordered) / elapsed,
+        "throughput": len(latencies) / elapsed,
         "p50_ms": 1000 * statistics.median(ordered),
         "p99_ms": 1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
     }
+
+
+def api_asker(url: str) -> Asker:
+    """Asks through ``POST /api/ask``."""
+
+    def ask(client: httpx.Client, question: str) -> bool:
+        response = client.post(f"{url}/api/ask", json={"question": question, "alternatives": 2})
+        return response.status_code == 200 and "found" in response.json()
+
+    return ask
+
+
+def load(url: str, questions: list[str], clients: int, duration: float) -> dict:
+    """``clients`` threads asking ``/api/ask`` in a loop for ``duration`` s."""
+    return drive(api_asker(url), questions, clients, duration)
 
 
 def main() -> None:
@@ -152,21 +182,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="qabot-bench-") as tmp:
         workdir = Path(tmp)
-        index_dir = workdir / "index"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "qabot",
-                "index",
-                str(ROOT / "corpus"),
-                "--index-dir",
-                str(index_dir),
-            ],
-            check=True,
-            capture_output=True,
-            env={**os.environ, **OFFLINE},
-        )
+        index_dir = build_index(workdir)
         print(f"CPUs: {os.cpu_count()}; {len(questions)} questions from {QUESTIONS.name}")
         process, url, healthy, answered = cold_start(index_dir, workdir)
         try:

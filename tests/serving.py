@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from qabot.web.timeouts import server_config
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -22,17 +24,18 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running(app, timeout: float = 30.0) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn in a thread; yields its base URL (no trailing slash)."""
+def running(app, timeout: float = 30.0, **settings) -> Iterator[str]:
+    """Serve an ASGI app in a thread with `qabot serve`'s uvicorn settings (``settings``
+    override them: ``header_timeout=``, ``keep_alive_timeout=``); yields its base URL."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(
+        server_config(
             app,
             host="127.0.0.1",
             port=port,
-            log_level="warning",
             lifespan="on",
             timeout_graceful_shutdown=1,
+            **settings,
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)

@@ -145,3 +145,36 @@ def test_feedback_command_top_k(tmp_path, capsys):
     assert main(["feedback", "--feedback", str(path), "--top-k", "1"]) == 0
     out = capsys.readouterr().out
     assert "first?" in out and "second?" not in out
+
+
+FORMULAS = [
+    '=HYPERLINK("http://evil.example","x")',
+    "+1+1",
+    "-2+3",
+    "@SUM(A1:A2)",
+    "\tx=1",
+    "\r=1",
+]
+
+
+def test_export_neutralises_cells_a_spreadsheet_would_run(store, tmp_path):
+    for question in FORMULAS:
+        store.record(question, None, 0.1, False)
+    store.vote(store.record("=1+1 disliked", "doc#faq-0", 0.9, True), -1)
+    store.record("What is NATO? = the alliance", None, 0.1, False)  # '=' inside: left alone
+    path = tmp_path / "questions.csv"
+    assert store.export_csv(path) == len(FORMULAS) + 2
+    with open(path, encoding="utf-8", newline="") as rows:
+        questions = [r["question"] for r in csv.DictReader(rows)]
+    assert sorted(questions) == sorted(
+        ["'" + q for q in FORMULAS] + ["What is NATO? = the alliance", "'=1+1 disliked"]
+    )
+
+
+@pytest.mark.parametrize("vote", [5, 0, 2, True, False, 1.0, "1", {}, [], "like"])
+def test_only_like_dislike_and_clear_are_votes(store, vote):
+    row = store.record("What is NATO?", "doc#faq-0", 0.9, True)
+    store.vote(row, -1)
+    with pytest.raises(ValueError, match="A vote is 1, -1 or None"):
+        store.vote(row, vote)
+    assert store.rows()[0]["vote"] == -1  # unchanged

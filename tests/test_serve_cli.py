@@ -3,6 +3,7 @@
 Without the ``web`` extra, ``qabot serve`` says what to install, in one line.
 """
 
+import argparse
 import subprocess
 import sys
 
@@ -84,6 +85,11 @@ def test_help_shows_the_defaults_in_use():
         "the chat page's title (default qabot)",
         "next-best matches shown beside each answer (default 2)",
         "uvicorn log level (default warning)",
+        "--body-timeout SECONDS time to send a request body (default 10)",
+        "--header-timeout SECONDS time to send a request's headers (default 10)",
+        "--keep-alive-timeout SECONDS how long an idle connection stays open (default 5)",
+        "(repeatable; default: any site)",
+        "or '*' for any (repeatable; default: none)",
     ):
         assert text in serve
     feedback = _help("feedback")
@@ -91,3 +97,12 @@ def test_help_shows_the_defaults_in_use():
         "index folder holding feedback.sqlite3 (default: $QABOT_INDEX_DIR or ./index)" in feedback
     )
     assert "--top-k TOP_K how many of each to list and export (default 10)" in feedback
+
+
+def test_timeouts_are_positive_numbers_of_seconds():
+    from qabot.cli.chat import positive_float
+
+    assert positive_float("2.5") == 2.5
+    for bad in ("0", "-1", "soon", "inf", "nan"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            positive_float(bad)

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from qabot.web.server import build_app, frame_ancestors
+from qabot.web.server import build_app, csp_frame_ancestors
 
 from conftest import SEED_CORPUS
 from serving import free_port, running
@@ -142,40 +142,64 @@ def test_widget_is_served_locally(url):
     assert "https://" not in response.text.replace("https://www", "")  # no CDN
 
 
-def test_any_site_may_embed_by_default(url):
+def test_any_site_may_embed_but_no_site_may_call_the_api_by_default(url):
     response = httpx.get(f"{url}/chat/", headers={"origin": "http://elsewhere.example"})
     assert response.headers["content-security-policy"] == "frame-ancestors *"
+    assert "access-control-allow-origin" not in response.headers
     preflight = httpx.options(
         f"{url}/api/ask",
         headers={
-            "origin": "http://elsewhere.example",
+            "origin": "https://evil.example",
             "access-control-request-method": "POST",
             "access-control-request-headers": "content-type",
         },
     )
-    assert preflight.status_code == 200
-    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert preflight.status_code == 400
+    assert "access-control-allow-origin" not in preflight.headers
+    answered = ask(url, {"question": "What is NATO?"}, headers={"origin": "https://evil.example"})
+    assert answered.status_code == 200
+    assert "access-control-allow-origin" not in answered.headers
+    # Gradio's own CORS rules do not apply either: the app's (none) do.
+    config = httpx.get(f"{url}/chat/config", headers={"origin": "http://localhost:1"})
+    assert "access-control-allow-origin" not in config.headers
 
 
-def test_frame_ancestors():
-    assert frame_ancestors(["*"]) == "frame-ancestors *"
+def test_csp_frame_ancestors():
+    assert csp_frame_ancestors(["*"]) == "frame-ancestors *"
+    assert csp_frame_ancestors([]) == "frame-ancestors *"
     assert (
-        frame_ancestors(["https://a.example/", "http://b.example:8080"])
+        csp_frame_ancestors(["https://a.example/", "http://b.example:8080"])
         == "frame-ancestors 'self' https://a.example http://b.example:8080"
     )
 
 
-def test_allowed_origin_restricts_embedding_and_cors(seed_answerer):
-    app = build_app(seed_answerer, allowed_origins=["http://good.example"])
+def test_framing_and_cors_are_separate_permissions(seed_answerer):
+    app = build_app(
+        seed_answerer,
+        frame_ancestors=["http://host.example"],
+        allowed_origins=["http://good.example"],
+    )
     with running(app) as base:
         page = httpx.get(f"{base}/chat/")
         assert page.headers["content-security-policy"] == (
-            "frame-ancestors 'self' http://good.example"
+            "frame-ancestors 'self' http://host.example"
         )
         good = ask(base, {"question": "What is NATO?"}, headers={"origin": "http://good.example"})
         assert good.headers["access-control-allow-origin"] == "http://good.example"
+        framer = ask(base, {"question": "What is NATO?"}, headers={"origin": "http://host.example"})
+        assert "access-control-allow-origin" not in framer.headers
         bad = ask(base, {"question": "What is NATO?"}, headers={"origin": "http://bad.example"})
         assert "access-control-allow-origin" not in bad.headers
+
+
+def test_any_origin_may_call_the_api_when_opened(seed_answerer):
+    with running(build_app(seed_answerer, allowed_origins=["*"])) as base:
+        preflight = httpx.options(
+            f"{base}/api/ask",
+            headers={"origin": "https://a.example", "access-control-request-method": "POST"},
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "*"
 
 
 def test_gradio_client_calls_the_chat_endpoint(url, seed_answerer):
@@ -235,4 +259,30 @@ def test_qabot_serve_builds_a_missing_index_and_serves(tmp_path):
     building = [line for line in output.splitlines() if "build" in line.lower()]
     assert any(str(index_dir) in line for line in building), output
     assert "Any site may embed the chat" in output
+    assert "No other site's scripts may call the API" in output
+    assert "Host names accepted: localhost, 127.0.0.1, [::1]" in output
     assert f"http://127.0.0.1:{port}/chat/" in output
+
+
+def test_the_answerer_can_be_swapped_between_requests(seed_answerer):
+    from types import SimpleNamespace
+
+    from starlette.testclient import TestClient
+    from stubs import StubAnswerer
+
+    from qabot.web.holder import AnswererHolder
+
+    holder = AnswererHolder(seed_answerer)
+    app = build_app(holder)
+    assert app.state.answerer is holder
+    stub = StubAnswerer({"What is NATO?": (True, "An answer from the new index.")})
+    stub.manifest = SimpleNamespace(
+        model="stub", documents=1, passages=1, faq_entries=0, built_at="2030-01-01"
+    )
+    with TestClient(app) as client:
+        before = client.post("/api/ask", json={"question": "What is NATO?"}).json()
+        assert "North Atlantic Treaty Organization" in before["answer"]
+        assert holder.swap(stub) is seed_answerer
+        after = client.post("/api/ask", json={"question": "What is NATO?"}).json()
+        assert after["answer"] == "An answer from the new index."
+        assert client.get("/healthz").json()["model"] == "stub"

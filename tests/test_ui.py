@@ -11,7 +11,13 @@ from stubs import StubAnswerer
 
 from qabot.web.chat import Chat, ChatSession, vote_value
 from qabot.web.feedback import FeedbackStore
-from qabot.web.ui import ChatEvents, build_chat, describe_corpus, example_question
+from qabot.web.ui import (
+    INVALID_VOTE,
+    ChatEvents,
+    build_chat,
+    describe_corpus,
+    example_question,
+)
 
 TABLE = {
     "How does NATO support Ukraine?": (True, "NATO supports Ukraine."),
@@ -122,6 +128,25 @@ def test_options_and_examples_ask_their_question(chat):
     assert record["question"] == "What is interoperability?" and record["found"]
     _, history, _, record = events.ask_example(["How does NATO support Ukraine?"], history, session)
     assert record["question"] == "How does NATO support Ukraine?" and len(history) == 4
+
+
+@pytest.mark.parametrize("liked", [5, 0, 1, {}, [], "like", "Maybe", 1.5])
+def test_vote_value_rejects_what_is_no_vote(liked):
+    with pytest.raises(ValueError, match="like, a dislike or a clear"):
+        vote_value(liked)
+
+
+@pytest.mark.parametrize("liked", [5, {}, "Maybe"])
+def test_a_bad_vote_is_refused_with_a_fixed_message_and_stores_nothing(chat, store, liked):
+    events = ChatEvents(chat)
+    *_, session, _ = events.ask("What is interoperability?", [], ChatSession())
+    events.vote(session, SimpleNamespace(index=1, liked="Dislike"))
+    with pytest.raises(gr.Error) as caught:
+        events.vote(session, SimpleNamespace(index=1, liked=liked))
+    assert caught.value.message == INVALID_VOTE
+    with pytest.raises(gr.Error):  # a message index that is not a number
+        events.vote(session, SimpleNamespace(index=[1, 0], liked="Like"))
+    assert store.rows()[-1]["vote"] == -1  # the dislike stands
 
 
 def test_the_vote_handler_stores_the_vote(chat, store):

@@ -108,10 +108,16 @@ def clean_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> tuple[
     Returns the cleaned question and whether it was trimmed.
 
     Raises:
-        QuestionError: the question is empty once cleaned.
+        QuestionError: the question is empty once cleaned, or holds a lone surrogate.
     """
     if not isinstance(question, str):
         raise QuestionError(f"A question must be text, not {type(question).__name__}.")
+    # A lone surrogate (category Cs) is not a character: it cannot be encoded, so it would
+    # break the tokenizer and the model later, far from the caller.
+    if any(unicodedata.category(c) == "Cs" for c in question):
+        raise QuestionError(
+            "The question contains invalid characters (lone UTF-16 surrogates): send it as text."
+        )
     cleaned = "".join(
         " " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in question
     )

@@ -48,6 +48,17 @@ def require_extra(
             ) from exc
 
 
+def positive_float(text: str) -> float:
+    """An argparse type: a number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number above 0")
+    return value
+
+
 def _feedback_path(args: argparse.Namespace) -> Path:
     from qabot.web.feedback import DEFAULT_FEEDBACK_FILE
 
@@ -58,9 +69,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the chat page, the JSON API and the embeddable widget.
 
     Builds the index first when it is missing, stale or made with another model; loads the
-    model and the index once. Binds the loopback address unless --host says otherwise. By default any
-    site may embed the chat; --allowed-origin (repeatable) limits embedding and browser API
-    calls to the sites named. Questions and votes are stored in --feedback (SQLite).
+    model and the index once. Binds the loopback address unless --host says otherwise; on
+    it, only loopback Host names are accepted (--trusted-host adds more). Questions and
+    votes are stored in --feedback (SQLite).
+
+    Two permissions are separate. Any site may show the chat in a frame (the widget does);
+    --frame-ancestor (repeatable) limits that to the sites named. No other site's scripts
+    may call the API; --allowed-origin (repeatable, or '*') allows the origins named.
+    A request's headers and its body must each arrive within --header-timeout and
+    --body-timeout seconds (else 408, and the connection is closed).
 
     Pages:
       http://HOST:PORT/chat/      the chat          http://HOST:PORT/docs        the API
@@ -68,7 +85,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     Examples:
       qabot serve
-      qabot serve --port 8000 --allowed-origin https://www.example.org
+      qabot serve --port 8000 --frame-ancestor https://www.example.org
+      qabot serve --host 0.0.0.0 --trusted-host qa.example.org --allowed-origin https://app.example.org
       curl -s localhost:8000/api/ask -H 'content-type: application/json' \\
            -d '{"question": "What is NATO?"}'
     """
@@ -77,23 +95,52 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from qabot.web.feedback import FeedbackStore
-    from qabot.web.server import build_app
+    from qabot.web.server import build_app, trusted_hosts_for
+    from qabot.web.timeouts import server_config
 
     answerer = open_answerer(
         args.corpus, args.index_dir, model=args.model, alternatives=args.alternatives
     )
     answerer.answer("warm up")  # the first real question should not pay for lazy set-up
     feedback = FeedbackStore(_feedback_path(args))
-    origins = args.allowed_origin or ["*"]
-    app = build_app(answerer, feedback=feedback, allowed_origins=origins, title=args.title)
-    if origins == ["*"]:
-        log("Any site may embed the chat and call the API (restrict with --allowed-origin).")
-    else:
-        log(f"Only these sites may embed the chat: {', '.join(origins)}")
+    frame = args.frame_ancestor or ["*"]
+    hosts = trusted_hosts_for(args.host, args.trusted_host or ())
+    app = build_app(
+        answerer,
+        feedback=feedback,
+        frame_ancestors=frame,
+        allowed_origins=args.allowed_origin or (),
+        trusted_hosts=hosts,
+        title=args.title,
+        body_timeout=args.body_timeout,
+    )
+    _log_permissions(frame, args.allowed_origin or [], hosts)
     log(f"Feedback is stored in {feedback.path}")
     log(f"Chat on http://{args.host}:{args.port}/chat/ (API docs at /docs)")
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    config = server_config(
+        app,
+        host=args.host,
+        port=args.port,
+        header_timeout=args.header_timeout,
+        keep_alive_timeout=args.keep_alive_timeout,
+        log_level=args.log_level,
+    )
+    uvicorn.Server(config).run()
     return 0
+
+
+def _log_permissions(frame: list[str], origins: list[str], hosts: list[str] | None) -> None:
+    """Say who may frame the chat, call the API, and which Host names are answered."""
+    if frame == ["*"]:
+        log("Any site may embed the chat (restrict with --frame-ancestor).")
+    else:
+        log(f"Only these sites may embed the chat: {', '.join(frame)}")
+    if not origins:
+        log("No other site's scripts may call the API (open with --allowed-origin).")
+    else:
+        log(f"These origins' scripts may call the API: {', '.join(origins)}")
+    if hosts is not None:
+        log(f"Host names accepted: {', '.join(hosts)} (add with --trusted-host)")
 
 
 def cmd_feedback(args: argparse.Namespace) -> int:
@@ -136,6 +183,8 @@ def register(subparsers) -> None:
     serve = command(subparsers, "serve", cmd_serve, "serve the chat, the API and the widget")
     add_index_options(serve, corpus_positional=False)
     _add_serve_options(serve)
+    _add_permission_options(serve)
+    _add_timeout_options(serve)
     feedback = command(subparsers, "feedback", cmd_feedback, "summarise the chat's feedback")
     _add_feedback_options(feedback)
 
@@ -151,13 +200,6 @@ def _add_serve_options(serve: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
-    )
-    serve.add_argument(
-        "--allowed-origin",
-        action="append",
-        metavar="URL",
-        help="a site allowed to embed the chat and call the API, e.g. https://www.example.org "
-        "(repeatable; default: any site)",
     )
     serve.add_argument(
         "--feedback",
@@ -177,6 +219,60 @@ def _add_serve_options(serve: argparse.ArgumentParser) -> None:
         "--log-level",
         default=DEFAULT_LOG_LEVEL,
         help=f"uvicorn log level (default {DEFAULT_LOG_LEVEL})",
+    )
+
+
+def _add_permission_options(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument(
+        "--frame-ancestor",
+        action="append",
+        metavar="URL",
+        help="a site allowed to show the chat in a frame, e.g. https://www.example.org "
+        "(repeatable; default: any site)",
+    )
+    serve.add_argument(
+        "--allowed-origin",
+        action="append",
+        metavar="URL",
+        help="an origin whose scripts may call the API (CORS), or '*' for any "
+        "(repeatable; default: none)",
+    )
+    serve.add_argument(
+        "--trusted-host",
+        action="append",
+        metavar="NAME",
+        help="a Host name to answer besides localhost, 127.0.0.1 and [::1] (repeatable; "
+        "default: only those on a loopback bind, any name elsewhere)",
+    )
+
+
+def _add_timeout_options(serve: argparse.ArgumentParser) -> None:
+    from qabot.web.limits import (
+        DEFAULT_BODY_TIMEOUT,
+        DEFAULT_HEADER_TIMEOUT,
+        DEFAULT_KEEP_ALIVE_TIMEOUT,
+    )
+
+    serve.add_argument(
+        "--body-timeout",
+        type=positive_float,
+        default=DEFAULT_BODY_TIMEOUT,
+        metavar="SECONDS",
+        help=f"time to send a request body (default {DEFAULT_BODY_TIMEOUT:g})",
+    )
+    serve.add_argument(
+        "--header-timeout",
+        type=positive_float,
+        default=DEFAULT_HEADER_TIMEOUT,
+        metavar="SECONDS",
+        help=f"time to send a request's headers (default {DEFAULT_HEADER_TIMEOUT:g})",
+    )
+    serve.add_argument(
+        "--keep-alive-timeout",
+        type=positive_float,
+        default=DEFAULT_KEEP_ALIVE_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long an idle connection stays open (default {DEFAULT_KEEP_ALIVE_TIMEOUT:g})",
     )
 
 

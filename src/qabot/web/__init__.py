@@ -6,7 +6,11 @@ Modules, from the inside out::
     ui.py          build_chat(answerer) -> Gradio Blocks; only wiring
     batching.py    AnswerBatcher: concurrent questions answered in one batch
     feedback.py    FeedbackStore: questions and votes in SQLite beside the index
-    middleware.py  BodyLimit, SecurityHeaders: request-size limits and CSP for the app
+    holder.py      AnswererHolder: the answerer the app reads at each request (swappable)
+    limits.py      the time limits' defaults (light, for the CLI's help)
+    middleware.py  BodyLimit, SecurityHeaders, GradioGuard: size and time limits, CSP,
+                   the Gradio routes the chat does not use
+    timeouts.py    server_config(...): uvicorn settings with a request-header deadline
     server.py      build_app(...) -> FastAPI: the API, the chat mounted, the widget assets
 
 Needs the ``web`` extra (``pip install 'qabot[web]'``). Importing this package loads nothing.

@@ -3,6 +3,7 @@
 The model embeds eight questions in one forward pass much faster than in eight, so under load
 the API answers more questions per second, and a single worker thread keeps PyTorch from
 running several forward passes at once on the same cores. A lone question waits for nothing.
+When a batch fails, each of its questions is answered alone, so a bad one fails by itself.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections import defaultdict
 from concurrent.futures import Future
 
 from qabot.answering import Answer, Answerer
-from qabot.errors import QabotError
 
 DEFAULT_MAX_BATCH = 32
 
@@ -84,14 +84,16 @@ class AnswerBatcher:
     def _answer(self, items: list[tuple[str, Future]], alternatives: int | None) -> None:
         try:
             answers = self.answerer.answer_batch([q for q, _ in items], alternatives)
-        except QabotError as exc:
+        except Exception as exc:
             if len(items) == 1:
                 items[0][1].set_exception(exc)
                 return
-            for item in items:  # one bad question must not fail the others
+            # Whatever the error, one bad question must not fail the others: each is answered
+            # alone, so only the one(s) that really fail get the error.
+            for item in items:
                 self._answer([item], alternatives)
             return
-        except BaseException as exc:
+        except BaseException as exc:  # SystemExit and the like: not a question's fault
             for _, future in items:
                 future.set_exception(exc)
             return

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from qabot.answering import Answer, Answerer
 from qabot.lexical import tokenize
 from qabot.web.feedback import FeedbackStore
+from qabot.web.holder import AnswererHolder
 
 # "and cyber defence?", "what about the roadmap", "also energy?": the question continues the last.
 _FOLLOWUP_LEAD = re.compile(
@@ -74,12 +75,20 @@ class ChatSession:
 
 
 def vote_value(liked: bool | str | None) -> int | None:
-    """A like (True or "Like") is +1, a dislike (False or "Dislike") -1; anything else withdraws."""
-    if liked in (True, "Like"):
+    """A like (True or "Like") is +1, a dislike (False or "Dislike") -1, a clear ("" or None,
+    as the page sends when a vote is clicked again) withdraws the vote.
+
+    Raises:
+        ValueError: any other value (a number, a dict, another word): it is no vote.
+    """
+    # Compared by type as well: 1 == True and 0 == False, but 1 and 0 are not votes.
+    if liked is True or (isinstance(liked, str) and liked == "Like"):
         return 1
-    if liked in (False, "Dislike"):
+    if liked is False or (isinstance(liked, str) and liked == "Dislike"):
         return -1
-    return None
+    if liked is None or (isinstance(liked, str) and liked == ""):
+        return None
+    raise ValueError(f"A vote is a like, a dislike or a clear, not {liked!r}.")
 
 
 def followup_topic(message: str) -> str | None:
@@ -115,7 +124,7 @@ class Chat:
 
     def __init__(
         self,
-        answerer: Answerer,
+        answerer: Answerer | AnswererHolder,
         *,
         feedback: FeedbackStore | None = None,
         alternatives: int | None = None,
@@ -141,10 +150,15 @@ class Chat:
         return reply, session.after(reply)
 
     def vote(self, session: ChatSession, message_index: int, liked: bool | str | None) -> None:
-        """Store a like, a dislike or its withdrawal (see `vote_value`) on a bot message."""
+        """Store a like, a dislike or its withdrawal (see `vote_value`) on a bot message.
+
+        Raises:
+            ValueError: ``liked`` is no vote (checked before anything is stored).
+        """
+        value = vote_value(liked)
         row_id = session.feedback_id(message_index)
         if self.feedback is not None and row_id is not None:
-            self.feedback.vote(row_id, vote_value(liked))
+            self.feedback.vote(row_id, value)
 
     def respond(self, message: str, history: list[dict], previous: str | None = None) -> Reply:
         """Answer ``message``; ``previous`` is the last question as understood, for follow-ups.

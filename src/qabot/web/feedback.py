@@ -31,6 +31,9 @@ DEFAULT_EXPORT_TOP_K = 100
 Channel = Literal["chat", "api"]
 """Where a question was asked: the chat page (and the widget) or ``POST /api/ask``."""
 
+# What a spreadsheet takes for the start of a formula (or skips to find one).
+_FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS asked (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -124,7 +127,8 @@ class FeedbackStore:
 
     def vote(self, row_id: int, vote: int | None) -> None:
         """Set the vote on a stored answer: +1 like, -1 dislike, None to withdraw it."""
-        if vote not in (1, -1, None):
+        # By type too: True == 1 and 1.0 == 1, but only the ints 1 and -1 are votes.
+        if vote is not None and (type(vote) is not int or vote not in (1, -1)):
             raise ValueError(f"A vote is 1, -1 or None, not {vote!r}.")
         with self._lock:
             self._db.execute("UPDATE asked SET vote = ? WHERE id = ?", (vote, row_id))
@@ -202,8 +206,20 @@ def _write_csv(path: Path | str, rows: Iterable[dict]) -> int:
         )
         writer.writeheader()
         for count, row in enumerate(rows, start=1):
-            writer.writerow({"id": f"feedback-{count}", "answerable": "", **row})
+            cells = {"id": f"feedback-{count}", "answerable": "", **row}
+            writer.writerow({name: spreadsheet_safe(value) for name, value in cells.items()})
     return count
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A text cell a spreadsheet will not run as a formula: a leading ``'`` when it starts
+    with ``= + - @``, a tab or a carriage return (OWASP's advice for CSV injection).
+
+    Numbers are left alone: they are written by qabot, not typed by visitors.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_LEADS):
+        return "'" + value
+    return value
 
 
 def _now() -> str:

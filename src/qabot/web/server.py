@@ -8,25 +8,35 @@ Routes::
     GET  /healthz     200 with the index's figures once the index is loaded
     GET  /widget.js   one <script> that adds a chat launcher to any page
     GET  /static/...  the widget's other assets
-    GET  /docs        OpenAPI documentation of the API
+    GET  /docs        OpenAPI documentation of the API (Swagger UI); /redoc the same in ReDoc
 
-Everything is served from here; nothing is loaded from a CDN. `build_app` is given a loaded
-`Answerer`: the model and the index are loaded once, before the app exists.
+Everything is served from here; nothing is loaded from a CDN (the documentation's scripts come
+with the ``fastapi-offline`` package). `build_app` is given a loaded `Answerer`: the model and
+the index are loaded once, before the app exists. The app reads it through one
+`AnswererHolder` (``app.state.answerer``), whose ``swap`` changes it between requests.
+
+Two permissions are separate: which sites may frame the chat (CSP ``frame-ancestors``, any by
+default, as the widget frames it) and which origins' scripts may call the API (CORS, none by
+default). ``trusted_hosts`` limits the ``Host`` names accepted (DNS rebinding).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from qabot.answering import DEFAULT_ALTERNATIVES, Answerer
 from qabot.errors import QuestionError
@@ -34,13 +44,23 @@ from qabot.version import __version__
 from qabot.web.batching import AnswerBatcher
 from qabot.web.chat import DEFAULT_TITLE
 from qabot.web.feedback import FeedbackStore
-from qabot.web.middleware import BodyLimit, SecurityHeaders
+from qabot.web.holder import AnswererHolder, hold
+from qabot.web.limits import DEFAULT_BODY_TIMEOUT
+from qabot.web.middleware import BodyLimit, GradioGuard, SecurityHeaders
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+logger = logging.getLogger(__name__)
 
 MAX_API_BODY_BYTES = 64 * 1024
 # The chat's own requests carry the whole conversation, so they get a looser (but real) limit.
 MAX_CHAT_BODY_BYTES = 4 * 1024 * 1024
 MAX_ALTERNATIVES = 20
 CHAT_PATH = "/chat"
+# As a Host header names them: an IPv6 address in brackets.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+ANSWER_FAILED = "The question could not be answered; please try again or rephrase it."
 
 
 class AskRequest(BaseModel):
@@ -62,58 +82,90 @@ def static_dir() -> Path:
     return Path(str(files("qabot.web") / "static"))
 
 
-def frame_ancestors(allowed_origins: Sequence[str]) -> str:
-    """The CSP ``frame-ancestors`` value for the allowed origins ("*" allows any site)."""
-    if not allowed_origins or "*" in allowed_origins:
+def csp_frame_ancestors(origins: Sequence[str]) -> str:
+    """The CSP ``frame-ancestors`` value for the sites that may frame the chat ("*": any)."""
+    if not origins or "*" in origins:
         return "frame-ancestors *"
-    return "frame-ancestors 'self' " + " ".join(o.rstrip("/") for o in allowed_origins)
+    return "frame-ancestors 'self' " + " ".join(o.rstrip("/") for o in origins)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address is the loopback interface only."""
+    return host in ("localhost", "::1", "[::1]") or host.startswith("127.")
+
+
+def trusted_hosts_for(bind_host: str, extra: Sequence[str] = ()) -> list[str] | None:
+    """The ``Host`` names to accept for a server bound to ``bind_host``; None accepts any.
+
+    A loopback server accepts only loopback names (plus ``extra``), so a page whose DNS name
+    is rebound to 127.0.0.1 cannot reach it. Elsewhere any name is accepted unless ``extra``
+    names some.
+    """
+    if is_loopback(bind_host) or extra:
+        return [*LOOPBACK_HOSTS, *extra]
+    return None
 
 
 def build_app(
-    answerer: Answerer,
+    answerer: Answerer | AnswererHolder,
     *,
     feedback: FeedbackStore | None = None,
-    allowed_origins: Sequence[str] = ("*",),
+    frame_ancestors: Sequence[str] = ("*",),
+    allowed_origins: Sequence[str] = (),
+    trusted_hosts: Sequence[str] | None = None,
     title: str = DEFAULT_TITLE,
     description: str | None = None,
     max_body_bytes: int = MAX_API_BODY_BYTES,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> FastAPI:
     """Build the FastAPI application around a loaded answerer.
 
     Args:
-        answerer: answers every request (shared; loaded once before this call).
+        answerer: answers every request (shared; loaded once before this call), or a holder
+            whose answerer can be swapped while the app runs.
         feedback: stores the chat's and the API's questions and the votes; None stores nothing.
-        allowed_origins: sites that may embed the chat (CSP ``frame-ancestors``) and call the
-            API from a browser (CORS); ``("*",)`` allows any site.
+        frame_ancestors: sites that may show the chat in a frame (CSP ``frame-ancestors``);
+            ``("*",)``, the default, allows any site (the widget frames the chat).
+        allowed_origins: origins whose scripts may call the API (CORS); none by default,
+            ``("*",)`` allows any.
+        trusted_hosts: the ``Host`` names accepted (see `trusted_hosts_for`); None: any.
         title: the chat page's title.
         description: one line under the title (default: names the corpus).
         max_body_bytes: the largest ``/api/`` request body accepted.
+        body_timeout: seconds a client has to send a request body before it gets 408.
     """
-    app = FastAPI(
+    holder = hold(answerer)
+    app = FastAPIOffline(
         title="qabot",
         summary="Exact, sourced answers from your own documents.",
         version=__version__,
     )
-    _add_middleware(app, list(allowed_origins) or ["*"], max_body_bytes)
+    app.state.answerer = holder
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    _add_site_routes(app, answerer, title)
-    _add_api_routes(app, answerer, feedback)
-    return _mount_chat(app, answerer, feedback, title, description)
-
-
-def _add_middleware(app: FastAPI, origins: list[str], max_body_bytes: int) -> None:
-    """CORS and CSP for the allowed origins, and the request-size limits."""
+    _add_site_routes(app, holder, title)
+    _add_api_routes(app, holder, feedback)
+    blocks = _mount_chat(app, holder, feedback, title, description)
     app.add_middleware(
         CORSMiddleware,
-        allow_origins=origins,
+        allow_origins=list(allowed_origins),
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Content-Type"],
     )
-    app.add_middleware(SecurityHeaders, frame_ancestors=frame_ancestors(origins))
-    app.add_middleware(BodyLimit, api_limit=max_body_bytes, other_limit=MAX_CHAT_BODY_BYTES)
+    app.add_middleware(GradioGuard, prefix=CHAT_PATH, fn_ids=list(blocks.fns))
+    app.add_middleware(
+        BodyLimit,
+        api_limit=max_body_bytes,
+        other_limit=MAX_CHAT_BODY_BYTES,
+        timeout=body_timeout,
+    )
+    if trusted_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(trusted_hosts))
+    # Added last, so outermost: every response gets the headers, refusals included.
+    app.add_middleware(SecurityHeaders, frame_ancestors=csp_frame_ancestors(frame_ancestors))
+    return app
 
 
-def _add_site_routes(app: FastAPI, answerer: Answerer, title: str) -> None:
+def _add_site_routes(app: FastAPI, answerer: AnswererHolder, title: str) -> None:
     """The root redirect, the web manifest, the health check and the widget's assets."""
 
     @app.get("/", include_in_schema=False)
@@ -149,7 +201,7 @@ def _add_site_routes(app: FastAPI, answerer: Answerer, title: str) -> None:
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
 
 
-def _add_api_routes(app: FastAPI, answerer: Answerer, feedback: FeedbackStore | None) -> None:
+def _add_api_routes(app: FastAPI, answerer: AnswererHolder, feedback: FeedbackStore | None) -> None:
     """``POST /api/ask``, answered through one `AnswerBatcher`."""
     batcher = AnswerBatcher(answerer)
 
@@ -164,8 +216,12 @@ def _add_api_routes(app: FastAPI, answerer: Answerer, feedback: FeedbackStore | 
             answer = await asyncio.wrap_future(
                 batcher.submit(request.question, request.alternatives)
             )
-        except QuestionError as exc:
+        except QuestionError as exc:  # its messages are fixed sentences written for people
+            logger.debug("question refused: %s", exc)
             return JSONResponse({"detail": str(exc)}, status_code=422)
+        except Exception as exc:  # a fault of the server, not of the question: no details out
+            logger.error("answering failed: %s: %s", type(exc).__name__, one_line(exc))
+            return JSONResponse({"detail": ANSWER_FAILED}, status_code=500)
         if feedback is not None:  # a WAL insert without fsync: too quick to need a thread
             feedback.record_answer(answer, channel="api")
         return answer.to_dict()
@@ -173,29 +229,40 @@ def _add_api_routes(app: FastAPI, answerer: Answerer, feedback: FeedbackStore | 
 
 def _mount_chat(
     app: FastAPI,
-    answerer: Answerer,
+    answerer: AnswererHolder,
     feedback: FeedbackStore | None,
     title: str,
     description: str | None,
-) -> FastAPI:
-    """Mount the Gradio chat at ``/chat/``, with nothing fetched from elsewhere."""
+) -> gr.Blocks:
+    """Mount the Gradio chat at ``/chat/``, with nothing fetched from elsewhere; its Blocks.
+
+    ``show_error=False``: an unexpected error shows Gradio's generic message, never its text;
+    the chat's own errors (`gr.Error`) are fixed sentences and still shown.
+    """
     import gradio as gr  # the web extra's heaviest import, paid only when an app is built
 
     from qabot.web.ui import CHAT_CSS, build_chat, chat_theme
 
     blocks = build_chat(answerer, feedback=feedback, title=title, description=description)
-    return gr.mount_gradio_app(
+    gr.mount_gradio_app(
         app,
         blocks,
         path=CHAT_PATH,
         footer_links=[],
         ssr_mode=False,
-        show_error=True,
+        show_error=False,
         mcp_server=False,
         pwa=False,
         theme=chat_theme(),
         css=CHAT_CSS,
     )
+    return blocks
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's text on one line, cut to ``limit`` characters, for a log line."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -8,6 +8,7 @@ as ``qabot ask --json``).
 from __future__ import annotations
 
 import html
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +18,14 @@ from qabot.answering import Answerer
 from qabot.errors import QuestionError
 from qabot.web.chat import DEFAULT_TITLE, Chat, ChatSession
 from qabot.web.feedback import FeedbackStore
+from qabot.web.holder import AnswererHolder
 
+logger = logging.getLogger(__name__)
 CHAT_API_NAME = "chat"
 # Questions answered at once per event: answering is batched behind them (see batching.py).
 CHAT_CONCURRENCY = 8
 MAX_QUESTION_LENGTH = 4000
+INVALID_VOTE = "That is not a vote: like, dislike or clear one."
 
 # Gradio's default theme pulls its font from Google Fonts; the chat must work offline.
 _SYSTEM_FONTS = ["ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "sans-serif"]
@@ -49,7 +53,7 @@ def chat_theme() -> gr.themes.Base:
     return gr.themes.Default(font=_SYSTEM_FONTS, font_mono=_MONO_FONTS)
 
 
-def describe_corpus(answerer: Answerer) -> str:
+def describe_corpus(answerer: Answerer | AnswererHolder) -> str:
     """One line saying what the chat knows about, from the index's documents."""
     titles = list(dict.fromkeys(p.title for p in answerer.passages))
     shown = ", ".join(titles[:3]) + (f" and {len(titles) - 3} more" if len(titles) > 3 else "")
@@ -84,8 +88,9 @@ class ChatEvents:
         """A question typed in the textbox (also the ``/chat`` API of ``gradio_client``)."""
         try:
             reply, session = self.chat.turn(question, list(history or []), session)
-        except QuestionError as exc:
-            raise gr.Error(str(exc)) from exc
+        except QuestionError as exc:  # its messages are fixed sentences written for people
+            logger.debug("question refused: %s", exc)
+            raise gr.Error(str(exc), print_exception=False) from exc
         return "", reply.history, session, reply.answer.to_dict()
 
     def ask_option(
@@ -100,7 +105,13 @@ class ChatEvents:
 
     def vote(self, session: ChatSession, event: gr.LikeData) -> None:
         """A like or dislike on a bot message (clicking it again withdraws it)."""
-        self.chat.vote(session, event.index, event.liked)
+        if not isinstance(event.index, int):
+            raise gr.Error(INVALID_VOTE, print_exception=False)
+        try:
+            self.chat.vote(session, event.index, event.liked)
+        except ValueError as exc:
+            logger.debug("vote refused: %s", exc)
+            raise gr.Error(INVALID_VOTE, print_exception=False) from exc
 
 
 @dataclass(frozen=True)
@@ -115,7 +126,7 @@ class ChatPage:
 
 
 def build_chat(
-    answerer: Answerer,
+    answerer: Answerer | AnswererHolder,
     *,
     feedback: FeedbackStore | None = None,
     title: str = DEFAULT_TITLE,
@@ -134,7 +145,9 @@ def build_chat(
     with gr.Blocks(title=title, analytics_enabled=False, fill_height=True) as blocks:
         page = _layout(title, description or describe_corpus(answerer), chat.starter_questions())
         _wire(page, ChatEvents(chat))
-    return blocks
+    # api_open=False: the events are reachable only through the queue (with its concurrency
+    # limits), not through Gradio's direct /run and /api routes.
+    return blocks.queue(api_open=False)
 
 
 def _layout(title: str, description: str, starters: list[str]) -> ChatPage:
