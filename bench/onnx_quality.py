@@ -30,7 +30,14 @@ import numpy as np
 from qabot.onnx_export import CONFIG_FILE, INT8_FILE, Quantisation, export_onnx, quantise
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ROOT.parent / "shared" / "benchmarks"
+# Beside the main checkout (../shared); from a worktree in /work/wt/<name>, two levels up.
+BENCHMARKS = (
+    next(
+        (p for p in (ROOT.parent / "shared", ROOT.parent.parent / "shared") if p.is_dir()),
+        ROOT.parent / "shared",
+    )
+    / "benchmarks"
+)
 CACHE = Path("/work/cache/onnx")
 GATE_METRIC_LOSS = 0.005
 GATE_SEED_CHANGES = 1
@@ -156,13 +163,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variants", action="store_true", help="also try int8 variants")
     parser.add_argument("--work-dir", type=Path, default=CACHE / "indexes")
+    parser.add_argument(
+        "--only", nargs="+", help="measure just these backends (fills the cache; no table)"
+    )
     args = parser.parse_args(argv)
-    backends = ["torch", "onnx", "onnx-int8", *(VARIANTS if args.variants else ())]
+    backends = args.only or ["torch", "onnx", "onnx-int8", *(VARIANTS if args.variants else ())]
     results = {}
     for backend in backends:
         started = time.perf_counter()
-        results[backend] = measure(backend, args.work_dir)
-        print(f"{backend}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+        results[backend] = figures = measure(backend, args.work_dir)
+        print(
+            f"{backend}: hit@1 {figures['hit@1']:.4f}, nDCG@10 {figures['ndcg@10']:.4f}, "
+            f"seed hit@1 {figures['seed-hit@1']:.3f} ({time.perf_counter() - started:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+    if args.only:
+        return 0
     text, _ = table(results)
     print(text)
     return 0
