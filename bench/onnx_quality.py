@@ -135,6 +135,31 @@ def measure(backend: str, work: Path) -> dict:
     return figures
 
 
+def cosines(backends: Sequence[str]) -> str:
+    """Cosine of each backend's vectors with torch's: 150 StackFAQ questions, 100 abstracts."""
+    import gzip
+    import json
+
+    lines = (BENCHMARKS / "stackfaq" / "queries.jsonl").read_text(encoding="utf-8").splitlines()
+    texts = [json.loads(line)["text"] for line in lines[:150]]
+    with gzip.open(BENCHMARKS / "scifact" / "corpus.jsonl.gz", "rt", encoding="utf-8") as rows:
+        for _, row in zip(range(100), rows, strict=False):
+            document = json.loads(row)
+            texts.append(f"{document['title']} {document['text']}")
+    base = CachedEmbedder(make_backend("torch"), "torch").embed_batch(texts)
+    out = [
+        "| backend | min cosine | mean | questions mean | abstracts mean |",
+        "|---|---|---|---|---|",
+    ]
+    for backend in backends:
+        both = (CachedEmbedder(make_backend(backend), backend).embed_batch(texts) * base).sum(1)
+        out.append(
+            f"| {backend} | {both.min():.4f} | {both.mean():.4f} | {both[:150].mean():.4f} | "
+            f"{both[150:].mean():.4f} |"
+        )
+    return "\n".join(out)
+
+
 def table(results: dict[str, dict]) -> tuple[str, dict[str, bool]]:
     """The Markdown gate table against torch, and each backend's verdict."""
     base = results["torch"]
@@ -163,11 +188,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variants", action="store_true", help="also try int8 variants")
     parser.add_argument("--work-dir", type=Path, default=CACHE / "indexes")
+    parser.add_argument("--cosines", action="store_true", help="vector agreement only")
     parser.add_argument(
         "--only", nargs="+", help="measure just these backends (fills the cache; no table)"
     )
     args = parser.parse_args(argv)
     backends = args.only or ["torch", "onnx", "onnx-int8", *(VARIANTS if args.variants else ())]
+    if args.cosines:
+        print(cosines([b for b in backends if b != "torch"]))
+        return 0
     results = {}
     for backend in backends:
         started = time.perf_counter()
