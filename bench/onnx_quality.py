@@ -1,0 +1,219 @@
+"""Quality gate of the ONNX backends (issue 10, point 3), measured through the product's own path.
+
+Each backend builds its own indexes with ``qabot.index.build_index`` and answers through
+``Retriever`` (hybrid dense + BM25 fusion, production defaults) and ``Answerer``:
+
+- StackFAQ test block (624 questions), Hit@1 at thread level (pairs of the gold thread count);
+- SciFact test split (300 claims), nDCG@10;
+- the seed check set (eval/seed-dev.jsonl): questions whose answer differs from torch's.
+
+Gate: a backend passes when it loses at most 0.005 on both benchmarks and at most one seed
+question against fp32 torch. Embeddings are cached under /work/cache/onnx/, so a second run only
+pays for indexing and retrieval.
+
+    PYTHONPATH=src .venv/bin/python bench/onnx_quality.py            # torch, onnx, onnx-int8
+    PYTHONPATH=src .venv/bin/python bench/onnx_quality.py --variants  # + int8 quantisation variants
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from qabot.onnx_export import CONFIG_FILE, INT8_FILE, Quantisation, export_onnx, quantise
+
+ROOT = Path(__file__).resolve().parent.parent
+# Beside the main checkout (../shared); from a worktree in /work/wt/<name>, two levels up.
+BENCHMARKS = (
+    next(
+        (p for p in (ROOT.parent / "shared", ROOT.parent.parent / "shared") if p.is_dir()),
+        ROOT.parent / "shared",
+    )
+    / "benchmarks"
+)
+CACHE = Path("/work/cache/onnx")
+GATE_METRIC_LOSS = 0.005
+GATE_SEED_CHANGES = 1
+FFN_OUT = tuple(f"/model/encoder/layer.{n}/output/dense/MatMul" for n in range(6))
+# int8 settings tried when --variants is given; "onnx-int8" is the export's default.
+VARIANTS = {
+    "int8-per-tensor": Quantisation(per_channel=False),
+    "int8-per-channel-fp32-ffn-out": Quantisation(per_channel=True, nodes_to_exclude=FFN_OUT),
+}
+
+
+class CachedEmbedder:
+    """Wraps an embedder; each ``embed_batch`` result is kept on disk, keyed by backend + texts."""
+
+    def __init__(self, inner, key: str, folder: Path = CACHE / "vectors") -> None:
+        self.inner, self.key, self.folder = inner, key, folder
+        self.name, self.dimension = inner.name, inner.dimension
+        self.progress = False
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        digest = hashlib.sha256("\x00".join([self.key, *texts]).encode()).hexdigest()[:24]
+        path = self.folder / f"{self.key}-{digest}.npy"
+        if path.is_file():
+            return np.load(path)
+        vectors = self.inner.embed_batch(texts)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        np.save(path, vectors)
+        return vectors
+
+
+def onnx_folder(variant: str | None = None) -> Path:
+    """The bundled model exported once into the cache; a variant re-quantises a copy of it."""
+    from qabot.embedding import DEFAULT_MODEL, bundled_model_path
+
+    base = CACHE / "minilm"
+    if not (base / CONFIG_FILE).is_file():
+        started = time.perf_counter()
+        export_onnx(bundled_model_path(), base, name=DEFAULT_MODEL)
+        print(f"exported in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    if variant is None:
+        return base
+    folder = CACHE / f"minilm-{variant}"
+    if not (folder / INT8_FILE).is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in base.iterdir():
+            if path.name != INT8_FILE:
+                shutil.copyfile(path, folder / path.name)
+        quantise(base / "model.onnx", folder / INT8_FILE, VARIANTS[variant])
+    return folder
+
+
+def make_backend(backend: str, threads: int | None = None):
+    """An embedder by backend name: torch, onnx, onnx-int8 or one of `VARIANTS`."""
+    if backend == "torch":
+        from qabot.embedding import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder()
+    from qabot.onnx_embedder import OnnxEmbedder
+
+    if backend in ("onnx", "onnx-int8"):
+        return OnnxEmbedder(onnx_folder(), quantized=backend == "onnx-int8", threads=threads)
+    return OnnxEmbedder(onnx_folder(backend), quantized=True, threads=threads)
+
+
+def measure(backend: str, work: Path) -> dict:
+    """StackFAQ hit@1, SciFact nDCG@10 and the seed answers of one backend."""
+    from qabot.answering import Answerer
+    from qabot.evaluation import evaluate, load_question_set
+    from qabot.evaluation.questionsets import read_qrels, resolve_gold
+    from qabot.index import build_index
+    from qabot.retrieval import Retriever
+
+    embedder = CachedEmbedder(make_backend(backend), backend)
+    runs = {
+        "stackfaq": ("stackfaq/faq_pairs.jsonl", "stackfaq/queries.jsonl",
+                     "stackfaq/qrels_pairs.tsv", {"block": "1"}, "hit@1"),
+        "scifact": ("scifact/corpus.jsonl.gz", "scifact/queries.jsonl",
+                    "scifact/qrels/test.tsv", None, "ndcg@10"),
+    }  # fmt: skip
+    figures: dict = {}
+    for name, (corpus, questions, qrels, where, metric) in runs.items():
+        index = build_index(BENCHMARKS / corpus, work / f"{name}-{backend}", embedder)
+        answerer = Answerer(Retriever(index, embedder))
+        cases, _ = load_question_set(
+            BENCHMARKS / questions, qrels=read_qrels(BENCHMARKS / qrels), where=where
+        )
+        cases, _ = resolve_gold(cases, index.passages)  # document ids -> passage ids
+        report = evaluate(answerer, cases, latency_sample=0)
+        figures[metric] = report.metrics[metric]
+    index = build_index(ROOT / "corpus", work / f"seed-{backend}", embedder)
+    answerer = Answerer(Retriever(index, embedder))
+    cases, _ = resolve_gold(load_question_set(ROOT / "eval" / "seed-dev.jsonl")[0], index.passages)
+    answers = answerer.answer_batch([case.question for case in cases])
+    figures["seed"] = [(a.found, a.passage_id) for a in answers]
+    figures["seed-hit@1"] = evaluate(answerer, cases, latency_sample=0).metrics["hit@1"]
+    return figures
+
+
+def cosines(backends: Sequence[str]) -> str:
+    """Cosine of each backend's vectors with torch's: 150 StackFAQ questions, 100 abstracts."""
+    import gzip
+    import json
+
+    lines = (BENCHMARKS / "stackfaq" / "queries.jsonl").read_text(encoding="utf-8").splitlines()
+    texts = [json.loads(line)["text"] for line in lines[:150]]
+    with gzip.open(BENCHMARKS / "scifact" / "corpus.jsonl.gz", "rt", encoding="utf-8") as rows:
+        for _, row in zip(range(100), rows, strict=False):
+            document = json.loads(row)
+            texts.append(f"{document['title']} {document['text']}")
+    base = CachedEmbedder(make_backend("torch"), "torch").embed_batch(texts)
+    out = [
+        "| backend | min cosine | mean | questions mean | abstracts mean |",
+        "|---|---|---|---|---|",
+    ]
+    for backend in backends:
+        both = (CachedEmbedder(make_backend(backend), backend).embed_batch(texts) * base).sum(1)
+        out.append(
+            f"| {backend} | {both.min():.4f} | {both.mean():.4f} | {both[:150].mean():.4f} | "
+            f"{both[150:].mean():.4f} |"
+        )
+    return "\n".join(out)
+
+
+def table(results: dict[str, dict]) -> tuple[str, dict[str, bool]]:
+    """The Markdown gate table against torch, and each backend's verdict."""
+    base = results["torch"]
+    lines = [
+        "| backend | StackFAQ test hit@1 | Δ | SciFact test nDCG@10 | Δ | seed hit@1 "
+        "| seed answers ≠ torch | gate |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    verdicts = {}
+    for backend, figures in results.items():
+        d_hit = figures["hit@1"] - base["hit@1"]
+        d_ndcg = figures["ndcg@10"] - base["ndcg@10"]
+        changed = sum(a != b for a, b in zip(figures["seed"], base["seed"], strict=True))
+        passed = d_hit >= -GATE_METRIC_LOSS and d_ndcg >= -GATE_METRIC_LOSS
+        passed = passed and changed <= GATE_SEED_CHANGES
+        verdicts[backend] = passed
+        lines.append(
+            f"| {backend} | {figures['hit@1']:.4f} | {d_hit:+.4f} | {figures['ndcg@10']:.4f} | "
+            f"{d_ndcg:+.4f} | {figures['seed-hit@1']:.3f} | {changed} / {len(base['seed'])} | "
+            f"{'pass' if passed else 'FAIL'} |"
+        )
+    return "\n".join(lines), verdicts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variants", action="store_true", help="also try int8 variants")
+    parser.add_argument("--work-dir", type=Path, default=CACHE / "indexes")
+    parser.add_argument("--cosines", action="store_true", help="vector agreement only")
+    parser.add_argument(
+        "--only", nargs="+", help="measure just these backends (a table when torch is one)"
+    )
+    args = parser.parse_args(argv)
+    backends = args.only or ["torch", "onnx", "onnx-int8", *(VARIANTS if args.variants else ())]
+    if args.cosines:
+        print(cosines([b for b in backends if b != "torch"]))
+        return 0
+    results = {}
+    for backend in backends:
+        started = time.perf_counter()
+        results[backend] = figures = measure(backend, args.work_dir)
+        print(
+            f"{backend}: hit@1 {figures['hit@1']:.4f}, nDCG@10 {figures['ndcg@10']:.4f}, "
+            f"seed hit@1 {figures['seed-hit@1']:.3f} ({time.perf_counter() - started:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+    if "torch" not in results:
+        return 0  # nothing to compare with: the run only filled the cache
+    text, _ = table(results)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
