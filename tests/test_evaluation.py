@@ -385,9 +385,11 @@ def test_seed_set_scores_as_published(seed_report):
     )
     least_right = SEED_DEV.answered_right - SEED_DEV.slack
     assert metrics["answered-correct"] >= least_right
-    assert metrics["declined-unanswerable"] == SEED_DEV.declined
+    least_declined = SEED_DEV.declined - SEED_DEV.declined_slack
+    assert metrics["declined-unanswerable"] >= least_declined
     assert metrics["hit@1"] >= least_right / SEED_DEV.answerable
-    assert metrics["accuracy"] >= (least_right + SEED_DEV.declined) / SEED_DEV.questions
+    assert metrics["accuracy"] >= (least_right + least_declined) / SEED_DEV.questions
+    assert metrics["ece"] <= 0.2  # measured 0.133 with the shipped confidence
     assert metrics["recall@100"] == 1.0
 
 

@@ -61,7 +61,7 @@ def test_round_trip_keeps_rows_and_search(tmp_path: Path):
 def test_corrupt_files_raise(tmp_path: Path):
     _store().save(tmp_path)
     (tmp_path / "passage_ids.json").write_text('["x"]', encoding="utf-8")
-    with pytest.raises(IndexCorruptError, match="outside 0..0"):
+    with pytest.raises(IndexCorruptError, match=r"outside 0\.\.0"):
         VectorStore.load(tmp_path)
     (tmp_path / "rows.npy").write_bytes(b"garbage")
     with pytest.raises(IndexCorruptError):

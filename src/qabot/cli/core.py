@@ -12,6 +12,7 @@ from qabot.chunking import DEFAULT_MAX_CHARS
 from qabot.cli.wiring import (
     add_index_options,
     command,
+    default_threshold,
     finite_float,
     load_embedder,
     log,
@@ -184,5 +185,5 @@ def register(subparsers) -> None:
         type=finite_float,
         default=None,
         help="lowest probability of being right that counts as an answer (default: the "
-        "confidence model's threshold)",
+        f"confidence model's threshold, {default_threshold()}, or its calibration)",
     )

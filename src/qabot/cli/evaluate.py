@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from qabot.cli.wiring import (
     add_index_options,
     command,
+    default_threshold,
     env,
     finite_float,
     log,
@@ -275,7 +276,7 @@ def _add_eval_run_options(parser: argparse.ArgumentParser) -> None:
         type=finite_float,
         default=None,
         help="lowest probability of being right that counts as an answer "
-        "(default: the confidence model's threshold)",
+        f"(default: the confidence model's threshold, {default_threshold()}, or its calibration)",
     )
     parser.add_argument(
         "--batch-size",

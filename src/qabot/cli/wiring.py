@@ -147,3 +147,10 @@ def command(subparsers, name: str, func: Callable, summary: str) -> argparse.Arg
     )
     parser.set_defaults(func=func)
     return parser
+
+
+def default_threshold() -> str:
+    """The shipped confidence model's threshold, as the help texts show it."""
+    from qabot.confidence import default_model
+
+    return f"{default_model().threshold:.4g}"
