@@ -77,7 +77,8 @@ def test_report_files_exist_and_parse(tmp_path, seed_report):
 def test_baseline_lists_changes(tmp_path, seed_index_dir, embedder, seed_cases, seed_report):
     write_reports(seed_report, tmp_path / "before")
     baseline = load_report(tmp_path / "before" / "report.json")
-    # Declining everything makes every answerable question wrong and nothing newly right.
+    # Declining everything makes every answered answerable question wrong, and every answered
+    # unanswerable one right.
     retriever = Retriever(load_index(seed_index_dir), embedder)
     strict = evaluate(Answerer(retriever, threshold=10.0), seed_cases)
     assert strict.metrics["accuracy"] == SEED_DEV.out_of_scope / SEED_DEV.questions
@@ -87,7 +88,10 @@ def test_baseline_lists_changes(tmp_path, seed_index_dir, embedder, seed_cases, 
     assert changes["deltas"]["accuracy"]["delta"] == pytest.approx(
         strict.metrics["accuracy"] - seed_report.metrics["accuracy"]
     )
-    assert changes["became_right"] == []
+    answered_unanswerable = {
+        r.case.case_id for r in seed_report.results if not r.case.answerable and r.found
+    }
+    assert {c["id"] for c in changes["became_right"]} == answered_unanswerable
     became_wrong = {c["id"] for c in changes["became_wrong"]}
     expected = {r.case.case_id for r in seed_report.results if r.outcome == "answered-correct"}
     assert became_wrong == expected
