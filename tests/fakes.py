@@ -30,3 +30,17 @@ class FakeEmbedder:
             norm = np.linalg.norm(vectors[row])
             vectors[row] = vectors[row] / norm if norm else 1.0 / np.sqrt(self.dimension)
         return vectors
+
+
+def fused_only_confidence(fused_threshold: float = 0.3):
+    """A confidence read from the fused score alone: P >= 0.5 exactly when fused >= the threshold.
+
+    For tests that judge answering and evaluation, not the shipped model's numbers.
+    """
+    from qabot.confidence import ConfidenceModel
+    from qabot.evidence import FEATURES
+
+    slope = 20.0
+    coefficients = (slope,) + (0.0,) * (len(FEATURES) - 1)
+    signs = tuple(-1 if name == "absent_share" else 1 for name in FEATURES)
+    return ConfidenceModel(FEATURES, signs, coefficients, -slope * fused_threshold, threshold=0.5)

@@ -1,13 +1,17 @@
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from qabot.answering import DECLINE_MESSAGE, Answerer, best_sentence, clean_question
+from qabot.answering import DECLINE_MESSAGE, Answerer, clean_question
+from qabot.confidence import default_model
 from qabot.errors import QuestionError
+from qabot.evidence import FEATURES
 from qabot.index import build_index
 from qabot.retrieval import Retriever
 
 from conftest import ANSWER_KEYS
+from fakes import fused_only_confidence
 
 
 def test_clean_question_strips_controls_and_trims():
@@ -19,12 +23,7 @@ def test_clean_question_strips_controls_and_trims():
             clean_question(bad)
 
 
-def test_best_sentence_prefers_shared_words():
-    text = "NATO is an alliance. Interoperability means working together. It has members."
-    assert best_sentence(text, "what does interoperability mean") == (
-        "Interoperability means working together."
-    )
-    assert best_sentence("One sentence only", "anything") == "One sentence only"
+FUSED_ONLY = fused_only_confidence(0.3)  # P >= 0.5 exactly when the fused score is >= 0.3
 
 
 @pytest.fixture
@@ -38,7 +37,7 @@ def answerer(tmp_path: Path, fake_embedder):
         encoding="utf-8",
     )
     index = build_index(corpus, tmp_path / "idx", fake_embedder)
-    return Answerer(Retriever(index, fake_embedder), threshold=0.3, alternatives=1)
+    return Answerer(Retriever(index, fake_embedder), confidence=FUSED_ONLY, alternatives=1)
 
 
 def test_faq_answer_record(answerer):
@@ -81,3 +80,45 @@ def test_the_promised_answer_keys_stay():
     # renaming a field of Answer renames a key, so it must be a deliberate act, like __all__.
     promised = {"question", "found", "kind", "answer", "score", "faq_question", "source"}
     assert promised | {"alternatives"} <= ANSWER_KEYS
+
+
+def test_score_is_the_confidence_model_reading(answerer):
+    question = "how many days do deliveries take"
+    hits = answerer.search_batch([question], 10)[0]
+    features = answerer.features(question, hits)
+    assert features.shape == (len(FEATURES),)
+    assert features[0] == pytest.approx(hits[0].score) and features[1] == hits[0].margin
+    answer = answerer.answer(question)
+    assert answer.score == pytest.approx(float(FUSED_ONLY.predict(features)[0]))
+    assert answer.found == (answer.score >= 0.5)
+    # A verbatim FAQ question is certain; no hit at all is not.
+    assert answerer.answer("Can I return shoes?").score == 1.0
+    assert answerer.score(question, []) == 0.0
+
+
+def test_more_evidence_never_lowers_the_shipped_confidence(answerer):
+    shipped = Answerer(answerer.retriever, confidence=default_model())
+    question = "how many days do deliveries take"
+    hits = shipped.search_batch([question], 10)[0]
+    before = shipped.score(question, hits)
+    top = hits[0]
+    stronger = [
+        replace(top, score=top.score + 0.1),
+        replace(top, margin=top.margin + 0.1),
+        replace(top, grains=tuple(g + 0.1 for g in top.grains)),
+    ]
+    for better in stronger:
+        assert shipped.score(question, [better, *hits[1:]]) >= before
+    # All of them at once is strictly more evidence: the score rises.
+    best = replace(top, score=top.score + 0.1, margin=top.margin + 0.1)
+    assert shipped.score(question, [best, *hits[1:]]) > before
+    # A question of words the corpus never uses is less likely answered than its own words.
+    unknown = shipped.answer("how many days do zorblats quaffle")
+    assert unknown.score < shipped.answer(question).score
+
+
+def test_threshold_overrides_the_model_threshold(answerer):
+    assert answerer.threshold == FUSED_ONLY.threshold
+    strict = Answerer(answerer.retriever, confidence=FUSED_ONLY, threshold=1.0)
+    assert not strict.answer("how many days do deliveries take").found
+    assert strict.answer("Can I return shoes?").found  # verbatim: exactly 1.0

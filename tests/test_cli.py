@@ -146,9 +146,10 @@ def test_ask_runs_on_the_core_dependencies_alone(cli_index):
 
 
 def test_help_shows_the_defaults_of_the_code(capsys):
-    from qabot.answering import DEFAULT_ALTERNATIVES, DEFAULT_THRESHOLD
+    from qabot.answering import DEFAULT_ALTERNATIVES
     from qabot.chunking import DEFAULT_MAX_CHARS
     from qabot.cli import main
+    from qabot.confidence import default_model
     from qabot.embedding import DEFAULT_MODEL
 
     helps = {}
@@ -156,7 +157,7 @@ def test_help_shows_the_defaults_of_the_code(capsys):
         with pytest.raises(SystemExit):
             main([command, "--help"])
         helps[command] = " ".join(capsys.readouterr().out.split())
-    assert f"else {DEFAULT_THRESHOLD})" in helps["ask"]
+    assert f"threshold, {default_model().threshold:.4g}, or its calibration)" in helps["ask"]
     assert f"(default {DEFAULT_ALTERNATIVES})" in helps["ask"]
     assert f"(default {DEFAULT_MAX_CHARS})" in helps["index"]
     assert f"the bundled {DEFAULT_MODEL})" in helps["index"]

@@ -170,3 +170,39 @@ def test_row_id_zero_is_kept(tmp_path: Path):
         '{"id": 0, "text": "zero"}\n{"_id": "", "id": "", "text": "no id"}\n', encoding="utf-8"
     )
     assert [d.doc_id for d in load_corpus(tmp_path).documents] == ["0", "rows.jsonl:2"]
+
+
+def test_alternate_questions_from_rows_and_from_the_alternates_file(tmp_path, fake_embedder):
+    import json
+
+    from qabot.corpus import alternates_path, corpus_fingerprint, load_corpus
+    from qabot.index import build_index
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.jsonl").write_text(
+        json.dumps({"id": "j", "question": "Q one?", "answer": "A.", "questions": ["Q 1?", " "]})
+        + "\n",
+        encoding="utf-8",
+    )
+    (corpus / "b.csv").write_text(
+        "id,question,answer,questions\nc,Q two?,B.,Q 2? | Q two?|second\n", encoding="utf-8"
+    )
+    loaded = {d.doc_id: d.questions for d in load_corpus(corpus).documents}
+    assert loaded == {"j": ("Q 1?",), "c": ("Q 2?", "second")}  # the question itself once
+    before = corpus_fingerprint(corpus)
+    path = alternates_path(corpus)
+    assert path == tmp_path / "corpus.alternates.jsonl"
+    path.write_text(
+        json.dumps({"passage_id": "c#faq-0", "question": "number two?"})
+        + "\n"
+        + json.dumps({"passage_id": "nope#faq-9", "question": "lost?"})
+        + "\nnot json\n",
+        encoding="utf-8",
+    )
+    assert corpus_fingerprint(corpus) != before  # an edit makes the index stale
+    index = build_index(corpus, tmp_path / "idx", fake_embedder)
+    assert index.passage("c#faq-0").alternates == ("Q 2?", "second", "number two?")
+    assert index.passage("j#faq-0").alternates == ("Q 1?",)
+    problems = " ".join(index.manifest.problems)
+    assert "'nope#faq-9'" in problems and "malformed JSON" in problems

@@ -7,14 +7,17 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from qabot.cli import main, open_answerer
-from qabot.thresholds import read_calibration
+from qabot.confidence import ConfidenceModel, default_model
+from qabot.thresholds import calibrated_model, read_calibration
 
 from conftest import ROOT, SEED_CORPUS, SEED_QUESTIONS
+from test_seed_quality import SEED_DEV
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -48,7 +51,8 @@ def test_eval_end_to_end_calibrates_and_fails_under_the_bar(tmp_path, index_dir)
     assert "Evaluating" in run.stderr  # the progress bar
     assert "hit@1" in run.stdout and "declined-unanswerable" in run.stdout
     report = json.loads((reports / "report.json").read_text(encoding="utf-8"))
-    assert report["metrics"]["questions"] == 50
+    assert report["metrics"]["questions"] == SEED_DEV.questions
+    assert 0 <= report["metrics"]["ece"] <= 1
     assert report["settings"]["threshold_source"] == "default"
     with open(reports / "results.csv", encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -58,15 +62,32 @@ def test_eval_end_to_end_calibrates_and_fails_under_the_bar(tmp_path, index_dir)
     for words in ("| hit@1 |", "| accuracy |", "| declined-unanswerable |", "Recommended"):
         assert words in summary
     assert f"threshold {report['settings']['threshold']:.3f} (default)" in summary
-    for name in ("threshold.png", "scores.png"):
+    for name in ("threshold.png", "scores.png", "reliability.png"):
         content = (reports / name).read_bytes()
         assert content.startswith(PNG_MAGIC) and len(content) > 5000, name
+    # --calibrate refits only the Platt step, tied to the index's model and corpus.
     stored = read_calibration(index_dir)
-    assert stored["objective"] == "accuracy" and stored["model"] == "all-MiniLM-L6-v2"
-    assert stored["threshold"] == pytest.approx(report["calibration"]["threshold"])
-    # ask and the chat open their answerer the same way: the stored threshold is now in force.
+    assert stored["model"] == "all-MiniLM-L6-v2" and stored["questions"] > 0
+    assert stored["base_sha256"] == default_model().fingerprint()
+    calibrated = ConfidenceModel.from_dict(stored["confidence"])
+    assert calibrated.coefficients == default_model().coefficients
+    assert calibrated.platt != default_model().platt
+    assert stored["ece_after"] <= stored["ece_before"] + 1e-9  # fitted on this very set
+    assert "stored calibrated confidence" in run.stdout
+    # ask and the chat open their answerer the same way: the calibrated model is now in force.
     answerer = open_answerer(SEED_CORPUS, index_dir, progress=False)
-    assert answerer.threshold == pytest.approx(stored["threshold"])
+    assert answerer.confidence == calibrated
+    again = qabot(
+        "eval", SEED_QUESTIONS, "--corpus", SEED_CORPUS, "--index-dir", index_dir,
+        "--report-dir", tmp_path / "again",
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    settings = json.loads((tmp_path / "again" / "report.json").read_text())["settings"]
+    assert settings["threshold_source"] == "calibrated"
+    # Another corpus fingerprint (the documents changed): the calibration no longer applies.
+    manifest = replace(answerer.manifest, corpus_fingerprint="0" * 64)
+    assert calibrated_model(index_dir, manifest, default_model()) is None
+    assert calibrated_model(index_dir, answerer.manifest, calibrated) is None  # another base
 
 
 def test_eval_passes_the_bar_and_compares_with_a_baseline(tmp_path, index_dir, capsys):

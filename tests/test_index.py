@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from qabot.confidence import default_model
 from qabot.errors import (
     CorpusError,
     EmptyCorpusError,
@@ -31,7 +32,11 @@ def test_build_then_load_round_trip(tmp_path: Path, fake_embedder):
     built = build_index(corpus, tmp_path / "idx", fake_embedder, max_chars=500)
     m = built.manifest
     assert (m.model, m.dimension, m.max_chars) == ("fake-embedder", 64, 500)
-    assert (m.documents, m.passages, m.faq_entries, m.rows) == (1, 1, 1, 3)
+    # Rows: the passage's whole text (one sentence: no sentence rows); the FAQ entry's
+    # question + answer, question, and its answer's one sentence.
+    assert (m.documents, m.passages, m.faq_entries, m.rows) == (1, 1, 1, 4)
+    assert m.grains == ("whole", "question", "sentence") and m.format_version == 2
+    assert m.confidence == {"version": 1, "sha256": default_model().fingerprint()}
     assert m.corpus_path == str(corpus.resolve())
     loaded = load_index(tmp_path / "idx", model="fake-embedder")
     assert loaded.manifest == m
@@ -43,7 +48,7 @@ def test_build_then_load_round_trip(tmp_path: Path, fake_embedder):
 
 def test_embedding_is_batched_once_for_the_corpus(tmp_path: Path, fake_embedder):
     build_index(_corpus(tmp_path), tmp_path / "idx", fake_embedder)
-    assert fake_embedder.calls == [3]
+    assert fake_embedder.calls == [4]  # every grain row, in one batch
 
 
 def test_missing_stale_mismatched_and_corrupt(tmp_path: Path, fake_embedder):
@@ -113,10 +118,16 @@ def test_ensure_index_rebuilds_when_stale_or_corrupt(tmp_path: Path, fake_embedd
     index, _ = ensure_index(corpus, index_dir, make, **kwargs)
     assert "changed" in logs[-1] and index.manifest.documents == 2
     manifest = json.loads((index_dir / "manifest.json").read_text())
-    (index_dir / manifest["data_dir"] / "rows.json").chmod(0o644)
-    (index_dir / manifest["data_dir"] / "rows.json").write_text("[]", encoding="utf-8")
+    (index_dir / manifest["data_dir"] / "passage_ids.json").chmod(0o644)
+    (index_dir / manifest["data_dir"] / "passage_ids.json").write_text("[]", encoding="utf-8")
     index, _ = ensure_index(corpus, index_dir, make, **kwargs)
-    assert "rows but 0 ids" in logs[-1]
+    assert "unreadable" in logs[-1]
+    # An index of an older format (before grain rows) is rebuilt, not read.
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    (index_dir / "manifest.json").write_text(json.dumps({**manifest, "format_version": 1}))
+    index, _ = ensure_index(corpus, index_dir, make, **kwargs)
+    assert "has format 1" in logs[-1] and "rebuild" in logs[-1]
+    assert read_manifest(index_dir).format_version == 2
     assert load_index(index_dir).manifest.documents == 2
     (corpus / "bad.txt").write_bytes(b"\xff\xfe not utf-8")
     ensure_index(corpus, index_dir, make, **kwargs)

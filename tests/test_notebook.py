@@ -59,12 +59,12 @@ def test_walkthrough_runs(tmp_path):
     assert "FAQ entries, model all-MiniLM-L6-v2" in text
     assert "NATO" in text and "I don't know" in text
     assert "hit@1" in text and "accuracy" in text
-    assert "recommended threshold" in text and "threshold in force from now on" in text
+    assert "recommended threshold" in text and "Platt step" in text
     images = [
         output
         for cell in code
         for output in cell.get("outputs", [])
         if "image/png" in output.get("data", {})
     ]
-    assert len(images) == 2
+    assert len(images) == 3  # threshold, scores, reliability
     assert sorted(p.name for p in (ROOT / "index").glob("*")) == index_files  # ./index untouched

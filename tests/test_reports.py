@@ -49,23 +49,27 @@ def test_report_files_exist_and_parse(tmp_path, seed_report):
         "summary.md",
         "threshold.png",
         "scores.png",
+        "reliability.png",
     }
     data = json.loads(paths["report"].read_text(encoding="utf-8"))
     assert set(data) >= {"settings", "index", "metrics", "calibration", "questions"}
     assert set(METRIC_KEYS) <= set(data["metrics"])
     assert data["index"]["model"] == "all-MiniLM-L6-v2"
     assert data["calibration"]["objective"] == "accuracy"
-    assert len(data["questions"]) == 50
+    assert len(data["questions"]) == SEED_DEV.questions
     first = data["questions"][0]
     assert {"question", "gold", "answer", "answer_id", "found", "score", "correct"} <= set(first)
-    assert first["id"] == "a01" and first["gold"]["ids"] == ["nato-ukraine-2023-11-29.txt#faq-0"]
+    assert first["id"] == "s007" and first["gold"]["ids"] == ["nato-ukraine-2023-11-29.txt#0"]
+    assert 0 <= first["score"] <= 1 and len(first["features"]) == 7
     with open(paths["results"], encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 50 and rows[0]["id"] == "a01"
-    assert sum(row["correct"] == "True" for row in rows) == round(data["metrics"]["accuracy"] * 50)
+    assert len(rows) == SEED_DEV.questions and rows[0]["id"] == "s007"
+    right = round(data["metrics"]["accuracy"] * SEED_DEV.questions)
+    assert sum(row["correct"] == "True" for row in rows) == right
     summary = paths["summary"].read_text(encoding="utf-8")
     assert "| hit@1 |" in summary and "Recommended threshold" in summary
-    for plot in ("threshold_plot", "scores_plot"):
+    assert "![reliability](reliability.png)" in summary
+    for plot in ("threshold_plot", "scores_plot", "reliability_plot"):
         content = paths[plot].read_bytes()
         assert content.startswith(PNG_MAGIC) and len(content) > 5000
 
@@ -73,7 +77,8 @@ def test_report_files_exist_and_parse(tmp_path, seed_report):
 def test_baseline_lists_changes(tmp_path, seed_index_dir, embedder, seed_cases, seed_report):
     write_reports(seed_report, tmp_path / "before")
     baseline = load_report(tmp_path / "before" / "report.json")
-    # Declining everything makes every answerable question wrong and nothing newly right.
+    # Declining everything makes every answered answerable question wrong, and every answered
+    # unanswerable one right.
     retriever = Retriever(load_index(seed_index_dir), embedder)
     strict = evaluate(Answerer(retriever, threshold=10.0), seed_cases)
     assert strict.metrics["accuracy"] == SEED_DEV.out_of_scope / SEED_DEV.questions
@@ -83,7 +88,10 @@ def test_baseline_lists_changes(tmp_path, seed_index_dir, embedder, seed_cases, 
     assert changes["deltas"]["accuracy"]["delta"] == pytest.approx(
         strict.metrics["accuracy"] - seed_report.metrics["accuracy"]
     )
-    assert changes["became_right"] == []
+    answered_unanswerable = {
+        r.case.case_id for r in seed_report.results if not r.case.answerable and r.found
+    }
+    assert {c["id"] for c in changes["became_right"]} == answered_unanswerable
     became_wrong = {c["id"] for c in changes["became_wrong"]}
     expected = {r.case.case_id for r in seed_report.results if r.outcome == "answered-correct"}
     assert became_wrong == expected
@@ -153,3 +161,24 @@ def test_importing_reports_loads_no_plotting_backend():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert output.strip() == "False"
+
+
+def test_reliability_bins_by_hand():
+    from qabot.evaluation.reports import reliability_bins
+
+    def question(score, answerable, top_correct):
+        return {"score": score, "gold": {"answerable": answerable}, "top_correct": top_correct}
+
+    data = {
+        "questions": [
+            question(0.95, True, True),
+            question(0.91, True, False),
+            question(0.15, False, False),
+            question(1.0, True, True),  # a verbatim answer falls in the last bin
+            question(0.5, None, True),  # unlabelled: left out
+        ]
+    }
+    assert reliability_bins(data) == [
+        (1, 0.15, 0.0),
+        (3, pytest.approx((0.95 + 0.91 + 1.0) / 3), pytest.approx(2 / 3)),
+    ]

@@ -1,19 +1,15 @@
+import json
 from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from qabot.evidence import DEFAULT_FUSION, Fusion
 from qabot.index import build_index
-from qabot.retrieval import Retriever, fuse, normalise_question
+from qabot.retrieval import Retriever, normalise_question
 
-
-def test_fuse_keeps_dense_absolute_and_normalises_keywords():
-    dense = np.array([0.8, 0.5, 0.1], dtype=np.float32)
-    lexical = np.array([2.0, 4.0, 0.0], dtype=np.float32)
-    assert fuse(dense, lexical, 0.5) == pytest.approx([0.65, 0.75, 0.05])
-    assert fuse(dense, np.zeros(3, dtype=np.float32), 0.5) == pytest.approx([0.4, 0.25, 0.05])
-    assert fuse(dense, lexical, 0.0) == pytest.approx(dense)
+DENSE_ONLY = Fusion(0.25, 0.25, 0.25, 0.25, 0.0, 0.0, faq_keyword=0.0, passage_keyword=0.0)
 
 
 def test_normalise_question():
@@ -52,10 +48,12 @@ def test_search_batch_ranks_each_question(small_index, fake_embedder):
 
 
 def test_verbatim_faq_question_returns_its_own_entry(small_index, fake_embedder):
-    retriever = Retriever(small_index, fake_embedder, lexical_weight=0.9, faq_lexical_weight=0.9)
-    [hit, *_] = retriever.search("how do I change my PASSWORD", top_k=2)
+    heavy = Fusion(0.25, 0.25, 0.25, 0.25, 0.0, 0.0, faq_keyword=0.9, passage_keyword=0.9)
+    retriever = Retriever(small_index, fake_embedder, fusion=heavy)
+    [hit, other] = retriever.search("how do I change my PASSWORD", top_k=2)
     assert hit.passage.passage_id == "f2#faq-0"
-    assert hit.score == 1.0  # an exact match; never above 1
+    assert hit.score == 1.0 and hit.exact  # an exact match; never above 1
+    assert not other.exact
 
 
 def test_fewer_passages_than_top_k(small_index, fake_embedder):
@@ -80,17 +78,72 @@ def test_keyword_weight_changes_the_order(tmp_path: Path, fake_embedder):
     index = build_index(corpus, tmp_path / "idx", fake_embedder)
     question = "revenue quarter zebra"
 
-    dense = Retriever(index, fake_embedder, lexical_weight=0.0).search(question, top_k=5)
+    dense = Retriever(index, fake_embedder, fusion=DENSE_ONLY).search(question, top_k=5)
     assert [h.passage.passage_id for h in dense] == ["zebra.txt#0", "revenue.txt#0"]
     # cosines of bag-of-words vectors: 3/sqrt(3*10) and 2/sqrt(3*6)
     assert [h.dense_score for h in dense] == pytest.approx([3 / 30**0.5, 2 / 18**0.5], abs=1e-6)
     assert [h.score for h in dense] == pytest.approx([h.dense_score for h in dense])
     assert dense[1].lexical_score > dense[0].lexical_score > 0
 
-    mixed = Retriever(index, fake_embedder, lexical_weight=0.5).search(question, top_k=5)
+    half = Fusion(0.25, 0.25, 0.25, 0.25, 0.0, 0.0, faq_keyword=0.0, passage_keyword=0.5)
+    mixed = Retriever(index, fake_embedder, fusion=half).search(question, top_k=5)
     assert [h.passage.passage_id for h in mixed] == ["revenue.txt#0", "zebra.txt#0"]
     top, other = mixed
     assert top.score == pytest.approx(0.5 * top.dense_score + 0.5)  # the best keyword score is 1
     assert other.score == pytest.approx(
         0.5 * other.dense_score + 0.5 * other.lexical_score / top.lexical_score
     )
+
+
+def _cosine(a: str, b: str, embedder) -> float:
+    first, second = embedder.embed_batch([a, b])
+    return float(first @ second)
+
+
+def test_grain_evidence_through_the_store(tmp_path: Path, fake_embedder):
+    """Each hit carries its grain maxima, computed over the index's real rows."""
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    answer = "Open the settings page. Then choose reset and confirm."
+    (corpus / "faq.jsonl").write_text(
+        json.dumps({"id": "f1", "question": "How do I reset my password?", "answer": answer})
+        + "\n",
+        encoding="utf-8",
+    )
+    body = "Lunch is served at noon. The cafeteria closes at three."
+    (corpus / "notes.txt").write_text(body, encoding="utf-8")
+    index = build_index(corpus, tmp_path / "idx", fake_embedder)
+    question = "when does the cafeteria close"
+    hits = {h.passage.passage_id: h for h in Retriever(index, fake_embedder).search(question, 5)}
+    note, faq = hits["notes.txt#0"], hits["f1#faq-0"]
+    whole, _, sentence = note.grains
+    assert whole == pytest.approx(_cosine(question, body, fake_embedder), abs=1e-5)
+    assert note.grains[1] == -np.inf  # a body passage has no question row
+    best = _cosine(question, "The cafeteria closes at three.", fake_embedder)
+    assert sentence == pytest.approx(best, abs=1e-5)
+    assert note.highlight == "The cafeteria closes at three."  # chosen by similarity
+    assert faq.grains[1] == pytest.approx(
+        _cosine(question, "How do I reset my password?", fake_embedder), abs=1e-5
+    )
+    # The passage leads the entry: its margin is its lead, the entry's is negative.
+    assert note.margin == pytest.approx(note.score - faq.score)
+    assert faq.margin == pytest.approx(faq.score - note.score)
+    expected = DEFAULT_FUSION.fuse(
+        np.array([note.grains]), np.array([False]), np.array([note.lexical_score])
+    )
+    assert note.score == pytest.approx(float(expected[0]), abs=1e-5)
+
+
+def test_an_alternate_question_asked_verbatim_finds_its_entry(tmp_path: Path, fake_embedder):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "faq.csv").write_text(
+        "id,question,answer,questions\n"
+        "f1,How do I reset my password?,Open settings.,I forgot my login|lost credentials\n"
+        "f2,Where is the office?,In Zagreb.,\n",
+        encoding="utf-8",
+    )
+    index = build_index(corpus, tmp_path / "idx", fake_embedder)
+    assert index.passage("f1#faq-0").alternates == ("I forgot my login", "lost credentials")
+    [hit] = Retriever(index, fake_embedder).search("I forgot my login!", top_k=1)
+    assert hit.passage.passage_id == "f1#faq-0" and hit.exact and hit.score == 1.0

@@ -3,7 +3,12 @@
 import json
 from dataclasses import dataclass
 
-from conftest import SEED_QUESTIONS
+import pytest
+
+from qabot.answering import Answerer
+from qabot.retrieval import Retriever
+
+from conftest import SEED_CORPUS, SEED_QUESTIONS
 
 
 @dataclass(frozen=True)
@@ -12,18 +17,23 @@ class PublishedFigures:
 
     questions: int
     answerable: int
-    answered_right: int  # answerable questions whose first answer is right (hit@1 numerator)
-    declined: int  # out-of-scope questions declined
+    answered_right: int  # answerable questions answered (not declined) with the right passage
+    declined: int  # unanswerable (near-domain and out-of-scope) questions declined
     slack: int  # answerable questions a model or library update may lose before a gate fails
+    declined_slack: int  # unanswerable declines it may lose
 
     @property
     def out_of_scope(self) -> int:
         return self.questions - self.answerable
 
 
-# The one place the gates read (README: hit@1 0.947 = 36/38, 12 of 12 out-of-scope declined).
-# Update it with the README when eval/seed-dev.jsonl changes.
-SEED_DEV = PublishedFigures(questions=50, answerable=38, answered_right=36, declined=12, slack=1)
+# The one place the gates read. Measured on eval/seed-dev.jsonl with the shipped confidence
+# (`qabot eval eval/seed-dev.jsonl`): hit@1 0.900 = 54/60, 53 of them answered (one declined),
+# 13 of 37 unanswerable declined (near-domain 2/19, out-of-scope 11/18). Never set from
+# eval/seed-check.jsonl. Update it with the README when the set or the model changes.
+SEED_DEV = PublishedFigures(
+    questions=97, answerable=60, answered_right=53, declined=13, slack=2, declined_slack=1
+)
 
 
 def _rows():
@@ -54,7 +64,7 @@ def test_out_of_scope_questions_are_declined(seed_answerer):
     rows = [r for r in _rows() if not r.get("answerable", True)]
     answers = seed_answerer.answer_batch([r["question"] for r in rows])
     answered = [(a.question, round(a.score, 3)) for a in answers if a.found]
-    assert len(rows) - len(answered) >= SEED_DEV.declined, answered
+    assert len(rows) - len(answered) >= SEED_DEV.declined - SEED_DEV.declined_slack, answered
 
 
 def test_verbatim_faq_questions_return_their_own_answers(seed_answerer):
@@ -73,6 +83,42 @@ def test_answers_carry_date_and_sources(seed_answerer):
         "https://www.nato.int/",
         "https://www.nato.int/cps/uk/natohq/176328.htm",
     ]
+
+
+def test_regression_what_did_nato_reaffirm(seed_answerer):
+    """Issue 8: the first paragraph says what NATO reaffirmed; it must beat "What is NATO?"."""
+    answer = seed_answerer.answer("What did NATO reaffirm?")
+    assert answer.found and answer.passage_id == "nato-ukraine-2023-11-29.txt#0"
+    assert "reaffirmed" in answer.highlight
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 8: with the shipped confidence.json the next-summit question is answered "
+    "(P ~ 0.15 > threshold 0.13) by paragraph #3; reported to the lead, not hand-tuned",
+)
+def test_regression_the_next_summit_is_declined(seed_answerer):
+    """Issue 8: the document never says when the next summit is."""
+    answer = seed_answerer.answer("When is the next NATO summit?")
+    assert not answer.found, (answer.passage_id, answer.score)
+
+
+def test_an_alternate_phrasing_asked_verbatim_finds_its_entry(tmp_path, embedder):
+    import shutil
+
+    from qabot.corpus import alternates_path
+    from qabot.index import build_index
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEED_CORPUS, corpus)
+    entry = "nato-ukraine-2023-11-29.txt#faq-1"  # What is interoperability?
+    phrasing = "Why do armies need systems that work together?"
+    alternates_path(corpus).write_text(
+        json.dumps({"passage_id": entry, "question": phrasing}) + "\n", encoding="utf-8"
+    )
+    index = build_index(corpus, tmp_path / "idx", embedder)
+    answer = Answerer(Retriever(index, embedder)).answer(phrasing)
+    assert answer.found and answer.passage_id == entry and answer.score == 1.0
 
 
 def test_huge_and_noisy_questions_do_not_crash(seed_answerer):

@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 
 from qabot.errors import IndexCorruptError
+from qabot.evidence import GRAIN_QUESTION, GRAIN_SENTENCE, GRAIN_WHOLE
 from qabot.store import VectorStore
+
+W, Q, S = GRAIN_WHOLE, GRAIN_QUESTION, GRAIN_SENTENCE
 
 
 def _unit(rows):
@@ -12,75 +15,61 @@ def _unit(rows):
     return array / np.linalg.norm(array, axis=1, keepdims=True)
 
 
-def test_search_takes_best_row_per_passage_and_filters_padding():
-    vectors = _unit([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0]])
-    store = VectorStore.build(["a", "a", "b"], vectors)
-    query = _unit([[1, 0, 0]])
-    [hits] = store.search_batch(query, top_k=5)
-    # Two passages exist, so two hits come back, never a -1 row or a duplicate id.
-    assert [pid for pid, _ in hits] == ["a", "b"]
-    assert hits[0][1] == pytest.approx(1.0)
-    assert hits[1][1] == pytest.approx(0.0, abs=1e-6)
+def _store() -> VectorStore:
+    """Passage a: whole + question rows; b: whole + two sentences; c: whole only."""
+    vectors = _unit([[1, 0, 0], [0.6, 0.8, 0], [0, 1, 0], [0, 0.8, 0.6], [0, 0, 1], [1, 1, 1]])
+    return VectorStore.build(
+        ["a", "b", "c"], vectors, np.array([0, 0, 1, 1, 1, 2]), np.array([W, Q, W, S, S, W])
+    )
 
 
-def test_exact_scores_and_round_trip(tmp_path: Path):
-    vectors = _unit([[1, 0], [0, 1], [1, 1]])
-    store = VectorStore.build(["x", "y", "y"], vectors)
+def test_search_ranks_passages_by_whole_and_question_rows_only():
+    store = _store()
+    # Row 4 (b's second sentence) is the exact match, but sentences are not searched.
+    [numbers] = store.search_numbers(_unit([[0, 0, 1]]), top_k=5)
+    # c 0.58, then a and b (tied at 0.0): each passage once, never a -1 padding row
+    assert numbers[0] == 2 and sorted(numbers[1:].tolist()) == [0, 1]
+    [numbers] = store.search_numbers(_unit([[0, 1, 0]]), top_k=2)
+    assert numbers.tolist() == [1, 0]  # b by its whole row (1.0), a by its question row (0.8)
+    assert [n.tolist() for n in store.search_numbers(_unit([[0, 1, 0]]), top_k=0)] == [[]]
+    assert store.search_numbers(np.zeros((0, 3), dtype=np.float32), top_k=3) == []
+
+
+def test_evidence_gathers_each_candidate_grain_maxima():
+    store = _store()
+    evidence = store.evidence(_unit([[0, 0, 1]])[0], np.array([1, 0]))
+    # b: whole 0, no question row, best sentence 1.0 (row 4); a: whole 0, question 0, and
+    # without sentences its sentence grain is its whole score.
+    assert evidence.grains[0] == pytest.approx([0.0, -np.inf, 1.0], abs=1e-6)
+    assert evidence.grains[1] == pytest.approx([0.0, 0.0, 0.0], abs=1e-6)
+    assert evidence.rows.tolist() == [2, 3, 4, 0, 1]  # only the candidates' rows
+    assert store.sentence_number(4) == 1 and store.sentence_number(3) == 0
+
+
+def test_round_trip_keeps_rows_and_search(tmp_path: Path):
+    store = _store()
     store.save(tmp_path)
     loaded = VectorStore.load(tmp_path)
-    assert loaded.row_ids == ("x", "y", "y")
-    assert loaded.dimension == 2
-    assert loaded.passage_ids == ("x", "y")
-    scores = loaded.score_numbers(_unit([[0, 1]])[0], np.array([0, 1]))
-    assert scores == pytest.approx([0.0, 1.0], abs=1e-6)  # y: the best of its two rows
-    assert loaded.vectors.shape == (3, 2)
+    assert loaded.passage_ids == ("a", "b", "c") and len(loaded) == 6
+    assert loaded.dimension == 3
+    assert loaded.vectors == pytest.approx(store.vectors)
+    assert loaded.row_grain.tolist() == store.row_grain.tolist()
+    query = _unit([[0.6, 0.8, 0]])
+    assert [n.tolist() for n in loaded.search_numbers(query, top_k=3)] == [[0, 2, 1]]  # c 0.81
 
 
 def test_corrupt_files_raise(tmp_path: Path):
-    VectorStore.build(["x"], _unit([[1, 0]])).save(tmp_path)
-    (tmp_path / "rows.json").write_text('["x", "y"]', encoding="utf-8")
-    with pytest.raises(IndexCorruptError, match="1 rows but 2 ids"):
+    _store().save(tmp_path)
+    (tmp_path / "passage_ids.json").write_text('["x"]', encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match=r"outside 0\.\.0"):
         VectorStore.load(tmp_path)
-    (tmp_path / "vectors.faiss").write_bytes(b"garbage")
+    (tmp_path / "rows.npy").write_bytes(b"garbage")
     with pytest.raises(IndexCorruptError):
         VectorStore.load(tmp_path)
 
 
-def test_search_numbers_gives_distinct_passage_numbers_best_first():
-    # Passage 0 owns rows 0 and 2, passage 1 row 1, passage 2 row 3.
-    vectors = _unit([[1, 0, 0], [0, 1, 0], [0.6, 0.8, 0], [0, 0, 1]])
-    store = VectorStore.build(["a", "b", "a", "c"], vectors)
-    assert store.passage_ids == ("a", "b", "c")
-    queries = _unit([[0, 1, 0], [0, 0.1, 1]])
-    first, second = store.search_numbers(queries, top_k=2)
-    assert first.tolist() == [1, 0]  # b (1.0), then a by its second row (0.8)
-    assert second.tolist() == [2, 1]
-    assert [n.tolist() for n in store.search_numbers(queries, top_k=10)] == [[1, 0, 2], [2, 1, 0]]
-    assert [n.tolist() for n in store.search_numbers(queries, top_k=0)] == [[], []]
-    assert store.search_numbers(np.zeros((0, 3), dtype=np.float32), top_k=3) == []
-
-
-def test_score_numbers_takes_each_passage_best_row_in_the_order_asked():
-    vectors = _unit([[1, 0, 0], [0, 1, 0], [0.6, 0.8, 0], [0, 0, 1]])
-    store = VectorStore.build(["a", "b", "a", "c"], vectors)
-    query = _unit([[0, 1, 0]])[0]
-    scores = store.score_numbers(query, np.array([2, 0, 1]))
-    assert scores == pytest.approx([0.0, 0.8, 1.0], abs=1e-6)
-    assert store.score_numbers(query, np.array([], dtype=np.int64)).shape == (0,)
-
-
-def test_loaded_store_searches_like_the_built_one(tmp_path: Path):
-    vectors = _unit([[1, 0, 0], [0, 1, 0], [0.6, 0.8, 0], [0, 0, 1]])
-    VectorStore.build(["a", "b", "a", "c"], vectors).save(tmp_path)
-    loaded = VectorStore.load(tmp_path)
-    query = _unit([[0.6, 0.8, 0]])
-    assert [n.tolist() for n in loaded.search_numbers(query, top_k=3)] == [[0, 1, 2]]
-    assert loaded.score_numbers(query[0], np.array([0, 1, 2])) == pytest.approx(
-        [1.0, 0.8, 0.0], abs=1e-6
-    )
-    assert loaded.vectors == pytest.approx(vectors)
-
-
-def test_build_rejects_vectors_that_do_not_match_the_ids():
-    with pytest.raises(ValueError, match="for 3 ids"):
-        VectorStore.build(["a", "b", "c"], _unit([[1, 0], [0, 1]]))
+def test_build_rejects_rows_that_do_not_match():
+    with pytest.raises(ValueError, match="for 3 rows"):
+        VectorStore.build(["a"], _unit([[1, 0], [0, 1]]), np.zeros(3), np.zeros(3))
+    with pytest.raises(ValueError, match="passage by passage"):
+        VectorStore.build(["a", "b"], _unit([[1, 0], [0, 1]]), np.array([1, 0]), np.zeros(2))

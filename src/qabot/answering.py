@@ -1,8 +1,12 @@
 """Answering: hits in, one `Answer` record out — the documents' own words, with their source.
 
-No text is generated. The answer is the best FAQ entry's answer or the best passage, with the
-sentence that best matches the question marked. Below the confidence threshold the answer is a
-plain "I don't know" (``found`` is False) with the closest FAQ questions as suggestions.
+No text is generated. The answer is the best FAQ entry's answer or the best passage, with its
+sentence most similar to the question marked. ``score`` is P(the answer is right), read by a
+monotone confidence model (`qabot.confidence`) from the top hit's evidence: its fused score,
+its margin over the runner-up, its whole and sentence cosines, the share of the question's
+terms it contains, raw BM25 of the question on FAQ questions, and the share of the question's
+terms found nowhere in the corpus. Below the model's threshold the answer is a plain "I don't
+know" (``found`` is False) with the closest FAQ questions as suggestions.
 """
 
 from __future__ import annotations
@@ -12,16 +16,17 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 
-from qabot.chunking import Kind, Passage, split_sentences
+import numpy as np
+
+from qabot.chunking import Kind, Passage
+from qabot.confidence import ConfidenceModel, default_model
 from qabot.errors import QuestionError
+from qabot.evidence import absent_share, confidence_features, matched_share
 from qabot.index import IndexManifest
 from qabot.lexical import tokenize
 from qabot.retrieval import Hit, Retriever
 from qabot.structure import Link
 
-# The middle of the band of thresholds that maximise accuracy on the seed dev question set
-# (eval/seed-dev.jsonl: answerable questions score >= 0.51, out-of-scope ones <= 0.34).
-DEFAULT_THRESHOLD = 0.42
 DEFAULT_ALTERNATIVES = 2
 MAX_QUESTION_CHARS = 2000
 DECLINE_MESSAGE = "I don't know: nothing in the documents answers that question."
@@ -57,9 +62,11 @@ class Alternative:
 class Answer:
     """The answer to one question.
 
-    ``found`` is False when nothing scored above the threshold; then ``answer`` is the decline
+    ``score`` is the probability that the answer is right (1.0 for an FAQ question asked
+    verbatim); the alternatives' scores are fused retrieval scores, for ordering only.
+    ``found`` is False when ``score`` is below the threshold; then ``answer`` is the decline
     message, ``kind``/``source`` are None and ``suggestions`` lists close FAQ questions.
-    ``highlight`` is the sentence of ``answer`` that best matches the question.
+    ``highlight`` is the sentence of ``answer`` most similar to the question.
     """
 
     question: str
@@ -129,23 +136,13 @@ def clean_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> tuple[
     return cleaned, False
 
 
-def best_sentence(text: str, question: str) -> str:
-    """The sentence of ``text`` sharing the most (stemmed, non-stopword) words with the question."""
-    sentences = split_sentences(text)
-    if len(sentences) <= 1:
-        return text.strip()
-    wanted = set(tokenize([question])[0])
-    overlaps = [len(wanted & set(tokens)) for tokens in tokenize(sentences)]
-    best = max(range(len(sentences)), key=lambda i: (overlaps[i], -i))
-    return sentences[best]
-
-
 class Answerer:
     """Turns questions into answers with a `Retriever`.
 
     Args:
         retriever: finds the candidate passages.
-        threshold: the lowest fused score that counts as an answer.
+        confidence: reads P(right) from the top hit's evidence (the shipped model by default).
+        threshold: the lowest probability that counts as an answer (default: the model's).
         alternatives: next-best matches offered beside each answer.
     """
 
@@ -153,12 +150,15 @@ class Answerer:
         self,
         retriever: Retriever,
         *,
-        threshold: float = DEFAULT_THRESHOLD,
+        confidence: ConfidenceModel | None = None,
+        threshold: float | None = None,
         alternatives: int = DEFAULT_ALTERNATIVES,
     ) -> None:
         self.retriever = retriever
-        self.threshold = threshold
+        self.confidence = confidence or default_model()
+        self.threshold = self.confidence.threshold if threshold is None else threshold
         self.alternatives = alternatives
+        self._faq_rows: dict[str, list[int]] | None = None
 
     # Read-only views, so that callers (chat, server, evaluation) never reach through the
     # retriever into the index.
@@ -178,12 +178,49 @@ class Answerer:
 
     def settings(self) -> dict[str, float | int]:
         """What decides the answers besides the index (recorded in evaluation reports)."""
+        fusion = self.retriever.fusion
         return {
             "threshold": self.threshold,
             "alternatives": self.alternatives,
-            "lexical_weight": self.retriever.lexical_weight,
-            "faq_lexical_weight": self.retriever.faq_lexical_weight,
+            "lexical_weight": fusion.passage_keyword,
+            "faq_lexical_weight": fusion.faq_keyword,
+            "confidence_sha256": self.confidence.fingerprint(),
         }
+
+    def features(self, question: str, hits: Sequence[Hit]) -> np.ndarray | None:
+        """The confidence features of the top hit (`qabot.evidence.FEATURES` order).
+
+        None when there is no hit or the top hit is an FAQ question asked verbatim (its score
+        is 1.0, not a model's reading).
+        """
+        if not hits or hits[0].exact:
+            return None
+        top = hits[0]
+        index = self.retriever.index
+        if self._faq_rows is None:  # the FAQ-question rows of each entry, found once
+            self._faq_rows = {}
+            for row, passage_id in enumerate(index.faq_lexical.ids if index.faq_lexical else ()):
+                self._faq_rows.setdefault(passage_id, []).append(row)
+        question_tokens = tokenize([question])[0]
+        rows = self._faq_rows.get(top.passage.passage_id)
+        faq_bm25 = 0.0
+        if rows and index.faq_lexical is not None:
+            faq_bm25 = float(index.faq_lexical.scores_batch([question])[0][rows].max())
+        return confidence_features(
+            top.score,
+            top.margin,
+            np.array(top.grains),
+            matched_share(question_tokens, set(tokenize([top.passage.keyword_text()])[0])),
+            faq_bm25,
+            absent_share(question_tokens, index.lexical.vocabulary),
+        )
+
+    def score(self, question: str, hits: Sequence[Hit]) -> float:
+        """P(the top hit answers ``question``): 1.0 when verbatim, 0.0 without hits."""
+        if not hits:
+            return 0.0
+        features = self.features(question, hits)
+        return 1.0 if features is None else float(self.confidence.predict(features)[0])
 
     def answer(self, question: str, alternatives: int | None = None) -> Answer:
         """Answer one question: ``answer_batch([question])[0]``."""
@@ -232,7 +269,8 @@ class Answerer:
         return 1 + max(0, self.alternatives if alternatives is None else alternatives)
 
     def _compose(self, question: str, truncated: bool, hits: list[Hit], shown: int) -> Answer:
-        if not hits or hits[0].score < self.threshold:
+        score = self.score(question, hits)
+        if not hits or score < self.threshold:
             suggestions = tuple(
                 dict.fromkeys(h.passage.question for h in hits if h.passage.kind == "faq")
             )[:3]
@@ -241,7 +279,7 @@ class Answerer:
                 found=False,
                 kind=None,
                 answer=DECLINE_MESSAGE,
-                score=hits[0].score if hits else 0.0,
+                score=score,
                 faq_question=None,
                 source=None,
                 alternatives=tuple(_alternative(h) for h in hits[: shown - 1]),
@@ -254,11 +292,11 @@ class Answerer:
             found=True,
             kind=best.passage.kind,
             answer=best.passage.text,
-            score=best.score,
+            score=score,
             faq_question=best.passage.question,
             source=_source(best.passage),
             alternatives=tuple(_alternative(h) for h in hits[1:shown]),
-            highlight=best_sentence(best.passage.text, question),
+            highlight=best.highlight,
             truncated=truncated,
         )
 

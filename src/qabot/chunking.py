@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from qabot.corpus import Document
+from qabot.evidence import GRAIN_QUESTION, GRAIN_SENTENCE, GRAIN_WHOLE
 from qabot.structure import Link, Structure, parse_structure
 
 Kind = Literal["faq", "passage"]
@@ -30,6 +31,7 @@ class Passage:
     For FAQ entries ``question`` is the FAQ question and ``text`` its answer. ``section`` is the
     heading the passage sits under (a structured row's title: a row is a one-section
     document); it helps a body passage's retrieval but is not part of the answer.
+    ``alternates`` are other phrasings of an FAQ entry's question (each one more way to find it).
     """
 
     passage_id: str
@@ -42,6 +44,25 @@ class Passage:
     section: str = ""
     sources: tuple[Link, ...] = ()
     question: str | None = None
+    alternates: tuple[str, ...] = ()
+
+    def grain_texts(self) -> list[tuple[int, str]]:
+        """The (grain, text) rows embedded for this passage, in grain order (`qabot.evidence`).
+
+        Whole: an FAQ entry's question + answer, a body passage's section + text. Question: an
+        FAQ entry's question and each alternate phrasing. Sentence: each sentence of an FAQ
+        answer, or of a body passage that has more than one.
+        """
+        sentences = split_sentences(self.text)
+        if self.kind == "faq":
+            questions = dict.fromkeys([self.question or "", *self.alternates])
+            return [
+                (GRAIN_WHOLE, f"{self.question} {self.text}"),
+                *((GRAIN_QUESTION, q) for q in questions),
+                *((GRAIN_SENTENCE, s) for s in sentences),
+            ]
+        whole = [(GRAIN_WHOLE, f"{self.section} {self.text}".strip())]
+        return whole + [(GRAIN_SENTENCE, s) for s in sentences] if len(sentences) > 1 else whole
 
     def embedding_texts(self) -> list[str]:
         """The texts embedded for this passage; its dense score is the best of them.
@@ -124,6 +145,7 @@ def _faq_row_entry(document: Document) -> Passage:
         title=document.title,
         path=document.path,
         question=document.question,
+        alternates=document.questions,
     )
 
 
@@ -196,6 +218,29 @@ def _structured(
         sources=structure.sources,
         question=question,
     )
+
+
+def with_alternates(
+    passages: Iterable[Passage], alternates: dict[str, Iterable[str]]
+) -> tuple[list[Passage], list[str]]:
+    """Add alternate phrasings (FAQ entry id -> questions) to their entries.
+
+    Returns the passages and one problem per id that names no FAQ entry.
+    """
+    passages = list(passages)
+    faq = {p.passage_id for p in passages if p.kind == "faq"}
+    problems = [
+        f"alternate questions for {pid!r}: no FAQ entry has that id"
+        for pid in alternates
+        if pid not in faq
+    ]
+    extended = [
+        replace(p, alternates=tuple(dict.fromkeys([*p.alternates, *alternates[p.passage_id]])))
+        if p.passage_id in alternates and p.kind == "faq"
+        else p
+        for p in passages
+    ]
+    return extended, problems
 
 
 def chunk_documents(

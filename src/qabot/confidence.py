@@ -13,6 +13,7 @@ to zero. The parameters are a small JSON file with a ``version`` field.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -68,6 +69,11 @@ class ConfidenceModel:
         """The JSON form."""
         return asdict(self)
 
+    def fingerprint(self) -> str:
+        """A sha256 of the parameters (not of the file's layout): names one fitted model."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
     @classmethod
     def from_dict(cls, data: dict) -> ConfidenceModel:
         """Read the JSON form, checking its version and shape."""
@@ -100,8 +106,10 @@ class ConfidenceModel:
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 
-def default_model() -> ConfidenceModel:
-    """The parameters shipped with qabot (``qabot/data/confidence.json``)."""
+def default_model(path: Path | str | None = None) -> ConfidenceModel:
+    """The parameters in ``path``, else those shipped with qabot (``qabot/data/confidence.json``)."""
+    if path is not None:
+        return ConfidenceModel.load(Path(path))
     text = resources.files("qabot").joinpath("data", DEFAULT_FILE).read_text(encoding="utf-8")
     return ConfidenceModel.from_dict(json.loads(text))
 

@@ -6,6 +6,11 @@ structured formats (.jsonl, .jsonl.gz, .csv) give one document per row, either a
 kept as its document id so that BEIR-style relevance files refer to our entries directly.
 
 Files that cannot be read are reported as `CorpusProblem` records; the rest still load.
+
+Alternate phrasings of FAQ questions come from the rows themselves (a ``questions`` list in
+JSONL, a ``|``-separated ``questions`` cell in CSV) and from ``<corpus>.alternates.jsonl``
+beside the corpus (`alternates_path`), one ``{"passage_id": ..., "question": ...}`` per line,
+which ``qabot feedback accept`` writes. That file is part of the corpus fingerprint.
 """
 
 from __future__ import annotations
@@ -13,13 +18,13 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from qabot.errors import CorpusError, EmptyCorpusError
 from qabot.html_text import html_to_text
-from qabot.rows import RowError, RowFileError, decode, parse_rows, row_format
+from qabot.rows import RowError, RowFileError, decode, parse_rows, read_text, row_format
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 ROW_SUFFIXES = (".jsonl", ".jsonl.gz", ".csv")
@@ -31,7 +36,8 @@ INDEX_MARKER = "manifest.json"  # the file every qabot index folder holds
 class Document:
     """One document, or one row of a structured file.
 
-    ``question`` is set only for structured FAQ rows; then ``text`` is the answer.
+    ``question`` is set only for structured FAQ rows; then ``text`` is the answer and
+    ``questions`` holds the row's alternate phrasings of it.
     ``path`` is relative to the corpus root (posix form).
     """
 
@@ -41,6 +47,7 @@ class Document:
     path: str
     format: str
     question: str | None = None
+    questions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,11 +68,13 @@ class CorpusProblem:
 
 @dataclass(frozen=True)
 class Corpus:
-    """What `load_corpus` read: the documents and the problems met on the way."""
+    """What `load_corpus` read: the documents, the problems met on the way, and the alternate
+    questions of ``alternates.jsonl`` (FAQ entry id -> phrasings)."""
 
     documents: tuple[Document, ...]
     problems: tuple[CorpusProblem, ...]
     fingerprint: str
+    alternates: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class _Unusable(Exception):
@@ -104,17 +113,62 @@ def _is_index_manifest(path: Path) -> bool:
 
 
 def corpus_fingerprint(path: Path) -> str:
-    """A hash of every supported file's relative path and bytes: changes when the corpus does."""
+    """A hash of every supported file's relative path and bytes, and of the alternates file:
+    changes when the corpus does."""
     path = Path(path)
     root = path.parent if path.is_file() else path
     digest = hashlib.sha256()
     for file in corpus_files(path):
         digest.update(file.relative_to(root).as_posix().encode())
-        try:
-            digest.update(hashlib.sha256(file.read_bytes()).digest())
-        except OSError:
-            digest.update(b"<unreadable>")
+        digest.update(_file_digest(file))
+    alternates = alternates_path(path)
+    if alternates.exists():
+        digest.update(b"\x00alternates\x00" + _file_digest(alternates))
     return digest.hexdigest()
+
+
+def _file_digest(file: Path) -> bytes:
+    try:
+        return hashlib.sha256(file.read_bytes()).digest()
+    except OSError:
+        return b"<unreadable>"
+
+
+def alternates_path(corpus_path: Path | str) -> Path:
+    """Where the alternate questions of a corpus live: ``<corpus name>.alternates.jsonl`` beside it."""
+    corpus_path = Path(corpus_path).resolve()
+    return corpus_path.parent / f"{corpus_path.name}.alternates.jsonl"
+
+
+def read_alternates(
+    corpus_path: Path | str,
+) -> tuple[dict[str, tuple[str, ...]], list[CorpusProblem]]:
+    """The alternate questions beside a corpus (FAQ entry id -> phrasings), and bad lines.
+
+    A missing file is no alternates. Whether each id names an FAQ entry is checked when the
+    index is built, where the entries are known.
+    """
+    path = alternates_path(corpus_path)
+    if not path.exists():
+        return {}, []
+    try:
+        text = read_text(path)
+    except RowFileError as exc:
+        return {}, [CorpusProblem(path.name, str(exc))]
+    found: dict[str, list[str]] = {}
+    problems = []
+    for row in parse_rows(text, "jsonl"):
+        if isinstance(row, RowError):
+            problems.append(CorpusProblem(f"{path.name}:{row.line}", row.message))
+            continue
+        passage_id, question = _field(row.fields, "passage_id"), _field(row.fields, "question")
+        if not passage_id or not question:
+            problems.append(
+                CorpusProblem(f"{path.name}:{row.line}", "needs a passage_id and a question")
+            )
+            continue
+        found.setdefault(passage_id, []).append(question)
+    return {k: tuple(dict.fromkeys(v)) for k, v in found.items()}, problems
 
 
 def load_corpus(path: Path | str) -> Corpus:
@@ -152,7 +206,13 @@ def load_corpus(path: Path | str) -> Corpus:
             f"Corpus {str(path)!r} has nothing to index ({detail}). "
             f"Supported formats: {', '.join(SUPPORTED_SUFFIXES)}."
         )
-    return Corpus(tuple(documents), tuple(problems), corpus_fingerprint(path))
+    alternates, alternate_problems = read_alternates(path)
+    return Corpus(
+        tuple(documents),
+        (*problems, *alternate_problems),
+        corpus_fingerprint(path),
+        alternates,
+    )
 
 
 def _suffix(path: Path) -> str:
@@ -234,12 +294,20 @@ def _row_document(fields: dict, where: str, relative: str, fmt: str) -> Document
     answer = _field(fields, "answer")
     body = _field(fields, "text")
     if question and answer:
-        return Document(doc_id, question, answer, relative, fmt, question=question)
+        alternates = _phrasings(fields.get("questions"), question)
+        return Document(doc_id, question, answer, relative, fmt, question, alternates)
     if body:
         return Document(doc_id, _field(fields, "title") or doc_id, body, relative, fmt)
     if question:
         return CorpusProblem(where, f"FAQ entry {doc_id!r} has an empty answer", "empty-answer")
     return CorpusProblem(where, "row has neither question+answer nor text; skipped")
+
+
+def _phrasings(value: object, question: str) -> tuple[str, ...]:
+    """A row's alternate questions: a JSON list, or a ``|``-separated cell (CSV)."""
+    items = value if isinstance(value, list) else str(value or "").split("|")
+    cleaned = (" ".join(str(item).split()) for item in items if isinstance(item, str))
+    return tuple(dict.fromkeys(q for q in cleaned if q and q != question))
 
 
 def _field(fields: dict, name: str) -> str:

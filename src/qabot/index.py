@@ -3,8 +3,10 @@
 Layout of ``index_dir``::
 
     manifest.json          what built the index, and which data folder is current
-    calibration.json       optional: the calibrated threshold (`qabot.thresholds` reads it)
-    data-<build id>/       read-only files: passages.jsonl, vectors.faiss, rows.json, lexical/
+    calibration.json       optional: the calibrated confidence (`qabot.thresholds` reads it)
+    data-<build id>/       read-only files: passages.jsonl, the grain rows (rows.npy,
+                           row_passage.npy, row_grain.npy, passage_ids.json), lexical/ and
+                           lexical-faq-questions/ (when the corpus has FAQ entries)
 
 A build writes a new data folder, then replaces ``manifest.json`` in one atomic rename: until
 that moment the previous index stays current, so a failed or interrupted build never destroys
@@ -13,20 +15,18 @@ a working index, and any number of readers (server replicas) can share the folde
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
-import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from qabot.atomic import write_json_atomic
-from qabot.chunking import DEFAULT_MAX_CHARS, Passage, chunk_documents
+from qabot.chunking import DEFAULT_MAX_CHARS, Passage, chunk_documents, with_alternates
+from qabot.confidence import ConfidenceModel, default_model
 from qabot.corpus import Corpus, corpus_fingerprint, load_corpus
 from qabot.embedding import Embedder
 from qabot.errors import (
@@ -38,14 +38,20 @@ from qabot.errors import (
     QabotIndexError,
     StaleIndexError,
 )
+from qabot.evidence import GRAINS
+from qabot.grains import embed_texts, faq_question_index, grain_rows
+from qabot.index_files import commit_lock as _commit_lock
+from qabot.index_files import make_read_only, remove_old_data, remove_tree
 from qabot.lexical import DEFAULT_B, DEFAULT_K1, LexicalIndex
 from qabot.store import VectorStore
 from qabot.structure import Link
 from qabot.version import __version__
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: grain rows (whole, question, sentence)
 MANIFEST_FILE = "manifest.json"
 _PASSAGES_FILE = "passages.jsonl"
+_LEXICAL_DIR = "lexical"
+_FAQ_LEXICAL_DIR = "lexical-faq-questions"
 
 
 @dataclass(frozen=True)
@@ -67,20 +73,26 @@ class IndexManifest:
     lexical: dict = field(default_factory=dict)
     problems: tuple[str, ...] = ()
     format_version: int = FORMAT_VERSION
+    grains: tuple[str, ...] = GRAINS
+    confidence: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "problems": list(self.problems)}
+        return {**asdict(self), "problems": list(self.problems), "grains": list(self.grains)}
 
 
 @dataclass(frozen=True)
 class Index:
-    """A loaded index: its manifest, passages, vector store and keyword index."""
+    """A loaded index: its manifest, passages, vector store and keyword indexes.
+
+    ``faq_lexical`` scores FAQ questions only (one row per phrasing; None without FAQ entries).
+    """
 
     index_dir: Path
     manifest: IndexManifest
     passages: tuple[Passage, ...]
     store: VectorStore
     lexical: LexicalIndex
+    faq_lexical: LexicalIndex | None = None
     by_id: dict[str, Passage] = field(repr=False, compare=False, default_factory=dict)
 
     def passage(self, passage_id: str) -> Passage:
@@ -94,38 +106,48 @@ def build_index(
     *,
     max_chars: int = DEFAULT_MAX_CHARS,
     progress: bool = False,
+    confidence: ConfidenceModel | None = None,
 ) -> Index:
-    """Read the corpus, chunk it, embed it and save a new index into ``index_dir`` atomically.
+    """Read the corpus, chunk it, embed its grain rows and save a new index atomically.
 
     ``progress`` asks the embedder to show its progress (the CLI does, for builds).
+    ``confidence`` is the model the answers will be scored with (the shipped one by default);
+    its version and fingerprint are recorded in the manifest.
 
     Raises:
         CorpusError / EmptyCorpusError: the corpus cannot be read or yields no passages.
     """
     corpus_path, index_dir = Path(corpus_path).resolve(), Path(index_dir)
     corpus = load_corpus(corpus_path)
-    passages = chunk_documents(corpus.documents, max_chars)
+    passages, problems = with_alternates(
+        chunk_documents(corpus.documents, max_chars), corpus.alternates
+    )
     if not passages:
         raise EmptyCorpusError(f"Corpus {str(corpus_path)!r} yielded no passages to index.")
-    row_ids = [p.passage_id for p in passages for _ in p.embedding_texts()]
-    texts = [t for p in passages for t in p.embedding_texts()]
-    store = VectorStore.build(row_ids, embedder.embed_batch(texts, progress=progress))
-    lexical = LexicalIndex.build(
-        [p.passage_id for p in passages], [p.keyword_text() for p in passages]
-    )
+    row_passage, row_grain, texts = grain_rows(passages)
+    vectors = embed_texts(texts, embedder, progress=progress)
+    ids = [p.passage_id for p in passages]
+    store = VectorStore.build(ids, vectors, row_passage, row_grain)
+    lexical = LexicalIndex.build(ids, [p.keyword_text() for p in passages])
+    faq_lexical = faq_question_index(passages)
     index_dir.mkdir(parents=True, exist_ok=True)
     data_dir = f"data-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-    staging = _stage(index_dir, data_dir, passages, store, lexical)
+    staging = _stage(index_dir, data_dir, passages, store, lexical, faq_lexical)
     manifest = _manifest(corpus, corpus_path, passages, store, embedder.name, max_chars, data_dir)
+    confidence = confidence or default_model()
+    manifest = replace(
+        manifest,
+        problems=(*manifest.problems, *problems),
+        confidence={"version": confidence.version, "sha256": confidence.fingerprint()},
+    )
     # The commit: one build at a time renames its data in, swaps the manifest and clears the old
     # data, so that two builds (say `serve` and `ask`) never delete each other's folder.
     with _commit_lock(index_dir):
         os.rename(staging, index_dir / data_dir)
         write_json_atomic(index_dir / MANIFEST_FILE, manifest.to_dict())
-        _remove_old_data(index_dir, keep=data_dir)
-    return Index(
-        index_dir, manifest, tuple(passages), store, lexical, {p.passage_id: p for p in passages}
-    )
+        remove_old_data(index_dir, keep=data_dir)
+    by_id = {p.passage_id: p for p in passages}
+    return Index(index_dir, manifest, tuple(passages), store, lexical, faq_lexical, by_id)
 
 
 def _stage(
@@ -134,18 +156,21 @@ def _stage(
     passages: Sequence[Passage],
     store: VectorStore,
     lexical: LexicalIndex,
+    faq_lexical: LexicalIndex | None,
 ) -> Path:
     """Write the data files into a hidden staging folder, read-only; removed if that fails."""
     staging = Path(tempfile.mkdtemp(prefix=f".{data_dir}.", dir=index_dir))
     try:
         store.save(staging)
-        lexical.save(staging / "lexical")
+        lexical.save(staging / _LEXICAL_DIR)
+        if faq_lexical is not None:
+            faq_lexical.save(staging / _FAQ_LEXICAL_DIR)
         with open(staging / _PASSAGES_FILE, "w", encoding="utf-8") as out:
             for passage in passages:
                 out.write(json.dumps(asdict(passage), ensure_ascii=False) + "\n")
-        _make_read_only(staging)
+        make_read_only(staging)
     except BaseException:
-        _remove_tree(staging)
+        remove_tree(staging)
         raise
     return staging
 
@@ -204,10 +229,10 @@ def read_manifest(index_dir: Path | str) -> IndexManifest:
     if manifest.format_version != FORMAT_VERSION:
         raise IndexCorruptError(
             f"Index in {str(index_dir)!r} has format {manifest.format_version}, this qabot reads "
-            f"format {FORMAT_VERSION}.",
+            f"format {FORMAT_VERSION}: rebuild it (qabot index).",
             index_dir,
         )
-    return replace(manifest, problems=tuple(manifest.problems))
+    return replace(manifest, problems=tuple(manifest.problems), grains=tuple(manifest.grains))
 
 
 def load_index(index_dir: Path | str, *, model: str | None = None) -> Index:
@@ -233,7 +258,9 @@ def load_index(index_dir: Path | str, *, model: str | None = None) -> Index:
             index_dir,
         ) from exc
     store = VectorStore.load(data)
-    lexical = LexicalIndex.load(data / "lexical")
+    lexical = LexicalIndex.load(data / _LEXICAL_DIR)
+    faq = any(p.kind == "faq" for p in passages)
+    faq_lexical = LexicalIndex.load(data / _FAQ_LEXICAL_DIR) if faq else None
     by_id = {p.passage_id: p for p in passages}
     if (
         store.dimension != manifest.dimension
@@ -245,7 +272,7 @@ def load_index(index_dir: Path | str, *, model: str | None = None) -> Index:
             f"Index files in {str(index_dir)!r} disagree with each other.",
             index_dir,
         )
-    return Index(index_dir, manifest, passages, store, lexical, by_id)
+    return Index(index_dir, manifest, passages, store, lexical, faq_lexical, by_id)
 
 
 def check_fresh(manifest: IndexManifest, corpus_path: Path | str) -> None:
@@ -270,6 +297,7 @@ def ensure_index(
     max_chars: int = DEFAULT_MAX_CHARS,
     progress: bool = False,
     log: Callable[[str], None] = lambda message: None,
+    confidence: ConfidenceModel | None = None,
 ) -> tuple[Index, Embedder]:
     """Load the index, rebuilding it first when missing, corrupt, stale or of another model.
 
@@ -277,7 +305,8 @@ def ensure_index(
     there is no index yet). When that corpus is not on this machine (a replica sharing the
     index folder), the index is served as built. ``make_embedder(name)`` is called once, with
     ``model`` or else the index's model. ``progress`` is passed to `build_index`. Returns the
-    index and the embedder, ready to answer.
+    index and the embedder, ready to answer. ``confidence`` is recorded in a new build's
+    manifest (`build_index`).
     """
     try:
         manifest: IndexManifest | None = read_manifest(index_dir)
@@ -297,7 +326,14 @@ def ensure_index(
         return index, embedder
     except QabotIndexError as exc:
         log(f"{exc} Building the index in {str(index_dir)!r} from {str(corpus_path)!r} ...")
-    index = build_index(corpus_path, index_dir, embedder, max_chars=max_chars, progress=progress)
+    index = build_index(
+        corpus_path,
+        index_dir,
+        embedder,
+        max_chars=max_chars,
+        progress=progress,
+        confidence=confidence,
+    )
     for problem in index.manifest.problems:
         log(f"skipped: {problem}")
     return index, embedder
@@ -305,41 +341,9 @@ def ensure_index(
 
 def _passage_from_dict(data: dict) -> Passage:
     data["sources"] = tuple(Link(**link) for link in data.get("sources") or ())
+    data["alternates"] = tuple(data.get("alternates") or ())
     # Indexes written before `context` was folded into `section` still load: it held the
     # section heading, or a structured row's title where the section was empty.
     context = data.pop("context", "")
     data["section"] = data.get("section") or context
     return Passage(**data)
-
-
-def _make_read_only(directory: Path) -> None:
-    for path in directory.rglob("*"):
-        path.chmod(0o444 if path.is_file() else 0o555)
-    directory.chmod(0o755)  # mkdtemp makes it private; replicas and other users must read it
-
-
-@contextlib.contextmanager
-def _commit_lock(index_dir: Path) -> Iterator[None]:
-    with open(index_dir / ".lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _remove_old_data(index_dir: Path, keep: str, stale_after: float = 24 * 3600) -> None:
-    for old in index_dir.glob("data-*"):
-        if old.name != keep and old.is_dir():
-            _remove_tree(old)
-    # Staging folders of builds killed mid-way; a day's wait spares any build still running.
-    for staging in index_dir.glob(".data-*"):
-        if staging.is_dir() and time.time() - staging.stat().st_mtime > stale_after:
-            _remove_tree(staging)
-
-
-def _remove_tree(path: Path) -> None:
-    for part in [path, *path.rglob("*")]:
-        if part.is_dir():
-            part.chmod(0o755)  # read-only folders cannot be emptied by a non-root user
-    shutil.rmtree(path, ignore_errors=True)

@@ -20,6 +20,7 @@ DEFAULT_K1 = 1.2
 DEFAULT_B = 0.75
 _IDS_FILE = "ids.json"
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
+_EMPTY = "\x00empty"
 
 
 @functools.cache
@@ -67,9 +68,15 @@ class LexicalIndex:
             raise ValueError(f"{len(ids)} ids for {len(texts)} texts")
         bm25 = bm25s.BM25(k1=k1, b=b)
         # A text with no indexable token would make bm25s fail; a placeholder keeps rows aligned.
-        tokens = [t or ["\x00empty"] for t in tokenize(texts)]
+        tokens = [t or [_EMPTY] for t in tokenize(texts)]
         bm25.index(tokens, show_progress=False)
         return cls(ids, bm25)
+
+    @functools.cached_property
+    def vocabulary(self) -> frozenset[str]:
+        """Every token of the indexed texts (as `tokenize` makes them)."""
+        vocab = getattr(self._bm25, "vocab_dict", None) or {}
+        return frozenset(t for t in vocab if t and t != _EMPTY)
 
     def scores_batch(self, queries: Sequence[str]) -> np.ndarray:
         """BM25 score of every passage for every query, shape ``(len(queries), len(ids))``."""

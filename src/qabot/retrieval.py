@@ -1,13 +1,17 @@
-"""Hybrid retrieval: a question in, ranked `Hit` records out.
+"""Hybrid retrieval over grain evidence: a question in, ranked `Hit` records out.
 
-Dense (cosine of sentence embeddings) and keyword (BM25) scores are fused per passage:
+One encode per question. Candidates come from FAISS over whole and question rows and from BM25
+(the best 100 of each). Each candidate's evidence is its best cosine at each grain (whole,
+question, sentence: a gather over its rows, `qabot.store`), fused with keyword evidence by
+`qabot.evidence.DEFAULT_FUSION`::
 
-    score = (1 - w) * cosine + w * bm25 / max_bm25_for_this_question
+    FAQ entry:  dense = ¼ q→question + ¼ q→(question+answer) + ¼ q→best answer sentence
+                        + ¼ max(q→question, q→(question+answer))
+    passage:    dense = ¾ q→whole + ¼ q→best sentence
+    score       = (1 - w)·dense + w·bm25 / max bm25   (w = 0 for FAQ entries, 0.4 for passages)
 
-where ``w`` is the keyword weight of the passage's kind (passage or FAQ entry).
-The dense part keeps an absolute meaning (a cosine), so a confidence threshold on ``score``
-means the same thing from one question to the next; the keyword part only reorders. An FAQ
-question asked verbatim always ranks its own entry first.
+An FAQ question (or an alternate phrasing) asked verbatim always ranks its entry first, with
+score 1.0. Each hit's highlight is its sentence most similar to the question.
 """
 
 from __future__ import annotations
@@ -19,25 +23,42 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qabot.chunking import Passage
+from qabot.chunking import Passage, split_sentences
 from qabot.embedding import Embedder
+from qabot.evidence import DEFAULT_FUSION, Fusion, best_sentence_row
 from qabot.index import Index
+from qabot.store import Evidence
 
-# Chosen on dev splits only (bench/README): passages gain from keyword evidence (SciFact train),
-# while FAQ entries are best matched by their human-written question (StackFAQ dev block).
-DEFAULT_LEXICAL_WEIGHT = 0.3
-DEFAULT_FAQ_LEXICAL_WEIGHT = 0.05
 DEFAULT_CANDIDATES = 100
+RIVALS = 50  # the margin is taken over the best candidates only, as the confidence was fitted
 
 
 @dataclass(frozen=True)
 class Hit:
-    """One retrieved passage: fused ``score`` (higher is better) and its two parts."""
+    """One retrieved passage.
+
+    Attributes:
+        passage: the passage or FAQ entry.
+        score: the fused score (higher is better; 1.0 for a verbatim FAQ question).
+        dense_score: the dense part of the fusion.
+        lexical_score: raw BM25 of the question on the passage.
+        grains: best cosine at each grain (whole, question, sentence; question is -inf for a
+            body passage).
+        margin: the lead of ``score`` over the best candidate that is another answer (another
+            FAQ question or passage); negative when behind; 1.0 when there is no other.
+        highlight: the passage's sentence most similar to the question (None for a passage of
+            one sentence).
+        exact: the question is one of this FAQ entry's questions, asked verbatim.
+    """
 
     passage: Passage
     score: float
     dense_score: float
     lexical_score: float
+    grains: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    margin: float = 0.0
+    highlight: str | None = None
+    exact: bool = False
 
 
 def normalise_question(text: str) -> str:
@@ -48,14 +69,9 @@ def normalise_question(text: str) -> str:
     return " ".join(re.findall(r"\w+", text))
 
 
-def fuse(dense: np.ndarray, lexical: np.ndarray, lexical_weight: float | np.ndarray) -> np.ndarray:
-    """Fused scores of one question's candidates (pure maths: arrays in, array out).
-
-    ``lexical_weight`` is one weight, or one per candidate.
-    """
-    top = float(lexical.max()) if len(lexical) else 0.0
-    normalised = lexical / top if top > 0 else np.zeros_like(lexical)
-    return (1.0 - lexical_weight) * dense + lexical_weight * normalised
+def answer_key(passage: Passage) -> str:
+    """What names a distinct answer: an FAQ entry's question (repeats are one), a passage's id."""
+    return (passage.question or "").casefold() if passage.kind == "faq" else passage.passage_id
 
 
 class Retriever:
@@ -64,8 +80,7 @@ class Retriever:
     Args:
         index: the loaded index to search.
         embedder: the model the index was built with.
-        lexical_weight: share of the keyword score in a passage's fused score (0 = dense only).
-        faq_lexical_weight: the same for FAQ entries.
+        fusion: how grain and keyword evidence are combined (`qabot.evidence.Fusion`).
         candidates: how many passages each method proposes before fusion.
     """
 
@@ -74,21 +89,21 @@ class Retriever:
         index: Index,
         embedder: Embedder,
         *,
-        lexical_weight: float = DEFAULT_LEXICAL_WEIGHT,
-        faq_lexical_weight: float = DEFAULT_FAQ_LEXICAL_WEIGHT,
+        fusion: Fusion = DEFAULT_FUSION,
         candidates: int = DEFAULT_CANDIDATES,
     ) -> None:
         self.index = index
         self.embedder = embedder
-        self.lexical_weight = lexical_weight
-        self.faq_lexical_weight = faq_lexical_weight
+        self.fusion = fusion
         self.candidates = candidates
         self._is_faq = np.array([p.kind == "faq" for p in index.passages], dtype=bool)
+        self._keys = [answer_key(p) for p in index.passages]
         self._faq_by_question: dict[str, list[int]] = {}
         for number, passage in enumerate(index.passages):
             if passage.kind == "faq" and passage.question:
-                key = normalise_question(passage.question)
-                self._faq_by_question.setdefault(key, []).append(number)
+                for phrasing in dict.fromkeys([passage.question, *passage.alternates]):
+                    key = normalise_question(phrasing)
+                    self._faq_by_question.setdefault(key, []).append(number)
 
     def search(self, question: str, top_k: int = 10) -> list[Hit]:
         """The ``top_k`` best hits for one question: ``search_batch([question])[0]``."""
@@ -109,15 +124,10 @@ class Retriever:
             for q, question in enumerate(questions)
         ]
 
-    def _rank(
-        self,
-        question: str,
-        query_vector: np.ndarray,
-        dense_numbers: np.ndarray,
-        keyword_row: np.ndarray,
-        pool: int,
-        top_k: int,
-    ) -> list[Hit]:
+    def _candidates(
+        self, question: str, dense_numbers: np.ndarray, keyword_row: np.ndarray, pool: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The union of dense, keyword and verbatim candidates, and the verbatim ones."""
         if pool < len(keyword_row):
             keyword_numbers = np.argpartition(-keyword_row, pool - 1)[:pool]
         else:
@@ -127,24 +137,66 @@ class Retriever:
             self._faq_by_question.get(normalise_question(question), []), dtype=np.int64
         )
         candidates = np.unique(np.concatenate([dense_numbers, keyword_numbers, forced]))
-        dense = self.index.store.score_numbers(query_vector, candidates)
+        return candidates.astype(np.int64), forced
+
+    def _rank(
+        self,
+        question: str,
+        query_vector: np.ndarray,
+        dense_numbers: np.ndarray,
+        keyword_row: np.ndarray,
+        pool: int,
+        top_k: int,
+    ) -> list[Hit]:
+        candidates, forced = self._candidates(question, dense_numbers, keyword_row, pool)
+        evidence = self.index.store.evidence(query_vector, candidates)
+        is_faq = self._is_faq[candidates]
         keyword = keyword_row[candidates]
-        weights = np.where(self._is_faq[candidates], self.faq_lexical_weight, self.lexical_weight)
-        fused = fuse(dense, keyword, weights)
+        fused = self.fusion.fuse(evidence.grains, is_faq, keyword)
+        dense = self.fusion.dense(evidence.grains, is_faq)
+        margins = self._margins(fused, candidates)
         rank = fused.copy()
-        if len(forced):
-            # An FAQ question asked verbatim is an exact match: it ranks first and scores 1.0.
-            verbatim = np.isin(candidates, forced)
-            rank[verbatim] += 2.0
-            fused[verbatim] = 1.0
+        verbatim = np.isin(candidates, forced)
+        # An FAQ question asked verbatim is an exact match: it ranks first and scores 1.0.
+        rank[verbatim] += 2.0
+        fused[verbatim] = 1.0
         order = np.argsort(-rank, kind="stable")[:top_k]
-        passages = self.index.passages
         return [
             Hit(
-                passages[candidates[i]],
+                self.index.passages[candidates[i]],
                 float(fused[i]),
                 float(dense[i]),
                 float(keyword[i]),
+                grains=tuple(float(g) for g in evidence.grains[i]),  # type: ignore[arg-type]
+                margin=float(margins[i]),
+                highlight=self._highlight(evidence, int(i)),
+                exact=bool(verbatim[i]),
             )
             for i in order
         ]
+
+    def _margins(self, fused: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """Each candidate's lead over the best of the `RIVALS` best with another answer key."""
+        pool = np.argsort(-fused, kind="stable")[:RIVALS]
+        if not len(pool):
+            return np.zeros(0)
+        keys = [self._keys[n] for n in candidates]
+        best = pool[0]
+        runner = next((int(i) for i in pool[1:] if keys[i] != keys[best]), None)
+        rival_of_best = fused[runner] if runner is not None else None
+        margins = fused - fused[best]  # for another answer, the best one is the rival
+        same = np.array([keys[i] == keys[best] for i in range(len(candidates))])
+        margins[same] = fused[same] - rival_of_best if rival_of_best is not None else 1.0
+        return margins
+
+    def _highlight(self, evidence: Evidence, position: int) -> str | None:
+        """The candidate's sentence closest to the question (by cosine), if it has sentences."""
+        row = best_sentence_row(
+            evidence.row_scores, evidence.rows, evidence.owner, evidence.grain, position
+        )
+        if row < 0:
+            return None
+        passage = self.index.passages[evidence.candidates[position]]
+        sentences = split_sentences(passage.text)
+        number = self.index.store.sentence_number(row)
+        return sentences[number] if 0 <= number < len(sentences) else None

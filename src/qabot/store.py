@@ -1,9 +1,12 @@
 """The vector store: the only module that imports faiss.
 
-Rows are L2-normalised float32 vectors in an exact inner-product index, so a row's score is
-its cosine similarity to the query. A passage may own several rows (an FAQ entry has one for
-its question and one for question + answer); its score is the best of them. Passage ids go in
-and come out; FAISS row numbers never leave this module.
+Rows are L2-normalised float32 vectors, so a row's score is its cosine similarity to the query.
+Each passage owns several rows tagged by grain (`qabot.evidence`): its whole text, its FAQ
+question(s), its sentences. Rows are stored passage by passage, grains in order. Candidate
+generation searches the whole and question rows in an exact inner-product FAISS index; the
+candidates' evidence is then a gather over all their rows (sentences included), so that one
+question costs one encode, one FAISS search and a small matrix product. Passage ids go in and
+come out; row numbers never leave this module.
 """
 
 from __future__ import annotations
@@ -12,14 +15,19 @@ import functools
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
 from qabot.errors import IndexCorruptError
+from qabot.evidence import GRAIN_SENTENCE, gather_rows, grain_maxima, passage_offsets
 
-_INDEX_FILE = "vectors.faiss"
+_VECTORS_FILE = "rows.npy"
+_ROW_PASSAGE_FILE = "row_passage.npy"
+_ROW_GRAIN_FILE = "row_grain.npy"
+_IDS_FILE = "passage_ids.json"
 
 
 @functools.cache
@@ -42,111 +50,131 @@ def _faiss() -> ModuleType:
     return faiss
 
 
-_ROWS_FILE = "rows.json"
+@dataclass(frozen=True)
+class Evidence:
+    """One question's evidence for its candidates (positions 0..n-1 in ``candidates``).
+
+    ``grains`` is ``(n, 3)``, the best cosine per grain (`qabot.evidence.grain_maxima`);
+    ``rows``, ``owner``, ``grain`` and ``row_scores`` describe every gathered row.
+    """
+
+    candidates: np.ndarray
+    grains: np.ndarray
+    rows: np.ndarray
+    owner: np.ndarray
+    grain: np.ndarray
+    row_scores: np.ndarray
 
 
 class VectorStore:
-    """Passage vectors in a FAISS inner-product index, addressed by passage id.
+    """Grain rows of passages, addressed by passage number (the order of ``passage_ids``).
 
-    Passages are also numbered 0..n-1 in the order their rows were added (``passage_ids``); the
-    retriever uses these numbers to score many candidates at once.
+    Args:
+        passage_ids: one id per passage, in order.
+        vectors: ``(rows, d)`` float32, every grain row.
+        row_passage: each row's passage number (rows grouped by passage, then grain).
+        row_grain: each row's grain.
     """
 
-    def __init__(self, row_ids: Sequence[str], index: object) -> None:
-        self.row_ids = tuple(row_ids)
-        self._index = index
-        self.passage_ids = tuple(dict.fromkeys(self.row_ids))
-        number = {passage_id: n for n, passage_id in enumerate(self.passage_ids)}
-        self._row_passage = np.array([number[pid] for pid in self.row_ids], dtype=np.int64)
-        counts = np.bincount(self._row_passage, minlength=len(self.passage_ids))
-        # rows of each passage, padded with -1: one gather scores many passages at once
-        self._row_table = np.full((len(self.passage_ids), max(1, int(counts.max(initial=1)))), -1)
-        filled = np.zeros(len(self.passage_ids), dtype=np.int64)
-        for row, n in enumerate(self._row_passage):
-            self._row_table[n, filled[n]] = row
-            filled[n] += 1
-        self._vectors: np.ndarray | None = None
+    def __init__(
+        self,
+        passage_ids: Sequence[str],
+        vectors: np.ndarray,
+        row_passage: np.ndarray,
+        row_grain: np.ndarray,
+    ) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or not len(vectors) == len(row_passage) == len(row_grain):
+            raise ValueError(
+                f"vectors of shape {vectors.shape} for {len(row_passage)} rows "
+                f"and {len(row_grain)} grains"
+            )
+        if len(row_passage) and not 0 <= int(np.min(row_passage)) <= int(np.max(row_passage)) < len(
+            passage_ids
+        ):
+            raise ValueError(f"row passage numbers outside 0..{len(passage_ids) - 1}")
+        self.passage_ids = tuple(passage_ids)
+        self.vectors = vectors
+        self.row_passage = np.asarray(row_passage, dtype=np.int32)
+        self.row_grain = np.asarray(row_grain, dtype=np.int8)
+        self._offsets = passage_offsets(self.row_passage, len(self.passage_ids))
+        searchable = self.row_grain != GRAIN_SENTENCE
+        self._searchable = np.flatnonzero(searchable)
+        counts = np.bincount(self.row_passage[searchable], minlength=len(self.passage_ids))
+        self._most_searchable = max(1, int(counts.max(initial=1)))
+        # The first sentence row of each passage: a sentence row's rank among its passage's
+        # sentences is its distance from it.
+        is_sentence = self.row_grain == GRAIN_SENTENCE
+        firsts = np.full(len(self.passage_ids), -1, dtype=np.int64)
+        rows = np.flatnonzero(is_sentence)[::-1]
+        firsts[self.row_passage[rows]] = rows  # written last to first: the first row wins
+        self._first_sentence = firsts
+        faiss = _faiss()
+        self._index = faiss.IndexFlatIP(vectors.shape[1])
+        self._index.add(vectors[self._searchable])
 
     @property
     def dimension(self) -> int:
-        return int(self._index.d)
+        return int(self.vectors.shape[1])
 
     def __len__(self) -> int:
-        return len(self.row_ids)
+        return len(self.vectors)
 
     @classmethod
-    def build(cls, row_ids: Sequence[str], vectors: np.ndarray) -> VectorStore:
-        """Index ``vectors`` (n, d), one row per entry of ``row_ids`` (ids may repeat)."""
-        faiss = _faiss()
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or len(vectors) != len(row_ids):
-            raise ValueError(f"vectors of shape {vectors.shape} for {len(row_ids)} ids")
-        index = faiss.IndexFlatIP(vectors.shape[1])
-        index.add(vectors)
-        return cls(row_ids, index)
+    def build(
+        cls,
+        passage_ids: Sequence[str],
+        vectors: np.ndarray,
+        row_passage: np.ndarray,
+        row_grain: np.ndarray,
+    ) -> VectorStore:
+        """A store of these rows (the constructor, under the name the other stores use)."""
+        return cls(passage_ids, vectors, row_passage, row_grain)
 
     def search_numbers(self, query_vectors: np.ndarray, top_k: int) -> list[np.ndarray]:
-        """The numbers of the ``top_k`` best passages per query, best first."""
+        """The numbers of the ``top_k`` best passages per query by whole/question rows."""
         if len(query_vectors) == 0 or top_k <= 0:
             return [np.zeros(0, dtype=np.int64) for _ in range(len(query_vectors))]
         # Over-fetch so that top_k distinct passages survive the max over each one's rows.
-        rows_wanted = min(len(self.row_ids), top_k * self._row_table.shape[1])
-        _, rows = self._index.search(
-            np.ascontiguousarray(query_vectors, dtype=np.float32), rows_wanted
-        )
+        wanted = min(len(self._searchable), top_k * self._most_searchable)
+        _, found = self._index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), wanted)
         results = []
-        for row_list in rows:
-            numbers = self._row_passage[row_list[row_list >= 0]]  # FAISS pads with -1
-            _, first = np.unique(numbers, return_index=True)
-            results.append(numbers[np.sort(first)][:top_k])
+        for row_list in found:
+            numbers = self.row_passage[self._searchable[row_list[row_list >= 0]]]
+            _, first = np.unique(numbers, return_index=True)  # FAISS pads with -1 (dropped)
+            results.append(numbers[np.sort(first)][:top_k].astype(np.int64))
         return results
 
-    def search_batch(self, query_vectors: np.ndarray, top_k: int) -> list[list[tuple[str, float]]]:
-        """The ``top_k`` best (passage id, cosine) pairs per query, best first."""
-        results = []
-        for query, numbers in zip(
-            query_vectors, self.search_numbers(query_vectors, top_k), strict=True
-        ):
-            scores = self.score_numbers(query, numbers)
-            results.append(
-                [(self.passage_ids[n], float(s)) for n, s in zip(numbers, scores, strict=True)]
-            )
-        return results
+    def evidence(self, query_vector: np.ndarray, candidates: np.ndarray) -> Evidence:
+        """One query's grain evidence for the given passages: a gather over their rows only."""
+        candidates = np.asarray(candidates, dtype=np.int64)
+        rows, owner = gather_rows(self._offsets, candidates)
+        row_scores = self.vectors[rows] @ np.asarray(query_vector, dtype=np.float32)
+        grain = self.row_grain[rows]
+        grains = grain_maxima(row_scores, owner, grain, len(candidates))
+        return Evidence(candidates, grains, rows, owner, grain, row_scores)
 
-    def score_numbers(self, query_vector: np.ndarray, numbers: np.ndarray) -> np.ndarray:
-        """Exact cosine of one query against the given passages (best row of each)."""
-        table = self._row_table[numbers]
-        scores = self._all_vectors()[np.maximum(table, 0)] @ query_vector
-        return np.where(table >= 0, scores, -np.inf).max(axis=1) if len(table) else scores[:, 0]
-
-    @property
-    def vectors(self) -> np.ndarray:
-        """All row vectors, (rows, dimension), read back from the index once."""
-        return self._all_vectors()
-
-    def _all_vectors(self) -> np.ndarray:
-        if self._vectors is None:
-            self._vectors = self._index.reconstruct_n(0, self._index.ntotal)
-        return self._vectors
+    def sentence_number(self, row: int) -> int:
+        """Which sentence of its passage a sentence row is (0 = the first)."""
+        return int(row - self._first_sentence[self.row_passage[row]])
 
     def save(self, directory: Path) -> None:
-        """Write the FAISS index and the row-to-passage map into ``directory``."""
-        faiss = _faiss()
+        """Write the rows and the passage ids into ``directory``."""
         directory.mkdir(parents=True, exist_ok=True)
-        faiss.write_index(self._index, str(directory / _INDEX_FILE))
-        (directory / _ROWS_FILE).write_text(json.dumps(list(self.row_ids)), encoding="utf-8")
+        np.save(directory / _VECTORS_FILE, self.vectors)
+        np.save(directory / _ROW_PASSAGE_FILE, self.row_passage)
+        np.save(directory / _ROW_GRAIN_FILE, self.row_grain)
+        (directory / _IDS_FILE).write_text(json.dumps(list(self.passage_ids)), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path) -> VectorStore:
         """Read a store written by `save`, checking that its parts agree."""
-        faiss = _faiss()
         try:
-            row_ids = json.loads((directory / _ROWS_FILE).read_text(encoding="utf-8"))
-            index = faiss.read_index(str(directory / _INDEX_FILE))
-        except (OSError, ValueError, RuntimeError) as exc:
-            raise IndexCorruptError(f"Vector index in {directory} is unreadable: {exc}") from exc
-        if index.ntotal != len(row_ids):
-            raise IndexCorruptError(
-                f"Vector index in {directory} has {index.ntotal} rows but {len(row_ids)} ids."
+            passage_ids = json.loads((directory / _IDS_FILE).read_text(encoding="utf-8"))
+            vectors, row_passage, row_grain = (
+                np.load(directory / name, allow_pickle=False)
+                for name in (_VECTORS_FILE, _ROW_PASSAGE_FILE, _ROW_GRAIN_FILE)
             )
-        return cls(row_ids, index)
+            return cls(passage_ids, vectors, row_passage, row_grain)
+        except (OSError, ValueError, TypeError, IndexError) as exc:
+            raise IndexCorruptError(f"Vector index in {directory} is unreadable: {exc}") from exc

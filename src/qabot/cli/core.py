@@ -7,11 +7,12 @@ import io
 import json
 import sys
 
-from qabot.answering import ANSWER_KEYS, DEFAULT_ALTERNATIVES, DEFAULT_THRESHOLD
+from qabot.answering import ANSWER_KEYS, DEFAULT_ALTERNATIVES
 from qabot.chunking import DEFAULT_MAX_CHARS
 from qabot.cli.wiring import (
     add_index_options,
     command,
+    default_threshold,
     finite_float,
     load_embedder,
     log,
@@ -183,6 +184,6 @@ def register(subparsers) -> None:
         "--threshold",
         type=finite_float,
         default=None,
-        help="lowest score that counts as an answer (default: the calibrated one, else "
-        f"{DEFAULT_THRESHOLD})",
+        help="lowest probability of being right that counts as an answer (default: the "
+        f"confidence model's threshold, {default_threshold()}, or its calibration)",
     )

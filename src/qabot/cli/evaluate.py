@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from qabot.cli.wiring import (
     add_index_options,
     command,
+    default_threshold,
     env,
     finite_float,
     log,
@@ -20,7 +21,6 @@ from qabot.cli.wiring import (
 
 if TYPE_CHECKING:
     from qabot.answering import Answerer
-    from qabot.evaluation.calibration import Calibration
     from qabot.evaluation.questionsets import EvalCase
     from qabot.evaluation.run import EvalReport
     from qabot.index import IndexManifest
@@ -56,16 +56,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     Metrics: hit@1, hit@5, mrr@10, ndcg@10 and recall@100 over the answerable questions (ties
     count as the average over their orders); at the threshold in force, the counts
     answered-correct, answered-wrong, declined-answerable and declined-unanswerable, and
-    accuracy = (answered-correct + declined-unanswerable) / questions; questions-per-second
-    and latency-p50-ms / latency-p95-ms (each question's share of its batch).
+    accuracy = (answered-correct + declined-unanswerable) / questions; ece, the expected
+    calibration error of the answers' scores (P(right), 10 bins); questions-per-second and
+    latency-p50-ms / latency-p95-ms (each question's share of its batch).
 
     Reports in --report-dir: report.json (settings, index manifest, metrics, calibration and
     every question), results.csv, summary.md, threshold.png (precision and coverage against
-    the threshold) and scores.png (score distributions; the plots need the eval extra:
-    pip install 'qabot[eval]'). --baseline OLD/report.json adds the metric changes and the
-    questions that became right or wrong. The threshold that maximises accuracy is always
-    recommended; --calibrate stores it with the index, and ask, serve and eval use it from then
-    on (the set must contain unanswerable questions).
+    the threshold), scores.png (score distributions) and reliability.png (share right against
+    the score; the plots need the eval extra: pip install 'qabot[eval]'). --baseline
+    OLD/report.json adds the metric changes and the questions that became right or wrong. The
+    threshold that maximises accuracy is recommended. --calibrate refits the last step of the
+    confidence (Platt scaling) on the set and stores it with the index; ask, serve and eval
+    use it from then on, until the index's model or corpus changes (the set needs right and
+    wrong answers: add questions the documents cannot answer).
     --fail-under METRIC=VALUE exits with status 1 when a metric is below the bar (for CI).
 
     Examples:
@@ -89,32 +92,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
         log(f"warning: {PLOTS_SKIPPED}")
     _print_results(report, baseline, f"{answerer.threshold:.3f} ({source})")
     if args.calibrate:
-        _store_calibration(report.calibration, answerer.manifest, args)
+        _store_calibration(report, answerer.manifest, args)
     print(f"reports: {args.report_dir}/ ({', '.join(p.name for p in paths.values())})")
     return _check_bars(report.metrics, args.fail_under)
 
 
 def _open_answerer(args: argparse.Namespace) -> tuple[Answerer, str]:
-    """The answerer with the threshold in force, and where that threshold came from."""
-    from qabot.answering import DEFAULT_THRESHOLD
-    from qabot.thresholds import calibrated_threshold
+    """The answerer with the confidence in force, and where its threshold came from."""
+    from qabot.confidence import default_model
 
-    given = args.threshold is not None
     answerer = open_answerer(
-        args.corpus,
-        args.index_dir,
-        model=args.model,
-        threshold=args.threshold if given else DEFAULT_THRESHOLD,
+        args.corpus, args.index_dir, model=args.model, threshold=args.threshold
     )
-    if given:
+    if args.threshold is not None:
         return answerer, "--threshold"
-    # Read the stored calibration here, once, against the index actually opened (it may just
-    # have been rebuilt), so that the report can say where the threshold came from.
-    calibrated = calibrated_threshold(args.index_dir, answerer.manifest)
-    if calibrated is None:
-        return answerer, "default"
-    answerer.threshold = calibrated
-    return answerer, "calibrated"
+    calibrated = answerer.confidence != default_model()
+    return answerer, "calibrated" if calibrated else "default"
 
 
 def _run(
@@ -168,16 +161,23 @@ def _print_results(report: EvalReport, baseline: dict | None, threshold: str) ->
 
 
 def _store_calibration(
-    chosen: Calibration | None, manifest: IndexManifest, args: argparse.Namespace
+    report: EvalReport, manifest: IndexManifest, args: argparse.Namespace
 ) -> None:
-    """``--calibrate``: store the recommended threshold, unless the set cannot support one."""
-    from qabot.evaluation.calibration import store_calibration
+    """``--calibrate``: refit the confidence's last step on the set and store it with the index."""
+    from qabot.confidence import default_model
+    from qabot.evaluation.calibration import refit_confidence, store_calibration
 
-    if chosen is None or not chosen.has_unanswerable:
-        log("warning: --calibrate: threshold NOT stored (no unanswerable questions in the set)")
+    base = default_model()
+    _, why_not = refit_confidence(base, report.results)
+    if why_not is not None:
+        log(f"warning: --calibrate: calibration NOT stored ({why_not})")
         return
-    store_calibration(args.index_dir, chosen, manifest, question_set=args.questions)
-    print(f"stored threshold {chosen.threshold:.3f} in {args.index_dir}")
+    record = store_calibration(args.index_dir, report, base, manifest, question_set=args.questions)
+    assert record is not None  # refit_confidence said the set supports it
+    print(
+        f"stored calibrated confidence in {args.index_dir} (ECE on this set "
+        f"{record['ece_before']:.3f} -> {record['ece_after']:.3f})"
+    )
 
 
 def _check_bars(metrics: dict, bars: Sequence[tuple[str, float]]) -> int:
@@ -247,7 +247,7 @@ def _register_eval(subparsers) -> None:
     parser.add_argument(
         "--calibrate",
         action="store_true",
-        help="store the recommended threshold with the index (ask and serve then use it)",
+        help="refit the confidence's last step (Platt) on this set and store it with the index",
     )
     parser.add_argument("--baseline", type=Path, help="an earlier report.json to compare with")
     parser.add_argument(
@@ -263,7 +263,6 @@ def _register_eval(subparsers) -> None:
 
 def _add_eval_run_options(parser: argparse.ArgumentParser) -> None:
     """How the questions are answered: ranking depth, threshold, batch size."""
-    from qabot.answering import DEFAULT_THRESHOLD
     from qabot.evaluation.run import DEFAULT_BATCH_SIZE, DEFAULT_EVAL_TOP_K
 
     parser.add_argument(
@@ -276,8 +275,8 @@ def _add_eval_run_options(parser: argparse.ArgumentParser) -> None:
         "--threshold",
         type=finite_float,
         default=None,
-        help="lowest score that counts as an answer "
-        f"(default: the calibrated one, else {DEFAULT_THRESHOLD})",
+        help="lowest probability of being right that counts as an answer "
+        f"(default: the confidence model's threshold, {default_threshold()}, or its calibration)",
     )
     parser.add_argument(
         "--batch-size",

@@ -43,18 +43,23 @@ def open_answerer(
     alternatives: int | None = None,
     progress: bool = True,
     make_embedder: Callable[[str], Embedder] = load_embedder,
+    confidence_path: str | Path | None = None,
 ) -> Answerer:
     """Load (building when needed) the index and return a ready `Answerer`.
 
     ``corpus`` None means the corpus the index was built from (or ./corpus for a new index).
     ``progress`` shows a bar while the index is (re)built; ``make_embedder(model name)`` makes
-    the embedder (tests pass a fake one).
+    the embedder (tests pass a fake one). The confidence is the model in ``confidence_path``
+    (else the shipped one), replaced by its calibration stored with the index when there is
+    one; ``threshold`` (a probability) overrides its threshold.
     """
-    from qabot.answering import DEFAULT_ALTERNATIVES, DEFAULT_THRESHOLD, Answerer
+    from qabot.answering import DEFAULT_ALTERNATIVES, Answerer
+    from qabot.confidence import default_model
     from qabot.index import ensure_index
     from qabot.retrieval import Retriever
-    from qabot.thresholds import calibrated_threshold
+    from qabot.thresholds import calibrated_model
 
+    base = default_model(confidence_path)
     index, embedder = ensure_index(
         corpus,
         index_dir,
@@ -64,12 +69,12 @@ def open_answerer(
         default_corpus=DEFAULT_CORPUS,
         progress=progress,
         log=log,
+        confidence=base,
     )
-    if threshold is None:
-        threshold = calibrated_threshold(index_dir, index.manifest)
     return Answerer(
         Retriever(index, embedder),
-        threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+        confidence=calibrated_model(index_dir, index.manifest, base) or base,
+        threshold=threshold,
         alternatives=DEFAULT_ALTERNATIVES if alternatives is None else alternatives,
     )
 
@@ -142,3 +147,10 @@ def command(subparsers, name: str, func: Callable, summary: str) -> argparse.Arg
     )
     parser.set_defaults(func=func)
     return parser
+
+
+def default_threshold() -> str:
+    """The shipped confidence model's threshold, as the help texts show it."""
+    from qabot.confidence import default_model
+
+    return f"{default_model().threshold:.4g}"

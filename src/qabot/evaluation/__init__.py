@@ -4,7 +4,7 @@ Modules::
 
     questionsets.py  EvalCase; load_question_set, read_qrels, resolve_gold
     metrics.py       hit@k, MRR, nDCG, recall: pure functions
-    calibration.py   the threshold sweep, the recommended threshold, storing it with the index
+    calibration.py   the threshold sweep, the Platt refit of the confidence, storing it
     run.py           evaluate(answerer, cases) -> EvalReport
     reports.py       report.json, results.csv, summary.md and plots (the ``eval`` extra)
     lint.py          conflicting FAQ entries and other corpus problems
@@ -17,7 +17,7 @@ from qabot.evaluation.lint import Finding, lint_corpus
 from qabot.evaluation.questionsets import EvalCase, load_question_set, read_qrels, resolve_gold
 from qabot.evaluation.reports import load_report, summary_table, write_reports
 from qabot.evaluation.run import EvalReport, evaluate
-from qabot.thresholds import calibrated_threshold
+from qabot.thresholds import calibrated_model
 
 __all__ = [
     "Calibration",
@@ -25,7 +25,7 @@ __all__ = [
     "EvalReport",
     "Finding",
     "calibrate",
-    "calibrated_threshold",
+    "calibrated_model",
     "evaluate",
     "lint_corpus",
     "load_question_set",

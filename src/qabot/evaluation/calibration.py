@@ -1,4 +1,8 @@
-"""Choosing the confidence threshold from data: a sweep over the observed scores.
+"""Calibration from data: a threshold sweep over the observed scores, and the Platt refit.
+
+``qabot eval --calibrate`` refits only the last step of the confidence model (Platt scaling,
+`qabot.confidence.platt`) on the set's labelled questions and stores it with the index
+(`store_calibration`). The sweep below only recommends a threshold, for the report.
 
 Each evaluated question contributes one outcome: the score of its best hit, whether it is
 answerable, and whether that best hit is a right answer. A threshold ``t`` answers the questions
@@ -14,9 +18,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
+
+from qabot.confidence import ConfidenceModel, expected_calibration_error, platt
 from qabot.index import IndexManifest
 from qabot.thresholds import write_calibration
+
+if TYPE_CHECKING:  # run.py imports this module
+    from qabot.evaluation.run import CaseResult, EvalReport
 
 OBJECTIVE = "accuracy"
 _DECLINE_ALL_MARGIN = 0.01
@@ -143,32 +154,55 @@ def calibrate(outcomes: Sequence[Outcome]) -> Calibration:
     )
 
 
+def refit_confidence(
+    base: ConfidenceModel, results: Sequence[CaseResult]
+) -> tuple[ConfidenceModel | None, str | None]:
+    """Platt-refit ``base``'s last step on the labelled results that carry features.
+
+    Returns the refitted model, or None and why the set cannot support a refit (it needs
+    right answers and wrong ones: questions answered wrongly, or unanswerable ones).
+    """
+    usable = [r for r in results if r.case.labelled and r.features is not None]
+    labels = np.array([r.right for r in usable], dtype=float)
+    if len(usable) < 2 or labels.min() == labels.max():
+        return None, (
+            "the set needs questions whose best answer is right and questions whose best "
+            "answer is wrong or that the documents cannot answer"
+        )
+    features = np.array([r.features for r in usable], dtype=float)
+    return platt(base, features, labels), None
+
+
 def store_calibration(
     index_dir: Path | str,
-    calibration: Calibration,
+    report: EvalReport,
+    base: ConfidenceModel,
     manifest: IndexManifest,
     *,
     question_set: Path | str | None = None,
-) -> dict:
-    """Store the recommended threshold beside the index; ask, serve and eval use it from then on.
+) -> dict | None:
+    """Refit the confidence's last step on ``report``'s questions and store it with the index.
 
-    The record names the model and corpus it was chosen on, so that it is ignored once either
-    changes. Only store a calibration whose set has unanswerable questions (`has_unanswerable`):
-    without them the threshold says nothing about when to decline.
+    ``ask``, ``serve`` and ``eval`` use it from then on, while the index's model and corpus
+    and the ``base`` confidence model stay the same (`qabot.thresholds.calibrated_model`).
 
     Returns:
-        The record written.
+        The record written, or None when the set cannot support a refit (`refit_confidence`).
     """
-    record = {
-        "threshold": calibration.threshold,
-        "model": manifest.model,
-        "objective": calibration.objective,
-        "accuracy": calibration.accuracy,
-        "coverage": calibration.coverage,
-        "questions": calibration.questions,
-        "unanswerable": calibration.unanswerable,
-        "question_set": None if question_set is None else str(question_set),
-        "corpus_fingerprint": manifest.corpus_fingerprint,
-    }
-    write_calibration(index_dir, record)
-    return record
+    calibrated, _ = refit_confidence(base, report.results)
+    if calibrated is None:
+        return None
+    labelled = [r for r in report.results if r.case.labelled and r.features is not None]
+    features = np.array([r.features for r in labelled], dtype=float)
+    labels = np.array([r.right for r in labelled], dtype=float)
+    return write_calibration(
+        index_dir,
+        calibrated,
+        base,
+        manifest,
+        question_set=None if question_set is None else str(question_set),
+        questions=len(labelled),
+        right=int(labels.sum()),
+        ece_before=expected_calibration_error(base.predict(features), labels),
+        ece_after=expected_calibration_error(calibrated.predict(features), labels),
+    )

@@ -1,9 +1,10 @@
 """Evaluation reports: an `EvalReport` in, files out.
 
 ``report-dir`` receives ``report.json`` (settings, index manifest, metrics, calibration and
-every question's record), ``results.csv`` (one row per question), ``summary.md`` and two PNG
-plots: ``threshold.png`` (precision and coverage against the threshold) and ``scores.png``
-(score distributions of right, wrong and unanswerable questions). With a baseline report the
+every question's record), ``results.csv`` (one row per question), ``summary.md`` and three PNG
+plots: ``threshold.png`` (precision and coverage against the threshold), ``scores.png``
+(score distributions of right, wrong and unanswerable questions) and ``reliability.png`` (the
+share of right answers against the score, in 10 bins: a calibrated score lies on the diagonal). With a baseline report the
 metric deltas and the questions that became right or wrong are added.
 
 The plots need matplotlib (the ``eval`` extra). Without it the other files are still written:
@@ -26,6 +27,8 @@ RESULTS_FILE = "results.csv"
 SUMMARY_FILE = "summary.md"
 THRESHOLD_PLOT = "threshold.png"
 SCORES_PLOT = "scores.png"
+RELIABILITY_PLOT = "reliability.png"
+RELIABILITY_BINS = 10
 PLOTS_SKIPPED = "plots skipped: matplotlib is not installed; pip install 'qabot[eval]' to draw them"
 _CSV_FIELDS = ("id", "question", "outcome", "correct", "found", "score", "answer_id", "top_id")
 _CHANGES_SHOWN = 20
@@ -89,6 +92,7 @@ def write_reports(
         "summary": report_dir / SUMMARY_FILE,
         "threshold_plot": report_dir / THRESHOLD_PLOT,
         "scores_plot": report_dir / SCORES_PLOT,
+        "reliability_plot": report_dir / RELIABILITY_PLOT,
     }
     write_json_atomic(paths["report"], data)
     with open(paths["results"], "w", encoding="utf-8", newline="") as out:
@@ -101,10 +105,11 @@ def write_reports(
     plots = can_plot()
     paths["summary"].write_text(summary_markdown(data, plots=plots), encoding="utf-8")
     if not plots:
-        del paths["threshold_plot"], paths["scores_plot"]
+        del paths["threshold_plot"], paths["scores_plot"], paths["reliability_plot"]
         return paths
     plot_threshold(data, paths["threshold_plot"])
     plot_scores(data, paths["scores_plot"])
+    plot_reliability(data, paths["reliability_plot"])
     return paths
 
 
@@ -215,7 +220,12 @@ def _threshold_section(calibration: Mapping, plots: bool) -> list[str]:
     if calibration.get("note"):
         lines += ["", f"> {calibration['note']}"]
     if plots:
-        lines += ["", f"![precision and coverage]({THRESHOLD_PLOT})", f"![scores]({SCORES_PLOT})"]
+        lines += [
+            "",
+            f"![precision and coverage]({THRESHOLD_PLOT})",
+            f"![scores]({SCORES_PLOT})",
+            f"![reliability]({RELIABILITY_PLOT})",
+        ]
     else:
         lines += ["", f"_{PLOTS_SKIPPED}._"]
     return lines
@@ -265,6 +275,42 @@ def plot_scores(data: Mapping, path: Path) -> None:
     axes.axvline(data["settings"]["threshold"], color="grey", linestyle=":", label="in force")
     axes.set(xlabel="score of the best hit", ylabel="questions")
     axes.legend()
+    figure.savefig(path, dpi=100)
+
+
+def reliability_bins(data: Mapping, bins: int = RELIABILITY_BINS) -> list[tuple[int, float, float]]:
+    """(questions, mean score, share right) per equal-width score bin, over labelled questions.
+
+    "Right" is what the score predicts: an answerable question whose best hit is right.
+    """
+    rows = [
+        (q["score"], bool(q["gold"]["answerable"] and q["top_correct"]))
+        for q in data["questions"]
+        if q["gold"]["answerable"] is not None
+    ]
+    out = []
+    for b in range(bins):
+        inside = [(s, r) for s, r in rows if min(int(s * bins), bins - 1) == b]
+        if inside:
+            mean = sum(s for s, _ in inside) / len(inside)
+            out.append((len(inside), mean, sum(r for _, r in inside) / len(inside)))
+    return out
+
+
+def plot_reliability(data: Mapping, path: Path) -> None:
+    """The reliability diagram: share right against mean score per bin, beside the diagonal."""
+    figure, axes = _figure()
+    points = reliability_bins(data)
+    axes.plot([0, 1], [0, 1], color="grey", linestyle=":", label="calibrated")
+    if points:
+        sizes = [20 + 200 * n / max(n for n, _, _ in points) for n, _, _ in points]
+        axes.plot([m for _, m, _ in points], [r for _, _, r in points], marker="o", label="qabot")
+        axes.scatter([m for _, m, _ in points], [r for _, _, r in points], s=sizes, alpha=0.4)
+    ece = data["metrics"].get("ece")
+    title = f"ECE {ece:.3f}" if isinstance(ece, int | float) else "ECE —"
+    axes.set(xlabel="score (P right)", ylabel="share right", xlim=(0, 1), ylim=(0, 1.05))
+    axes.set_title(title)
+    axes.legend(loc="upper left")
     figure.savefig(path, dpi=100)
 
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from qabot.answering import Answer, Answerer, clean_question
+from qabot.confidence import expected_calibration_error
 from qabot.evaluation.calibration import Calibration, Outcome, calibrate
 from qabot.evaluation.metrics import RANKING_KEYS, percentile, ranking_metrics
 from qabot.evaluation.questionsets import EvalCase, normalise_text
@@ -28,6 +29,7 @@ OUTCOMES = ("answered-correct", "answered-wrong", "declined-answerable", "declin
 METRIC_KEYS = (
     *RANKING_KEYS,
     "accuracy",
+    "ece",
     *OUTCOMES,
     "questions",
     "answerable",
@@ -47,7 +49,8 @@ class CaseResult:
 
     ``correct`` judges the answer at the threshold in force (a right answer, or a decline of an
     unanswerable question; None for an unlabelled question); ``top_correct`` judges the best hit
-    whatever the threshold.
+    whatever the threshold. ``score`` is the answer's probability of being right; ``features``
+    are the confidence features it was read from (None for a verbatim FAQ question).
     """
 
     case: EvalCase
@@ -63,6 +66,12 @@ class CaseResult:
     ranked_ids: tuple[str, ...]
     metrics: dict[str, float] = field(default_factory=dict)
     latency_ms: float = 0.0
+    features: tuple[float, ...] | None = None
+
+    @property
+    def right(self) -> bool:
+        """The event the score predicts: an answerable question whose best hit is right."""
+        return bool(self.case.answerable and self.top_correct)
 
     def to_dict(self) -> dict:
         """The per-question record of ``report.json``."""
@@ -72,6 +81,8 @@ class CaseResult:
         data["score"] = round(self.score, 4)
         data["latency_ms"] = round(self.latency_ms, 2)
         data["ranked_ids"] = list(self.ranked_ids)
+        if self.features is not None:
+            data["features"] = [round(f, 6) for f in self.features]
         data["line"] = self.case.source
         return data
 
@@ -168,8 +179,12 @@ def answer_in_batches(
         answers = [answerer.compose(q, h) for q, h in zip(questions, hits, strict=True)]
         # Batched answering has no per-question clock: each question costs its batch's share.
         latency = (clock() - batch_started) * 1000 / len(batch)
-        for case, case_hits, answer in zip(batch, hits, answers, strict=True):
-            results.append(score_case(case, case_hits, answer, latency))
+        for case, question, case_hits, answer in zip(batch, questions, hits, answers, strict=True):
+            features = answerer.features(question, case_hits)
+            result = score_case(case, case_hits, answer, latency)
+            if features is not None:
+                result = replace(result, features=tuple(float(f) for f in features))
+            results.append(result)
         if progress:
             progress(len(batch))
     return results
@@ -248,6 +263,13 @@ def summarise(
     }
     metrics["accuracy"] = (
         sum(bool(r.correct) for r in labelled) / len(labelled) if labelled else None
+    )
+    # How far the scores are from the share of right answers (10 bins over the top answer's
+    # score): 0 is a perfectly calibrated confidence.
+    metrics["ece"] = (
+        expected_calibration_error([r.score for r in labelled], [r.right for r in labelled])
+        if labelled
+        else None
     )
     for outcome in OUTCOMES:
         metrics[outcome] = sum(r.outcome == outcome for r in labelled)
