@@ -126,8 +126,8 @@ def test_grain_evidence_through_the_store(tmp_path: Path, fake_embedder):
         _cosine(question, "How do I reset my password?", fake_embedder), abs=1e-5
     )
     # The passage leads the entry: its margin is its lead, the entry's is negative.
-    assert note.margin == pytest.approx(note.score - faq.score)
-    assert faq.margin == pytest.approx(faq.score - note.score)
+    assert note.margin == pytest.approx(note.dense_score - faq.dense_score)
+    assert faq.margin == pytest.approx(faq.dense_score - note.dense_score)
     expected = DEFAULT_FUSION.fuse(
         np.array([note.grains]), np.array([False]), np.array([note.lexical_score])
     )

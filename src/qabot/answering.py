@@ -207,7 +207,7 @@ class Answerer:
         if rows and index.faq_lexical is not None:
             faq_bm25 = float(index.faq_lexical.scores_batch([question])[0][rows].max())
         return confidence_features(
-            top.score,
+            top.dense_score,
             top.margin,
             np.array(top.grains),
             matched_share(question_tokens, set(tokenize([top.passage.keyword_text()])[0])),

@@ -44,7 +44,7 @@ class Hit:
         lexical_score: raw BM25 of the question on the passage.
         grains: best cosine at each grain (whole, question, sentence; question is -inf for a
             body passage).
-        margin: the lead of ``score`` over the best candidate that is another answer (another
+        margin: the lead of ``dense_score`` over the best rival that is another answer (another
             FAQ question or passage); negative when behind; 1.0 when there is no other.
         highlight: the passage's sentence most similar to the question (None for a passage of
             one sentence).
@@ -154,13 +154,13 @@ class Retriever:
         keyword = keyword_row[candidates]
         fused = self.fusion.fuse(evidence.grains, is_faq, keyword)
         dense = self.fusion.dense(evidence.grains, is_faq)
-        margins = self._margins(fused, candidates)
         rank = fused.copy()
         verbatim = np.isin(candidates, forced)
         # An FAQ question asked verbatim is an exact match: it ranks first and scores 1.0.
         rank[verbatim] += 2.0
-        fused[verbatim] = 1.0
         order = np.argsort(-rank, kind="stable")[:top_k]
+        margins = self._margins(fused, dense, candidates, order)
+        fused[verbatim] = 1.0
         return [
             Hit(
                 self.index.passages[candidates[i]],
@@ -168,25 +168,30 @@ class Retriever:
                 float(dense[i]),
                 float(keyword[i]),
                 grains=tuple(float(g) for g in evidence.grains[i]),  # type: ignore[arg-type]
-                margin=float(margins[i]),
+                margin=float(margins[slot]),
                 highlight=self._highlight(evidence, int(i)),
                 exact=bool(verbatim[i]),
             )
-            for i in order
+            for slot, i in enumerate(order)
         ]
 
-    def _margins(self, fused: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-        """Each candidate's lead over the best of the `RIVALS` best with another answer key."""
+    def _margins(
+        self, fused: np.ndarray, dense: np.ndarray, candidates: np.ndarray, order: np.ndarray
+    ) -> np.ndarray:
+        """The dense lead of each candidate in ``order`` over its best rival.
+
+        Rivals are the `RIVALS` best candidates by fused score that are another answer (another
+        FAQ question or passage), as the confidence model was fitted. The lead is measured on
+        the dense part: the keyword part is normalised per question, so one shared word would
+        give an off-topic question a large lead.
+        """
         pool = np.argsort(-fused, kind="stable")[:RIVALS]
-        if not len(pool):
-            return np.zeros(0)
-        keys = [self._keys[n] for n in candidates]
-        best = pool[0]
-        runner = next((int(i) for i in pool[1:] if keys[i] != keys[best]), None)
-        rival_of_best = fused[runner] if runner is not None else None
-        margins = fused - fused[best]  # for another answer, the best one is the rival
-        same = np.array([keys[i] == keys[best] for i in range(len(candidates))])
-        margins[same] = fused[same] - rival_of_best if rival_of_best is not None else 1.0
+        pool_keys = np.array([self._keys[n] for n in candidates[pool]], dtype=object)
+        margins = np.ones(len(order))
+        for slot, i in enumerate(order):
+            rivals = pool[pool_keys != self._keys[candidates[i]]]
+            if len(rivals):
+                margins[slot] = dense[i] - dense[rivals].max()
         return margins
 
     def _highlight(self, evidence: Evidence, position: int) -> str | None:
