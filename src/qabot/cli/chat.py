@@ -1,21 +1,18 @@
-"""``qabot serve`` and ``qabot feedback``: the chat server and what its users said."""
+"""``qabot serve``: the chat server (``qabot feedback``, what its users said, is in ``feedback``)."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
+from qabot.cli.feedback import feedback_path
 from qabot.cli.wiring import (
-    DEFAULT_INDEX_DIR,
     add_index_options,
     command,
-    env,
     log,
     non_negative_int,
     open_answerer,
-    positive_int,
 )
 from qabot.errors import QabotError
 
@@ -48,12 +45,6 @@ def require_extra(
             ) from exc
 
 
-def _feedback_path(args: argparse.Namespace) -> Path:
-    from qabot.web.feedback import DEFAULT_FEEDBACK_FILE
-
-    return Path(args.feedback or Path(args.index_dir) / DEFAULT_FEEDBACK_FILE)
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the chat page, the JSON API and the embeddable widget.
 
@@ -83,7 +74,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         args.corpus, args.index_dir, model=args.model, alternatives=args.alternatives
     )
     answerer.answer("warm up")  # the first real question should not pay for lazy set-up
-    feedback = FeedbackStore(_feedback_path(args))
+    feedback = FeedbackStore(feedback_path(args))
     origins = args.allowed_origin or ["*"]
     app = build_app(answerer, feedback=feedback, allowed_origins=origins, title=args.title)
     if origins == ["*"]:
@@ -96,48 +87,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_feedback(args: argparse.Namespace) -> int:
-    """Summarise the chat's feedback: most disliked answers, most frequent unanswered questions.
-
-    With --export FILE.csv, also writes those questions as a question set (columns id,
-    question, answerable, ...) that `qabot eval` reads; fill in the expected answers first.
-
-    Examples:
-      qabot feedback
-      qabot feedback --top-k 20 --export reports/feedback-questions.csv
-    """
-    from qabot.web.feedback import FeedbackStore
-
-    path = _feedback_path(args)
-    if not path.is_file():
-        raise QabotError(f"No feedback yet: {str(path)!r} does not exist (run qabot serve).")
-    store = FeedbackStore(path)
-    summary = store.summary(args.top_k)
-    print(
-        f"{summary.asked} questions asked, {summary.answered} answered; "
-        f"{summary.likes} likes, {summary.dislikes} dislikes ({path})"
-    )
-    print("\nMost disliked answers:" if summary.disliked else "\nNo disliked answers.")
-    for item in summary.disliked:
-        print(f"  {item.dislikes:>4} 👎 {item.likes:>3} 👍  {item.answer_id}")
-        for question in item.questions[:3]:
-            print(f"           asked as: {question}")
-    print("\nMost frequent unanswered questions:" if summary.unanswered else "\nNone unanswered.")
-    for item in summary.unanswered:
-        print(f"  {item.count:>4}×  {item.question}  (best score {item.best_score:.2f})")
-    if args.export:
-        count = store.export_csv(args.export, args.top_k)
-        print(f"\nWrote {count} questions to {args.export}")
-    store.close()
-    return 0
-
-
 def register(subparsers) -> None:
     serve = command(subparsers, "serve", cmd_serve, "serve the chat, the API and the widget")
     add_index_options(serve, corpus_positional=False)
     _add_serve_options(serve)
-    feedback = command(subparsers, "feedback", cmd_feedback, "summarise the chat's feedback")
-    _add_feedback_options(feedback)
 
 
 def _add_serve_options(serve: argparse.ArgumentParser) -> None:
@@ -178,22 +131,3 @@ def _add_serve_options(serve: argparse.ArgumentParser) -> None:
         default=DEFAULT_LOG_LEVEL,
         help=f"uvicorn log level (default {DEFAULT_LOG_LEVEL})",
     )
-
-
-def _add_feedback_options(feedback: argparse.ArgumentParser) -> None:
-    from qabot.web.feedback import DEFAULT_FEEDBACK_FILE, DEFAULT_SUMMARY_TOP_K
-
-    feedback.add_argument(
-        "--index-dir",
-        default=env("QABOT_INDEX_DIR", DEFAULT_INDEX_DIR),
-        help=f"index folder holding {DEFAULT_FEEDBACK_FILE} "
-        f"(default: $QABOT_INDEX_DIR or ./{DEFAULT_INDEX_DIR})",
-    )
-    feedback.add_argument("--feedback", default=None, help="the SQLite file (overrides)")
-    feedback.add_argument(
-        "--top-k",
-        type=positive_int,
-        default=DEFAULT_SUMMARY_TOP_K,
-        help=f"how many of each to list and export (default {DEFAULT_SUMMARY_TOP_K})",
-    )
-    feedback.add_argument("--export", default=None, metavar="CSV", help="write a question set")
