@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from qabot.cli.feedback import feedback_path
 from qabot.cli.wiring import (
     add_index_options,
+    add_reranker_option,
     command,
     log,
     non_negative_int,
@@ -71,7 +72,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from qabot.web.server import build_app
 
     answerer = open_answerer(
-        args.corpus, args.index_dir, model=args.model, alternatives=args.alternatives
+        args.corpus,
+        args.index_dir,
+        model=args.model,
+        alternatives=args.alternatives,
+        reranker=args.reranker,
     )
     answerer.answer("warm up")  # the first real question should not pay for lazy set-up
     feedback = FeedbackStore(feedback_path(args))
@@ -90,6 +95,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     serve = command(subparsers, "serve", cmd_serve, "serve the chat, the API and the widget")
     add_index_options(serve, corpus_positional=False)
+    add_reranker_option(serve)
     _add_serve_options(serve)
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from qabot.cli.wiring import (
     add_index_options,
+    add_reranker_option,
     command,
     env,
     finite_float,
@@ -105,6 +106,7 @@ def _open_answerer(args: argparse.Namespace) -> tuple[Answerer, str]:
         args.index_dir,
         model=args.model,
         threshold=args.threshold if given else DEFAULT_THRESHOLD,
+        reranker=args.reranker,
     )
     if given:
         return answerer, "--threshold"
@@ -237,6 +239,7 @@ def _register_eval(subparsers) -> None:
         help="keep only question rows whose FIELD equals VALUE (repeatable)",
     )
     add_index_options(parser, corpus_positional=False)
+    add_reranker_option(parser)
     parser.add_argument(
         "--report-dir",
         type=Path,
