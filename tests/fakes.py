@@ -16,10 +16,15 @@ class FakeEmbedder:
         self.name = name
         self.calls: list[int] = []
         self.progress_calls: list[bool] = []
+        self.roles: list[str] = []
 
-    def embed_batch(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+    def embed_batch(
+        self, texts: Sequence[str], *, progress: bool = False, role: str = "document"
+    ) -> np.ndarray:
+        # Like a model without prompts, both roles embed alike; `roles` records what was asked.
         self.calls.append(len(texts))
         self.progress_calls.append(progress)
+        self.roles.append(role)
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in text.lower().split():

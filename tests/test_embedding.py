@@ -1,5 +1,8 @@
 """The bundled model through the `Embedder` contract (loaded once per session by conftest)."""
 
+import json
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +11,7 @@ import pytest
 from qabot.embedding import (
     DEFAULT_MODEL,
     Embedder,
+    SentenceTransformerEmbedder,
     bundled_model_path,
     embed,
     resolve_model,
@@ -46,3 +50,46 @@ def test_resolve_model_maps_the_bundled_names_and_keeps_paths(tmp_path: Path):
     assert resolve_model(f"sentence-transformers/{DEFAULT_MODEL}") == str(bundled)
     assert resolve_model(tmp_path / "my-model") == str(tmp_path / "my-model")
     assert resolve_model("org/other-model") == "org/other-model"  # left to the local cache
+
+
+@pytest.fixture(scope="module")
+def prompted_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled model with e5-style prompts in its configuration (weights linked, not copied)."""
+    folder = tmp_path_factory.mktemp("prompted") / "model"
+    shutil.copytree(bundled_model_path(), folder, copy_function=_link_weights)
+    config_file = folder / "config_sentence_transformers.json"
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    config["prompts"] = {"query": "query: ", "document": "passage: "}
+    config_file.write_text(json.dumps(config), encoding="utf-8")
+    return folder
+
+
+def _link_weights(source: str, target: str) -> None:
+    if source.endswith(".safetensors"):
+        os.symlink(source, target)
+    else:
+        shutil.copy2(source, target)
+
+
+def test_a_model_with_prompts_embeds_questions_and_passages_differently(prompted_model):
+    prompted = SentenceTransformerEmbedder(prompted_model)
+    as_query = prompted.embed_batch(TEXTS, role="query")
+    as_document = prompted.embed_batch(TEXTS, role="document")
+    assert np.linalg.norm(as_query, axis=1) == pytest.approx([1.0, 1.0, 1.0], abs=1e-5)
+    cosines = np.sum(as_query * as_document, axis=1)
+    assert (cosines < 0.999).all()  # each prompt changed the vector
+    assert as_document == pytest.approx(prompted.embed_batch(TEXTS), abs=1e-6)  # the default
+    # The prompts are the model's own: "passage: " + text through the bare model is the same.
+    bare = prompted.model.encode(
+        [f"passage: {t}" for t in TEXTS], normalize_embeddings=True, convert_to_numpy=True
+    )
+    assert as_document == pytest.approx(bare, abs=1e-5)
+    assert embed(prompted, TEXTS[0], role="query") == pytest.approx(as_query[0], abs=1e-5)
+
+
+def test_a_model_without_prompts_embeds_both_roles_alike(embedder):
+    assert embedder.embed_batch(TEXTS, role="query") == pytest.approx(
+        embedder.embed_batch(TEXTS, role="document"), abs=1e-6
+    )
+    with pytest.raises(ValueError, match="'query' or 'document'"):
+        embedder.embed_batch(TEXTS, role="passage")

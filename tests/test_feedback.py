@@ -111,7 +111,9 @@ def test_record_answer_stores_what_the_answer_says(store):
     answered = SimpleNamespace(
         question="What is NATO?", passage_id="doc#faq-0", score=0.93, found=True
     )
-    declined = SimpleNamespace(question="Who won?", passage_id=None, score=0.2, found=False)
+    declined = SimpleNamespace(
+        question="Who won?", passage_id=None, score=0.2, found=False, alternatives=()
+    )
     first = store.record_answer(answered, channel="chat")
     second = store.record_answer(declined, channel="api")
     rows = store.rows()

@@ -24,10 +24,12 @@ from qabot.errors import QuestionError
 from qabot.evidence import absent_share, confidence_features, matched_share
 from qabot.index import IndexManifest
 from qabot.lexical import tokenize
+from qabot.reranking import Reranker, rerank
 from qabot.retrieval import Hit, Retriever
 from qabot.structure import Link
 
 DEFAULT_ALTERNATIVES = 2
+DEFAULT_RERANK_TOP_N = 10  # candidates a reranker rescores: the answer and its close rivals
 MAX_QUESTION_CHARS = 2000
 DECLINE_MESSAGE = "I don't know: nothing in the documents answers that question."
 _SUGGESTION_POOL = 10
@@ -153,11 +155,15 @@ class Answerer:
         confidence: ConfidenceModel | None = None,
         threshold: float | None = None,
         alternatives: int = DEFAULT_ALTERNATIVES,
+        reranker: Reranker | None = None,
+        rerank_top_n: int = DEFAULT_RERANK_TOP_N,
     ) -> None:
         self.retriever = retriever
         self.confidence = confidence or default_model()
         self.threshold = self.confidence.threshold if threshold is None else threshold
         self.alternatives = alternatives
+        self.reranker = reranker
+        self.rerank_top_n = rerank_top_n
         self._faq_rows: dict[str, list[int]] | None = None
 
     # Read-only views, so that callers (chat, server, evaluation) never reach through the
@@ -268,7 +274,20 @@ class Answerer:
         """How many hits an answer shows: the answer itself plus its alternatives."""
         return 1 + max(0, self.alternatives if alternatives is None else alternatives)
 
+    def _reranked(self, question: str, hits: list[Hit]) -> list[Hit]:
+        """The hits with the first ``rerank_top_n`` reordered by the reranker, if there is one."""
+        if self.reranker is None or not hits:
+            return hits
+        head = hits[: self.rerank_top_n]
+        texts = [
+            f"{h.passage.question}\n{h.passage.text}" if h.passage.question else h.passage.text
+            for h in head
+        ]
+        reordered, _ = rerank(hits, self.reranker.score_pairs(question, texts), len(head))
+        return reordered
+
     def _compose(self, question: str, truncated: bool, hits: list[Hit], shown: int) -> Answer:
+        hits = self._reranked(question, hits)
         score = self.score(question, hits)
         if not hits or score < self.threshold:
             suggestions = tuple(

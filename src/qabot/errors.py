@@ -8,7 +8,7 @@ Hierarchy::
     QabotError
     ├── CorpusError              the corpus cannot be read at all
     │   └── EmptyCorpusError     nothing indexable was found
-    ├── ModelError               the embedding model cannot be loaded or is the wrong one
+    ├── ModelError               the embedding (or reranking) model cannot be loaded or is wrong
     ├── QabotIndexError          base for problems with an index folder
     │   ├── IndexNotFoundError   no index in the folder
     │   ├── IndexCorruptError    files missing, unreadable or inconsistent
@@ -36,7 +36,7 @@ class EmptyCorpusError(CorpusError):
 
 
 class ModelError(QabotError):
-    """The embedding model cannot be loaded."""
+    """The embedding model, or the reranker, cannot be loaded."""
 
 
 class QabotIndexError(QabotError):

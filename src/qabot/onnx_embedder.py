@@ -89,7 +89,12 @@ class OnnxEmbedder:
         self.tokenizer.enable_truncation(max_length=self.max_seq_length)
         self._inputs = [i.name for i in self.session.get_inputs()]
 
-    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_batch(
+        self, texts: Sequence[str], *, progress: bool = False, role: str = "document"
+    ) -> np.ndarray:
+        # The exported models carry no query/document prompts, so both roles embed alike;
+        # ``progress`` is accepted for the contract (an ONNX pass is quick enough to go without).
+        del progress, role
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         prepared = [str(t).strip() for t in texts]

@@ -116,7 +116,7 @@ class Retriever:
         # Passages are handled by number (their position in index.passages, which the store
         # and the keyword index share), so each question's candidates are scored in one go.
         pool = max(top_k, self.candidates)
-        query_vectors = self.embedder.embed_batch(list(questions))
+        query_vectors = self.embedder.embed_batch(list(questions), role="query")
         dense_numbers = self.index.store.search_numbers(query_vectors, pool)
         keyword_scores = self.index.lexical.scores_batch(questions)
         return [

@@ -1,7 +1,7 @@
 """The ``qabot`` command line: the only place that reads environment variables or prints.
 
-One module per group of commands (``core``: index, ask; ``chat``: serve, feedback;
-``evaluate``: eval; ``lint``: lint), sharing ``wiring``. Each command's help text is its
+One module per group of commands (``core``: index, ask; ``chat``: serve; ``feedback``:
+feedback; ``evaluate``: eval; ``lint``: lint), sharing ``wiring``. Each command's help text is its
 function's docstring, with runnable examples. Library errors (`QabotError`) become one clear line on
 stderr and exit status 2.
 """
@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from qabot.cli import chat, core, evaluate, lint
+from qabot.cli import chat, core, evaluate, feedback, lint
 from qabot.cli.core import format_answer
 from qabot.cli.wiring import DEFAULT_INDEX_DIR, EXIT_ERROR, log, open_answerer
 from qabot.errors import QabotError, QabotIndexError
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"qabot {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    for module in (core, chat, evaluate, lint):
+    for module in (core, chat, feedback, evaluate, lint):
         module.register(subparsers)
     return parser
 

@@ -1,21 +1,19 @@
-"""``qabot serve`` and ``qabot feedback``: the chat server and what its users said."""
+"""``qabot serve``: the chat server (``qabot feedback``, what its users said, is in ``feedback``)."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
+from qabot.cli.feedback import feedback_path
 from qabot.cli.wiring import (
-    DEFAULT_INDEX_DIR,
     add_index_options,
+    add_reranker_option,
     command,
-    env,
     log,
     non_negative_int,
     open_answerer,
-    positive_int,
 )
 from qabot.errors import QabotError
 
@@ -59,12 +57,6 @@ def positive_float(text: str) -> float:
     return value
 
 
-def _feedback_path(args: argparse.Namespace) -> Path:
-    from qabot.web.feedback import DEFAULT_FEEDBACK_FILE
-
-    return Path(args.feedback or Path(args.index_dir) / DEFAULT_FEEDBACK_FILE)
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the chat page, the JSON API and the embeddable widget.
 
@@ -99,10 +91,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from qabot.web.timeouts import server_config
 
     answerer = open_answerer(
-        args.corpus, args.index_dir, model=args.model, alternatives=args.alternatives
+        args.corpus,
+        args.index_dir,
+        model=args.model,
+        alternatives=args.alternatives,
+        reranker=args.reranker,
     )
     answerer.answer("warm up")  # the first real question should not pay for lazy set-up
-    feedback = FeedbackStore(_feedback_path(args))
+    feedback = FeedbackStore(feedback_path(args))
     frame = args.frame_ancestor or ["*"]
     hosts = trusted_hosts_for(args.host, args.trusted_host or ())
     app = build_app(
@@ -143,50 +139,13 @@ def _log_permissions(frame: list[str], origins: list[str], hosts: list[str] | No
         log(f"Host names accepted: {', '.join(hosts)} (add with --trusted-host)")
 
 
-def cmd_feedback(args: argparse.Namespace) -> int:
-    """Summarise the chat's feedback: most disliked answers, most frequent unanswered questions.
-
-    With --export FILE.csv, also writes those questions as a question set (columns id,
-    question, answerable, ...) that `qabot eval` reads; fill in the expected answers first.
-
-    Examples:
-      qabot feedback
-      qabot feedback --top-k 20 --export reports/feedback-questions.csv
-    """
-    from qabot.web.feedback import FeedbackStore
-
-    path = _feedback_path(args)
-    if not path.is_file():
-        raise QabotError(f"No feedback yet: {str(path)!r} does not exist (run qabot serve).")
-    store = FeedbackStore(path)
-    summary = store.summary(args.top_k)
-    print(
-        f"{summary.asked} questions asked, {summary.answered} answered; "
-        f"{summary.likes} likes, {summary.dislikes} dislikes ({path})"
-    )
-    print("\nMost disliked answers:" if summary.disliked else "\nNo disliked answers.")
-    for item in summary.disliked:
-        print(f"  {item.dislikes:>4} 👎 {item.likes:>3} 👍  {item.answer_id}")
-        for question in item.questions[:3]:
-            print(f"           asked as: {question}")
-    print("\nMost frequent unanswered questions:" if summary.unanswered else "\nNone unanswered.")
-    for item in summary.unanswered:
-        print(f"  {item.count:>4}×  {item.question}  (best score {item.best_score:.2f})")
-    if args.export:
-        count = store.export_csv(args.export, args.top_k)
-        print(f"\nWrote {count} questions to {args.export}")
-    store.close()
-    return 0
-
-
 def register(subparsers) -> None:
     serve = command(subparsers, "serve", cmd_serve, "serve the chat, the API and the widget")
     add_index_options(serve, corpus_positional=False)
+    add_reranker_option(serve)
     _add_serve_options(serve)
     _add_permission_options(serve)
     _add_timeout_options(serve)
-    feedback = command(subparsers, "feedback", cmd_feedback, "summarise the chat's feedback")
-    _add_feedback_options(feedback)
 
 
 def _add_serve_options(serve: argparse.ArgumentParser) -> None:
@@ -274,22 +233,3 @@ def _add_timeout_options(serve: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"how long an idle connection stays open (default {DEFAULT_KEEP_ALIVE_TIMEOUT:g})",
     )
-
-
-def _add_feedback_options(feedback: argparse.ArgumentParser) -> None:
-    from qabot.web.feedback import DEFAULT_FEEDBACK_FILE, DEFAULT_SUMMARY_TOP_K
-
-    feedback.add_argument(
-        "--index-dir",
-        default=env("QABOT_INDEX_DIR", DEFAULT_INDEX_DIR),
-        help=f"index folder holding {DEFAULT_FEEDBACK_FILE} "
-        f"(default: $QABOT_INDEX_DIR or ./{DEFAULT_INDEX_DIR})",
-    )
-    feedback.add_argument("--feedback", default=None, help="the SQLite file (overrides)")
-    feedback.add_argument(
-        "--top-k",
-        type=positive_int,
-        default=DEFAULT_SUMMARY_TOP_K,
-        help=f"how many of each to list and export (default {DEFAULT_SUMMARY_TOP_K})",
-    )
-    feedback.add_argument("--export", default=None, metavar="CSV", help="write a question set")

@@ -11,6 +11,7 @@ from qabot.answering import ANSWER_KEYS, DEFAULT_ALTERNATIVES
 from qabot.chunking import DEFAULT_MAX_CHARS
 from qabot.cli.wiring import (
     add_index_options,
+    add_reranker_option,
     command,
     default_threshold,
     finite_float,
@@ -72,6 +73,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         model=args.model,
         threshold=args.threshold,
         alternatives=args.alternatives,
+        reranker=args.reranker,
     )
     if args.question == "-":
         # Undecodable bytes must not end a long batch: they become U+FFFD, the rest is answered.
@@ -173,6 +175,7 @@ def register(subparsers) -> None:
     ask = command(subparsers, "ask", cmd_ask, "answer a question")
     ask.add_argument("question", help='the question, or "-" to read one per line from stdin')
     add_index_options(ask, corpus_positional=False)
+    add_reranker_option(ask)
     ask.add_argument("--json", action="store_true", help="print the answer record as JSON")
     ask.add_argument(
         "--alternatives",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from qabot.cli.wiring import (
     add_index_options,
+    add_reranker_option,
     command,
     default_threshold,
     env,
@@ -102,7 +103,11 @@ def _open_answerer(args: argparse.Namespace) -> tuple[Answerer, str]:
     from qabot.confidence import default_model
 
     answerer = open_answerer(
-        args.corpus, args.index_dir, model=args.model, threshold=args.threshold
+        args.corpus,
+        args.index_dir,
+        model=args.model,
+        threshold=args.threshold,
+        reranker=args.reranker,
     )
     if args.threshold is not None:
         return answerer, "--threshold"
@@ -237,6 +242,7 @@ def _register_eval(subparsers) -> None:
         help="keep only question rows whose FIELD equals VALUE (repeatable)",
     )
     add_index_options(parser, corpus_positional=False)
+    add_reranker_option(parser)
     parser.add_argument(
         "--report-dir",
         type=Path,

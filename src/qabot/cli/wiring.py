@@ -15,6 +15,7 @@ from qabot.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
 
 if TYPE_CHECKING:  # for annotations only: the commands import what they use when they run
     from qabot.answering import Answerer
+    from qabot.reranking import Reranker
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX_DIR = "index"
@@ -34,6 +35,13 @@ def load_embedder(model: str) -> Embedder:
     return SentenceTransformerEmbedder(model)
 
 
+def load_reranker(path: str) -> Reranker:
+    """The cross-encoder reranker at a local path (never downloaded)."""
+    from qabot.reranking import CrossEncoderReranker
+
+    return CrossEncoderReranker(path)
+
+
 def open_answerer(
     corpus: str | Path | None,
     index_dir: str | Path,
@@ -42,8 +50,10 @@ def open_answerer(
     threshold: float | None = None,
     alternatives: int | None = None,
     progress: bool = True,
+    reranker: str | Path | None = None,
     make_embedder: Callable[[str], Embedder] = load_embedder,
     confidence_path: str | Path | None = None,
+    make_reranker: Callable[[str], Reranker] = load_reranker,
 ) -> Answerer:
     """Load (building when needed) the index and return a ready `Answerer`.
 
@@ -51,7 +61,9 @@ def open_answerer(
     ``progress`` shows a bar while the index is (re)built; ``make_embedder(model name)`` makes
     the embedder (tests pass a fake one). The confidence is the model in ``confidence_path``
     (else the shipped one), replaced by its calibration stored with the index when there is
-    one; ``threshold`` (a probability) overrides its threshold.
+    one; ``threshold`` (a probability) overrides its threshold. ``reranker``, a local
+    cross-encoder folder, is loaded with ``make_reranker(path)`` and reorders the top
+    candidates.
     """
     from qabot.answering import DEFAULT_ALTERNATIVES, Answerer
     from qabot.confidence import default_model
@@ -59,6 +71,8 @@ def open_answerer(
     from qabot.retrieval import Retriever
     from qabot.thresholds import calibrated_model
 
+    # Loaded first: a wrong path should fail before a long index build, not after.
+    extra = {"reranker": make_reranker(str(reranker))} if reranker else {}
     base = default_model(confidence_path)
     index, embedder = ensure_index(
         corpus,
@@ -76,6 +90,7 @@ def open_answerer(
         confidence=calibrated_model(index_dir, index.manifest, base) or base,
         threshold=threshold,
         alternatives=DEFAULT_ALTERNATIVES if alternatives is None else alternatives,
+        **extra,
     )
 
 
@@ -104,6 +119,17 @@ def add_index_options(parser: argparse.ArgumentParser, *, corpus_positional: boo
         default=os.environ.get("QABOT_MODEL") or None,
         help="sentence-transformers model name or local path (default: $QABOT_MODEL, else the "
         f"index's model, else the bundled {DEFAULT_MODEL}); never downloaded",
+    )
+
+
+def add_reranker_option(parser: argparse.ArgumentParser) -> None:
+    """``--reranker PATH`` for the commands that answer (ask, serve, eval)."""
+    parser.add_argument(
+        "--reranker",
+        default=os.environ.get("QABOT_RERANKER") or None,
+        metavar="PATH",
+        help="local sentence-transformers CrossEncoder folder that rescores the top "
+        "candidates (default: $QABOT_RERANKER, else none); never downloaded",
     )
 
 

@@ -2,10 +2,12 @@
 
 One table, one row per answered question::
 
-    asked(id, time, question, answer_id, score, found, vote, channel)
+    asked(id, time, question, answer_id, score, found, vote, channel, nearest_id)
 
 ``vote`` is NULL until someone likes (+1) or dislikes (-1) the answer; ``answer_id`` is the
-answering passage id (NULL when the bot declined). From these rows `FeedbackStore.summary`
+answering passage id (NULL when the bot declined); ``nearest_id`` is, for a declined question,
+the nearest FAQ entry among the matches shown (NULL otherwise, and in databases made before
+the column existed: opening one adds it). From these rows `FeedbackStore.summary`
 finds the most disliked answers and the most frequent unanswered questions, and
 `FeedbackStore.export_csv` writes them as a question set that ``qabot eval`` can read.
 """
@@ -20,6 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
+
+from qabot.alternates import is_faq_id
 
 if TYPE_CHECKING:
     from qabot.answering import Answer
@@ -43,7 +47,8 @@ CREATE TABLE IF NOT EXISTS asked (
     score REAL NOT NULL,
     found INTEGER NOT NULL,
     vote INTEGER,
-    channel TEXT NOT NULL DEFAULT 'chat'
+    channel TEXT NOT NULL DEFAULT 'chat',
+    nearest_id TEXT
 );
 CREATE INDEX IF NOT EXISTS asked_found ON asked (found);
 CREATE INDEX IF NOT EXISTS asked_answer ON asked (answer_id);
@@ -100,6 +105,7 @@ class FeedbackStore:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            _migrate(self._db)
 
     def record(
         self,
@@ -109,20 +115,34 @@ class FeedbackStore:
         found: bool,
         *,
         channel: Channel = "chat",
+        nearest_id: str | None = None,
     ) -> int:
-        """Store one answered question; returns its row id (pass it to `vote`)."""
+        """Store one answered question; returns its row id (pass it to `vote`).
+
+        ``nearest_id`` is the nearest FAQ entry of a declined question (`record_answer` finds it).
+        """
         with self._lock:
             cursor = self._db.execute(
-                "INSERT INTO asked (time, question, answer_id, score, found, channel) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (_now(), question, answer_id, float(score), int(found), channel),
+                "INSERT INTO asked (time, question, answer_id, score, found, channel, nearest_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (_now(), question, answer_id, float(score), int(found), channel, nearest_id),
             )
             return int(cursor.lastrowid or 0)
 
     def record_answer(self, answer: Answer, *, channel: Channel) -> int:
         """Store an answered question as the chat and the API see it; returns its row id."""
+        nearest = None
+        if not answer.found:
+            # What `qabot feedback suggest` proposes a declined question as a phrasing of.
+            faq = (a.passage_id for a in answer.alternatives if is_faq_id(a.passage_id))
+            nearest = next(faq, None)
         return self.record(
-            answer.question, answer.passage_id, answer.score, answer.found, channel=channel
+            answer.question,
+            answer.passage_id,
+            answer.score,
+            answer.found,
+            channel=channel,
+            nearest_id=nearest,
         )
 
     def vote(self, row_id: int, vote: int | None) -> None:
@@ -194,6 +214,13 @@ class FeedbackStore:
         """Close the database connection."""
         with self._lock:
             self._db.close()
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a database made by an older qabot up to `_SCHEMA` (only columns are ever added)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(asked)")}
+    if "nearest_id" not in columns:
+        db.execute("ALTER TABLE asked ADD COLUMN nearest_id TEXT")
 
 
 def _write_csv(path: Path | str, rows: Iterable[dict]) -> int:
