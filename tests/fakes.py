@@ -38,7 +38,7 @@ class FakeEmbedder:
 
 
 def fused_only_confidence(fused_threshold: float = 0.3):
-    """A confidence read from the fused score alone: P >= 0.5 exactly when fused >= the threshold.
+    """A confidence read from the dense score alone: P >= 0.5 exactly when it is >= the threshold.
 
     For tests that judge answering and evaluation, not the shipped model's numbers.
     """

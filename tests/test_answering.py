@@ -23,7 +23,7 @@ def test_clean_question_strips_controls_and_trims():
             clean_question(bad)
 
 
-FUSED_ONLY = fused_only_confidence(0.3)  # P >= 0.5 exactly when the fused score is >= 0.3
+FUSED_ONLY = fused_only_confidence(0.3)  # P >= 0.5 exactly when the dense score is >= 0.3
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_score_is_the_confidence_model_reading(answerer):
     hits = answerer.search_batch([question], 10)[0]
     features = answerer.features(question, hits)
     assert features.shape == (len(FEATURES),)
-    assert features[0] == pytest.approx(hits[0].score) and features[1] == hits[0].margin
+    assert features[0] == pytest.approx(hits[0].dense_score) and features[1] == hits[0].margin
     answer = answerer.answer(question)
     assert answer.score == pytest.approx(float(FUSED_ONLY.predict(features)[0]))
     assert answer.found == (answer.score >= 0.5)

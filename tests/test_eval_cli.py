@@ -72,7 +72,9 @@ def test_eval_end_to_end_calibrates_and_fails_under_the_bar(tmp_path, index_dir)
     calibrated = ConfidenceModel.from_dict(stored["confidence"])
     assert calibrated.coefficients == default_model().coefficients
     assert calibrated.platt != default_model().platt
-    assert stored["ece_after"] <= stored["ece_before"] + 1e-9  # fitted on this very set
+    # Platt scaling minimises the log-loss on the set it is fitted on (ECE may move either way).
+    assert stored["log_loss_after"] <= stored["log_loss_before"] + 1e-9
+    assert 0 <= stored["ece_after"] <= 1
     assert "stored calibrated confidence" in run.stdout
     # ask and the chat open their answerer the same way: the calibrated model is now in force.
     answerer = open_answerer(SEED_CORPUS, index_dir, progress=False)

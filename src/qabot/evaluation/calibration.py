@@ -205,4 +205,12 @@ def store_calibration(
         right=int(labels.sum()),
         ece_before=expected_calibration_error(base.predict(features), labels),
         ece_after=expected_calibration_error(calibrated.predict(features), labels),
+        # What the refit minimises (ECE is only reported: binning can move it either way).
+        log_loss_before=_log_loss(base.predict(features), labels),
+        log_loss_after=_log_loss(calibrated.predict(features), labels),
     )
+
+
+def _log_loss(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    p = np.clip(probabilities, 1e-12, 1 - 1e-12)
+    return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
