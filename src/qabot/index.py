@@ -8,7 +8,9 @@ Layout of ``index_dir``::
 
 A build writes a new data folder, then replaces ``manifest.json`` in one atomic rename: until
 that moment the previous index stays current, so a failed or interrupted build never destroys
-a working index, and any number of readers (server replicas) can share the folder.
+a working index, and any number of readers (server replicas) can share the folder. A replaced
+data folder is kept for the manifest's ``retain_seconds`` (a ``.retired-<name>`` marker says
+since when), so that a replica loading the previous build never sees its files vanish.
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ from qabot.version import __version__
 FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 _PASSAGES_FILE = "passages.jsonl"
+# How long a replaced data folder stays on disk: a replica that read the previous manifest
+# a moment before the swap must still find its files while it loads them.
+DEFAULT_RETAIN_SECONDS = 15 * 60
+_RETIRED_PREFIX = ".retired-"
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class IndexManifest:
     lexical: dict = field(default_factory=dict)
     problems: tuple[str, ...] = ()
     format_version: int = FORMAT_VERSION
+    retain_seconds: float = DEFAULT_RETAIN_SECONDS
 
     def to_dict(self) -> dict:
         return {**asdict(self), "problems": list(self.problems)}
@@ -94,10 +101,13 @@ def build_index(
     *,
     max_chars: int = DEFAULT_MAX_CHARS,
     progress: bool = False,
+    retain_seconds: float = DEFAULT_RETAIN_SECONDS,
 ) -> Index:
     """Read the corpus, chunk it, embed it and save a new index into ``index_dir`` atomically.
 
     ``progress`` asks the embedder to show its progress (the CLI does, for builds).
+    ``retain_seconds`` (recorded in the manifest) is how long a replaced data folder is kept
+    for readers still loading it; later commits remove it once that time has passed.
 
     Raises:
         CorpusError / EmptyCorpusError: the corpus cannot be read or yields no passages.
@@ -117,12 +127,13 @@ def build_index(
     data_dir = f"data-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     staging = _stage(index_dir, data_dir, passages, store, lexical)
     manifest = _manifest(corpus, corpus_path, passages, store, embedder.name, max_chars, data_dir)
+    manifest = replace(manifest, retain_seconds=retain_seconds)
     # The commit: one build at a time renames its data in, swaps the manifest and clears the old
     # data, so that two builds (say `serve` and `ask`) never delete each other's folder.
     with _commit_lock(index_dir):
         os.rename(staging, index_dir / data_dir)
         write_json_atomic(index_dir / MANIFEST_FILE, manifest.to_dict())
-        _remove_old_data(index_dir, keep=data_dir)
+        _remove_old_data(index_dir, keep=data_dir, retain_seconds=retain_seconds)
     return Index(
         index_dir, manifest, tuple(passages), store, lexical, {p.passage_id: p for p in passages}
     )
@@ -328,13 +339,28 @@ def _commit_lock(index_dir: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _remove_old_data(index_dir: Path, keep: str, stale_after: float = 24 * 3600) -> None:
+def _remove_old_data(
+    index_dir: Path, keep: str, retain_seconds: float, stale_after: float = 24 * 3600
+) -> None:
+    """Retire the data folders ``keep`` replaced; remove those retired over the grace period."""
+    now = time.time()
     for old in index_dir.glob("data-*"):
-        if old.name != keep and old.is_dir():
+        if old.name == keep or not old.is_dir():
+            continue
+        # A marker's mtime says when its folder stopped being current (a folder's own mtime
+        # is not reliable: renames and chmods touch it).
+        marker = index_dir / f"{_RETIRED_PREFIX}{old.name}"
+        if not marker.exists():
+            marker.touch()
+        elif now - marker.stat().st_mtime >= retain_seconds:
             _remove_tree(old)
+            marker.unlink(missing_ok=True)
+    for marker in index_dir.glob(f"{_RETIRED_PREFIX}*"):
+        if not (index_dir / marker.name.removeprefix(_RETIRED_PREFIX)).exists():
+            marker.unlink(missing_ok=True)
     # Staging folders of builds killed mid-way; a day's wait spares any build still running.
     for staging in index_dir.glob(".data-*"):
-        if staging.is_dir() and time.time() - staging.stat().st_mtime > stale_after:
+        if staging.is_dir() and now - staging.stat().st_mtime > stale_after:
             _remove_tree(staging)
 
 
