@@ -13,7 +13,8 @@ from qabot.errors import (
     ModelMismatchError,
     StaleIndexError,
 )
-from qabot.index import build_index, check_fresh, ensure_index, load_index, read_manifest
+from qabot.index import build_index, check_fresh, load_index, read_manifest
+from qabot.startup import ensure_index
 
 
 def _corpus(tmp_path: Path) -> Path:
@@ -178,7 +179,7 @@ def test_ensure_index_defaults_to_the_index_own_corpus(tmp_path: Path, fake_embe
 def test_the_commit_lock_is_exclusive_and_released(tmp_path: Path):
     import fcntl
 
-    from qabot.index import _commit_lock
+    from qabot.index_folder import commit_lock as _commit_lock
 
     def try_lock() -> bool:
         with open(tmp_path / ".lock", "a") as other:
@@ -200,7 +201,7 @@ def test_the_commit_lock_is_exclusive_and_released(tmp_path: Path):
 def test_a_build_commits_only_under_the_lock(tmp_path: Path, fake_embedder):
     import threading
 
-    from qabot.index import _commit_lock
+    from qabot.index_folder import commit_lock as _commit_lock
 
     corpus, index_dir = _corpus(tmp_path), tmp_path / "idx"
     index_dir.mkdir()

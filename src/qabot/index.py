@@ -15,15 +15,12 @@ since when), so that a replica loading the previous build never sees its files v
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
-import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -32,13 +29,18 @@ from qabot.chunking import DEFAULT_MAX_CHARS, Passage, chunk_documents
 from qabot.corpus import Corpus, corpus_fingerprint, load_corpus
 from qabot.embedding import Embedder
 from qabot.errors import (
-    CorpusError,
     EmptyCorpusError,
     IndexCorruptError,
     IndexNotFoundError,
     ModelMismatchError,
-    QabotIndexError,
     StaleIndexError,
+)
+from qabot.index_folder import (
+    DEFAULT_RETAIN_SECONDS,
+    commit_lock,
+    make_read_only,
+    remove_tree,
+    retire_old_data,
 )
 from qabot.lexical import DEFAULT_B, DEFAULT_K1, LexicalIndex
 from qabot.store import VectorStore
@@ -48,10 +50,6 @@ from qabot.version import __version__
 FORMAT_VERSION = 1
 MANIFEST_FILE = "manifest.json"
 _PASSAGES_FILE = "passages.jsonl"
-# How long a replaced data folder stays on disk: a replica that read the previous manifest
-# a moment before the swap must still find its files while it loads them.
-DEFAULT_RETAIN_SECONDS = 15 * 60
-_RETIRED_PREFIX = ".retired-"
 
 
 @dataclass(frozen=True)
@@ -130,10 +128,10 @@ def build_index(
     manifest = replace(manifest, retain_seconds=retain_seconds)
     # The commit: one build at a time renames its data in, swaps the manifest and clears the old
     # data, so that two builds (say `serve` and `ask`) never delete each other's folder.
-    with _commit_lock(index_dir):
+    with commit_lock(index_dir):
         os.rename(staging, index_dir / data_dir)
         write_json_atomic(index_dir / MANIFEST_FILE, manifest.to_dict())
-        _remove_old_data(index_dir, keep=data_dir, retain_seconds=retain_seconds)
+        retire_old_data(index_dir, keep=data_dir, retain_seconds=retain_seconds)
     return Index(
         index_dir, manifest, tuple(passages), store, lexical, {p.passage_id: p for p in passages}
     )
@@ -154,9 +152,9 @@ def _stage(
         with open(staging / _PASSAGES_FILE, "w", encoding="utf-8") as out:
             for passage in passages:
                 out.write(json.dumps(asdict(passage), ensure_ascii=False) + "\n")
-        _make_read_only(staging)
+        make_read_only(staging)
     except BaseException:
-        _remove_tree(staging)
+        remove_tree(staging)
         raise
     return staging
 
@@ -270,50 +268,6 @@ def check_fresh(manifest: IndexManifest, corpus_path: Path | str) -> None:
         raise StaleIndexError(f"Corpus {str(corpus_path)!r} changed since the index was built.")
 
 
-def ensure_index(
-    corpus_path: Path | str | None,
-    index_dir: Path | str,
-    make_embedder: Callable[[str], Embedder],
-    *,
-    model: str | None = None,
-    default_model: str,
-    default_corpus: Path | str = "corpus",
-    max_chars: int = DEFAULT_MAX_CHARS,
-    progress: bool = False,
-    log: Callable[[str], None] = lambda message: None,
-) -> tuple[Index, Embedder]:
-    """Load the index, rebuilding it first when missing, corrupt, stale or of another model.
-
-    ``corpus_path`` None means the corpus the index was built from (``default_corpus`` when
-    there is no index yet). When that corpus is not on this machine (a replica sharing the
-    index folder), the index is served as built. ``make_embedder(name)`` is called once, with
-    ``model`` or else the index's model. ``progress`` is passed to `build_index`. Returns the
-    index and the embedder, ready to answer.
-    """
-    try:
-        manifest: IndexManifest | None = read_manifest(index_dir)
-    except QabotIndexError:
-        manifest = None
-    if corpus_path is None:
-        corpus_path = manifest.corpus_path if manifest else default_corpus
-    elif not Path(corpus_path).exists():
-        raise CorpusError(f"Corpus path {str(corpus_path)!r} does not exist.")
-    embedder = make_embedder(model or (manifest.model if manifest else None) or default_model)
-    try:
-        index = load_index(index_dir, model=embedder.name)
-        if Path(corpus_path).exists():
-            check_fresh(index.manifest, corpus_path)
-        else:
-            log(f"Corpus {str(corpus_path)!r} is not here; serving the index as it was built.")
-        return index, embedder
-    except QabotIndexError as exc:
-        log(f"{exc} Building the index in {str(index_dir)!r} from {str(corpus_path)!r} ...")
-    index = build_index(corpus_path, index_dir, embedder, max_chars=max_chars, progress=progress)
-    for problem in index.manifest.problems:
-        log(f"skipped: {problem}")
-    return index, embedder
-
-
 def _passage_from_dict(data: dict) -> Passage:
     data["sources"] = tuple(Link(**link) for link in data.get("sources") or ())
     # Indexes written before `context` was folded into `section` still load: it held the
@@ -321,51 +275,3 @@ def _passage_from_dict(data: dict) -> Passage:
     context = data.pop("context", "")
     data["section"] = data.get("section") or context
     return Passage(**data)
-
-
-def _make_read_only(directory: Path) -> None:
-    for path in directory.rglob("*"):
-        path.chmod(0o444 if path.is_file() else 0o555)
-    directory.chmod(0o755)  # mkdtemp makes it private; replicas and other users must read it
-
-
-@contextlib.contextmanager
-def _commit_lock(index_dir: Path) -> Iterator[None]:
-    with open(index_dir / ".lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _remove_old_data(
-    index_dir: Path, keep: str, retain_seconds: float, stale_after: float = 24 * 3600
-) -> None:
-    """Retire the data folders ``keep`` replaced; remove those retired over the grace period."""
-    now = time.time()
-    for old in index_dir.glob("data-*"):
-        if old.name == keep or not old.is_dir():
-            continue
-        # A marker's mtime says when its folder stopped being current (a folder's own mtime
-        # is not reliable: renames and chmods touch it).
-        marker = index_dir / f"{_RETIRED_PREFIX}{old.name}"
-        if not marker.exists():
-            marker.touch()
-        elif now - marker.stat().st_mtime >= retain_seconds:
-            _remove_tree(old)
-            marker.unlink(missing_ok=True)
-    for marker in index_dir.glob(f"{_RETIRED_PREFIX}*"):
-        if not (index_dir / marker.name.removeprefix(_RETIRED_PREFIX)).exists():
-            marker.unlink(missing_ok=True)
-    # Staging folders of builds killed mid-way; a day's wait spares any build still running.
-    for staging in index_dir.glob(".data-*"):
-        if staging.is_dir() and now - staging.stat().st_mtime > stale_after:
-            _remove_tree(staging)
-
-
-def _remove_tree(path: Path) -> None:
-    for part in [path, *path.rglob("*")]:
-        if part.is_dir():
-            part.chmod(0o755)  # read-only folders cannot be emptied by a non-root user
-    shutil.rmtree(path, ignore_errors=True)

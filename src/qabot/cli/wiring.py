@@ -51,8 +51,8 @@ def open_answerer(
     the embedder (tests pass a fake one).
     """
     from qabot.answering import DEFAULT_ALTERNATIVES, DEFAULT_THRESHOLD, Answerer
-    from qabot.index import ensure_index
     from qabot.retrieval import Retriever
+    from qabot.startup import ensure_index
     from qabot.thresholds import calibrated_threshold
 
     index, embedder = ensure_index(
