@@ -111,3 +111,13 @@ def test_wait_for_index_returns_once_a_build_commits(tmp_path: Path, fake_embedd
     manifest = wait_for_index(index_dir, wait=30, poll=0.05)
     builder.join()
     assert manifest == read_manifest(index_dir) and manifest.documents == 1
+
+
+def test_serve_no_build_gives_up_after_wait_in_one_line(tmp_path: Path, capsys):
+    from qabot.cli import main
+
+    code = main(["serve", "--no-build", "--wait", "0.3", "--index-dir", str(tmp_path / "idx")])
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and not (tmp_path / "idx").exists()
+    assert errors[-1].startswith("qabot: error: No index appeared in")
+    assert "within 0.3 s" in errors[-1]

@@ -15,6 +15,7 @@ from qabot.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
 
 if TYPE_CHECKING:  # for annotations only: the commands import what they use when they run
     from qabot.answering import Answerer
+    from qabot.index import Index
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX_DIR = "index"
@@ -42,18 +43,16 @@ def open_answerer(
     threshold: float | None = None,
     alternatives: int | None = None,
     progress: bool = True,
+    build: bool = True,
     make_embedder: Callable[[str], Embedder] = load_embedder,
 ) -> Answerer:
     """Load (building when needed) the index and return a ready `Answerer`.
 
     ``corpus`` None means the corpus the index was built from (or ./corpus for a new index).
-    ``progress`` shows a bar while the index is (re)built; ``make_embedder(model name)`` makes
-    the embedder (tests pass a fake one).
+    ``progress`` shows a bar while the index is (re)built; ``build=False`` never builds (a
+    replica); ``make_embedder(model name)`` makes the embedder (tests pass a fake one).
     """
-    from qabot.answering import DEFAULT_ALTERNATIVES, DEFAULT_THRESHOLD, Answerer
-    from qabot.retrieval import Retriever
     from qabot.startup import ensure_index
-    from qabot.thresholds import calibrated_threshold
 
     index, embedder = ensure_index(
         corpus,
@@ -63,10 +62,26 @@ def open_answerer(
         default_model=DEFAULT_MODEL,
         default_corpus=DEFAULT_CORPUS,
         progress=progress,
+        build=build,
         log=log,
     )
+    return answerer_for(index, embedder, threshold=threshold, alternatives=alternatives)
+
+
+def answerer_for(
+    index: Index,
+    embedder: Embedder,
+    *,
+    threshold: float | None = None,
+    alternatives: int | None = None,
+) -> Answerer:
+    """An `Answerer` for a loaded index; ``threshold`` None means the index's calibrated one."""
+    from qabot.answering import DEFAULT_ALTERNATIVES, DEFAULT_THRESHOLD, Answerer
+    from qabot.retrieval import Retriever
+    from qabot.thresholds import calibrated_threshold
+
     if threshold is None:
-        threshold = calibrated_threshold(index_dir, index.manifest)
+        threshold = calibrated_threshold(index.index_dir, index.manifest)
     return Answerer(
         Retriever(index, embedder),
         threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
