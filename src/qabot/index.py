@@ -41,6 +41,8 @@ from qabot.index_folder import (
     make_read_only,
     remove_tree,
     retire_old_data,
+    verify_checksums,
+    write_checksums,
 )
 from qabot.lexical import DEFAULT_B, DEFAULT_K1, LexicalIndex
 from qabot.store import VectorStore
@@ -152,6 +154,7 @@ def _stage(
         with open(staging / _PASSAGES_FILE, "w", encoding="utf-8") as out:
             for passage in passages:
                 out.write(json.dumps(asdict(passage), ensure_ascii=False) + "\n")
+        write_checksums(staging)
         make_read_only(staging)
     except BaseException:
         remove_tree(staging)
@@ -233,6 +236,7 @@ def load_index(index_dir: Path | str, *, model: str | None = None) -> Index:
             index_dir,
         )
     data = index_dir / manifest.data_dir
+    verify_checksums(data, index_dir)
     try:
         lines = (data / _PASSAGES_FILE).read_text(encoding="utf-8").splitlines()
         passages = tuple(_passage_from_dict(json.loads(line)) for line in lines if line)

@@ -10,15 +10,68 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import json
 import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from qabot.errors import IndexCorruptError
+
 # How long a replaced data folder stays on disk: a replica that read the previous manifest
 # a moment before the swap must still find its files while it loads them.
 DEFAULT_RETAIN_SECONDS = 15 * 60
 RETIRED_PREFIX = ".retired-"
+# Each data file's size and SHA-256, so that a damaged file is named, not guessed at.
+CHECKSUMS_FILE = "checksums.json"
+
+
+def write_checksums(data_dir: Path) -> None:
+    """Record the size and SHA-256 of every file in a staged data folder."""
+    sums = {
+        path.relative_to(data_dir).as_posix(): _checksum(path)
+        for path in sorted(data_dir.rglob("*"))
+        if path.is_file()
+    }
+    (data_dir / CHECKSUMS_FILE).write_text(json.dumps(sums, indent=1), encoding="utf-8")
+
+
+def verify_checksums(data_dir: Path, index_dir: Path) -> None:
+    """Raise `IndexCorruptError` naming the first file that is missing, truncated or changed.
+
+    A data folder without checksums (written by an older qabot) is not checked.
+    """
+    listing = data_dir / CHECKSUMS_FILE
+    if not listing.is_file():
+        return
+    try:
+        sums = json.loads(listing.read_text(encoding="utf-8"))
+        expected = {str(name): (int(size), str(digest)) for name, (size, digest) in sums.items()}
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise IndexCorruptError(
+            f"Index file {str(listing)!r} is unreadable ({exc}).", index_dir
+        ) from exc
+    for name, (size, digest) in expected.items():
+        path = data_dir / name
+        try:
+            actual = _checksum(path)
+        except OSError as exc:
+            raise IndexCorruptError(
+                f"Index file {str(path)!r} cannot be read ({exc.strerror}).", index_dir
+            ) from exc
+        if actual[0] != size:
+            raise IndexCorruptError(
+                f"Index file {str(path)!r} is truncated or damaged: {actual[0]} bytes, not {size}.",
+                index_dir,
+            )
+        if actual[1] != digest:
+            raise IndexCorruptError(f"Index file {str(path)!r} is damaged (checksum).", index_dir)
+
+
+def _checksum(path: Path) -> tuple[int, str]:
+    with open(path, "rb") as file:
+        return path.stat().st_size, hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def make_read_only(directory: Path) -> None:
