@@ -32,6 +32,7 @@ from qabot.errors import (
     EmptyCorpusError,
     IndexCorruptError,
     IndexNotFoundError,
+    IndexWriteError,
     ModelMismatchError,
     StaleIndexError,
 )
@@ -156,6 +157,12 @@ def _stage(
                 out.write(json.dumps(asdict(passage), ensure_ascii=False) + "\n")
         write_checksums(staging)
         make_read_only(staging)
+    except OSError as exc:
+        remove_tree(staging)
+        raise IndexWriteError(
+            f"Could not write the new index in {str(index_dir)!r} ({exc.strerror or exc}); "
+            "the previous index is unchanged.",
+        ) from exc
     except BaseException:
         remove_tree(staging)
         raise
