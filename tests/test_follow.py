@@ -128,3 +128,20 @@ def test_the_follower_thread_starts_and_stops(tmp_path: Path, fake_embedder):
         == json.loads((index_dir / "manifest.json").read_text())["data_dir"]
     )
     assert not any(t.name == "qabot-follow" for t in threading.enumerate())
+
+
+def test_serve_wires_the_follower_to_its_answerer(tmp_path: Path, fake_embedder):
+    from qabot.cli import build_parser
+    from qabot.cli.chat import _open_holder
+
+    corpus = _corpus(tmp_path, "apples", "Apples grow on trees in orchards.")
+    index_dir = tmp_path / "idx"
+    args = build_parser().parse_args(
+        ["serve", "--corpus", str(corpus), "--index-dir", str(index_dir), "--alternatives", "0"]
+    )
+    holder, follower = _open_holder(args, make_embedder=lambda name: fake_embedder)
+    first = holder.manifest.data_dir
+    assert follower.check() is False
+    build_index(_corpus(tmp_path, "pears", "Pears are sweet."), index_dir, fake_embedder)
+    assert follower.check() is True and holder.manifest.data_dir != first
+    assert holder.current.alternatives == 0 and holder.current.retriever.embedder is fake_embedder

@@ -13,6 +13,7 @@ from qabot.cli.wiring import (
     answerer_for,
     command,
     env,
+    load_embedder,
     log,
     non_negative_int,
     open_answerer,
@@ -135,7 +136,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_holder(args: argparse.Namespace):
+def _open_holder(args: argparse.Namespace, make_embedder: Callable = load_embedder):
     """The served answerer in a holder, and the follower that swaps in new builds."""
     from qabot.startup import wait_for_index
     from qabot.web.follow import ManifestFollower
@@ -150,6 +151,7 @@ def _open_holder(args: argparse.Namespace):
         model=args.model,
         alternatives=args.alternatives,
         build=not args.no_build,
+        make_embedder=make_embedder,
     )
     answerer.answer("warm up")  # the first real question should not pay for lazy set-up
     embedder = answerer.retriever.embedder
