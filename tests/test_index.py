@@ -14,7 +14,8 @@ from qabot.errors import (
     ModelMismatchError,
     StaleIndexError,
 )
-from qabot.index import build_index, check_fresh, ensure_index, load_index, read_manifest
+from qabot.index import build_index, check_fresh, load_index, read_manifest
+from qabot.startup import ensure_index
 
 
 def _corpus(tmp_path: Path) -> Path:
@@ -90,13 +91,34 @@ def test_failed_build_keeps_the_working_index(tmp_path: Path, fake_embedder):
     assert [p.name for p in index_dir.iterdir() if p.name.startswith(".data-")] == []
 
 
-def test_rebuild_replaces_old_data_folder(tmp_path: Path, fake_embedder):
+def _data_dirs(index_dir: Path) -> list[str]:
+    return sorted(p.name for p in index_dir.glob("data-*"))
+
+
+def test_replaced_data_folder_stays_for_the_grace_period(tmp_path: Path, fake_embedder):
     corpus = _corpus(tmp_path)
     index_dir = tmp_path / "idx"
     first = build_index(corpus, index_dir, fake_embedder).manifest
     second = build_index(corpus, index_dir, fake_embedder).manifest
-    assert first.data_dir != second.data_dir
-    assert sorted(p.name for p in index_dir.glob("data-*")) == [second.data_dir]
+    third = build_index(corpus, index_dir, fake_embedder).manifest
+    assert second.retain_seconds == 15 * 60 == read_manifest(index_dir).retain_seconds
+    # Readers that opened an earlier manifest still find its files.
+    assert _data_dirs(index_dir) == sorted([first.data_dir, second.data_dir, third.data_dir])
+    assert load_index(index_dir).manifest == third
+
+
+def test_replaced_data_folder_goes_once_its_grace_period_is_over(tmp_path: Path, fake_embedder):
+    corpus = _corpus(tmp_path)
+    index_dir = tmp_path / "idx"
+    first = build_index(corpus, index_dir, fake_embedder, retain_seconds=60).manifest
+    second = build_index(corpus, index_dir, fake_embedder, retain_seconds=60).manifest
+    assert _data_dirs(index_dir) == sorted([first.data_dir, second.data_dir])
+    marker = index_dir / f".retired-{first.data_dir}"
+    old = time.time() - 61  # the first folder stopped being current 61 s ago
+    os.utime(marker, (old, old))
+    third = build_index(corpus, index_dir, fake_embedder, retain_seconds=60).manifest
+    assert _data_dirs(index_dir) == sorted([second.data_dir, third.data_dir])
+    assert not marker.exists() and (index_dir / f".retired-{second.data_dir}").exists()
 
 
 def test_ensure_index_rebuilds_when_stale_or_corrupt(tmp_path: Path, fake_embedder):
@@ -121,7 +143,7 @@ def test_ensure_index_rebuilds_when_stale_or_corrupt(tmp_path: Path, fake_embedd
     (index_dir / manifest["data_dir"] / "passage_ids.json").chmod(0o644)
     (index_dir / manifest["data_dir"] / "passage_ids.json").write_text("[]", encoding="utf-8")
     index, _ = ensure_index(corpus, index_dir, make, **kwargs)
-    assert "unreadable" in logs[-1]
+    assert "passage_ids.json' is truncated or damaged" in logs[-1]
     # An index of an older format (before grain rows) is rebuilt, not read.
     manifest = json.loads((index_dir / "manifest.json").read_text())
     (index_dir / "manifest.json").write_text(json.dumps({**manifest, "format_version": 1}))
@@ -168,7 +190,7 @@ def test_ensure_index_defaults_to_the_index_own_corpus(tmp_path: Path, fake_embe
 def test_the_commit_lock_is_exclusive_and_released(tmp_path: Path):
     import fcntl
 
-    from qabot.index import _commit_lock
+    from qabot.index_folder import commit_lock as _commit_lock
 
     def try_lock() -> bool:
         with open(tmp_path / ".lock", "a") as other:
@@ -190,7 +212,7 @@ def test_the_commit_lock_is_exclusive_and_released(tmp_path: Path):
 def test_a_build_commits_only_under_the_lock(tmp_path: Path, fake_embedder):
     import threading
 
-    from qabot.index import _commit_lock
+    from qabot.index_folder import commit_lock as _commit_lock
 
     corpus, index_dir = _corpus(tmp_path), tmp_path / "idx"
     index_dir.mkdir()
@@ -218,7 +240,8 @@ def _staged(index_dir: Path) -> bool:
 
 def test_old_data_and_stale_staging_folders_are_removed(tmp_path: Path, fake_embedder):
     corpus, index_dir = _corpus(tmp_path), tmp_path / "idx"
-    build_index(corpus, index_dir, fake_embedder)
+    build_index(corpus, index_dir, fake_embedder, retain_seconds=0)
+    second = build_index(corpus, index_dir, fake_embedder, retain_seconds=0).manifest
     # A build killed a day ago left its staging folder (read-only, like a finished one);
     # another build is writing one right now.
     stale = index_dir / ".data-20200101T000000-dead.x1"
@@ -230,11 +253,11 @@ def test_old_data_and_stale_staging_folders_are_removed(tmp_path: Path, fake_emb
     os.utime(stale, (a_day_ago, a_day_ago))
     running = index_dir / ".data-20990101T000000-live.x2"
     running.mkdir()
-    second = build_index(corpus, index_dir, fake_embedder).manifest
-    assert sorted(p.name for p in index_dir.iterdir() if p.is_dir()) == [
-        running.name,
-        second.data_dir,
-    ]
+    # With no grace period, the first folder (retired by the second build) goes now.
+    third = build_index(corpus, index_dir, fake_embedder, retain_seconds=0).manifest
+    assert sorted(p.name for p in index_dir.iterdir() if p.is_dir()) == sorted(
+        [running.name, second.data_dir, third.data_dir]
+    )
 
 
 def test_an_index_written_with_a_context_field_still_loads(tmp_path: Path, fake_embedder):
@@ -257,6 +280,7 @@ def test_an_index_written_with_a_context_field_still_loads(tmp_path: Path, fake_
             row["section"] = ""
     data.chmod(0o644)
     data.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    (data.parent / "checksums.json").unlink()  # indexes of that time had none
     loaded = load_index(tmp_path / "idx")
     assert loaded.passages == index.passages
 

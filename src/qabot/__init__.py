@@ -26,8 +26,9 @@ from qabot.errors import (
     StaleIndexError,
 )
 from qabot.evaluation import EvalCase, EvalReport, evaluate
-from qabot.index import Index, IndexManifest, build_index, ensure_index, load_index
+from qabot.index import Index, IndexManifest, build_index, load_index
 from qabot.retrieval import Hit, Retriever
+from qabot.startup import ensure_index
 from qabot.structure import Link, Structure, parse_structure
 from qabot.version import __version__
 

@@ -14,6 +14,7 @@ Hierarchy::
     │   ├── IndexCorruptError    files missing, unreadable or inconsistent
     │   ├── StaleIndexError      the corpus changed since the index was built
     │   └── ModelMismatchError   the index was built with another model
+    ├── IndexWriteError          a new index could not be written (the previous one stays)
     ├── QuestionError            empty or unusable question
     └── EvalInputError           a question set or relevance file is malformed
 """
@@ -61,6 +62,10 @@ class StaleIndexError(QabotIndexError):
 
 class ModelMismatchError(QabotIndexError):
     """The index was built with a different embedding model."""
+
+
+class IndexWriteError(QabotError):
+    """A new index could not be written (disk full, no permission); the previous one stays."""
 
 
 class QuestionError(QabotError, ValueError):

@@ -10,7 +10,9 @@ Layout of ``index_dir``::
 
 A build writes a new data folder, then replaces ``manifest.json`` in one atomic rename: until
 that moment the previous index stays current, so a failed or interrupted build never destroys
-a working index, and any number of readers (server replicas) can share the folder.
+a working index, and any number of readers (server replicas) can share the folder. A replaced
+data folder is kept for the manifest's ``retain_seconds`` (a ``.retired-<name>`` marker says
+since when), so that a replica loading the previous build never sees its files vanish.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
@@ -30,18 +32,24 @@ from qabot.confidence import ConfidenceModel, default_model
 from qabot.corpus import Corpus, corpus_fingerprint, load_corpus
 from qabot.embedding import Embedder
 from qabot.errors import (
-    CorpusError,
     EmptyCorpusError,
     IndexCorruptError,
     IndexNotFoundError,
+    IndexWriteError,
     ModelMismatchError,
-    QabotIndexError,
     StaleIndexError,
 )
 from qabot.evidence import GRAINS
 from qabot.grains import embed_texts, faq_question_index, grain_rows
-from qabot.index_files import commit_lock as _commit_lock
-from qabot.index_files import make_read_only, remove_old_data, remove_tree
+from qabot.index_folder import (
+    DEFAULT_RETAIN_SECONDS,
+    commit_lock,
+    make_read_only,
+    remove_tree,
+    retire_old_data,
+    verify_checksums,
+    write_checksums,
+)
 from qabot.lexical import DEFAULT_B, DEFAULT_K1, LexicalIndex
 from qabot.store import VectorStore
 from qabot.structure import Link
@@ -75,6 +83,7 @@ class IndexManifest:
     format_version: int = FORMAT_VERSION
     grains: tuple[str, ...] = GRAINS
     confidence: dict = field(default_factory=dict)
+    retain_seconds: float = DEFAULT_RETAIN_SECONDS
 
     def to_dict(self) -> dict:
         return {**asdict(self), "problems": list(self.problems), "grains": list(self.grains)}
@@ -107,12 +116,15 @@ def build_index(
     max_chars: int = DEFAULT_MAX_CHARS,
     progress: bool = False,
     confidence: ConfidenceModel | None = None,
+    retain_seconds: float = DEFAULT_RETAIN_SECONDS,
 ) -> Index:
     """Read the corpus, chunk it, embed its grain rows and save a new index atomically.
 
     ``progress`` asks the embedder to show its progress (the CLI does, for builds).
     ``confidence`` is the model the answers will be scored with (the shipped one by default);
     its version and fingerprint are recorded in the manifest.
+    ``retain_seconds`` (recorded in the manifest) is how long a replaced data folder is kept
+    for readers still loading it; later commits remove it once that time has passed.
 
     Raises:
         CorpusError / EmptyCorpusError: the corpus cannot be read or yields no passages.
@@ -139,13 +151,14 @@ def build_index(
         manifest,
         problems=(*manifest.problems, *problems),
         confidence={"version": confidence.version, "sha256": confidence.fingerprint()},
+        retain_seconds=retain_seconds,
     )
     # The commit: one build at a time renames its data in, swaps the manifest and clears the old
     # data, so that two builds (say `serve` and `ask`) never delete each other's folder.
-    with _commit_lock(index_dir):
+    with commit_lock(index_dir):
         os.rename(staging, index_dir / data_dir)
         write_json_atomic(index_dir / MANIFEST_FILE, manifest.to_dict())
-        remove_old_data(index_dir, keep=data_dir)
+        retire_old_data(index_dir, keep=data_dir, retain_seconds=retain_seconds)
     by_id = {p.passage_id: p for p in passages}
     return Index(index_dir, manifest, tuple(passages), store, lexical, faq_lexical, by_id)
 
@@ -168,7 +181,14 @@ def _stage(
         with open(staging / _PASSAGES_FILE, "w", encoding="utf-8") as out:
             for passage in passages:
                 out.write(json.dumps(asdict(passage), ensure_ascii=False) + "\n")
+        write_checksums(staging)
         make_read_only(staging)
+    except OSError as exc:
+        remove_tree(staging)
+        raise IndexWriteError(
+            f"Could not write the new index in {str(index_dir)!r} ({exc.strerror or exc}); "
+            "the previous index is unchanged.",
+        ) from exc
     except BaseException:
         remove_tree(staging)
         raise
@@ -249,6 +269,7 @@ def load_index(index_dir: Path | str, *, model: str | None = None) -> Index:
             index_dir,
         )
     data = index_dir / manifest.data_dir
+    verify_checksums(data, index_dir)
     try:
         lines = (data / _PASSAGES_FILE).read_text(encoding="utf-8").splitlines()
         passages = tuple(_passage_from_dict(json.loads(line)) for line in lines if line)
@@ -284,59 +305,6 @@ def check_fresh(manifest: IndexManifest, corpus_path: Path | str) -> None:
         )
     if corpus_fingerprint(corpus_path) != manifest.corpus_fingerprint:
         raise StaleIndexError(f"Corpus {str(corpus_path)!r} changed since the index was built.")
-
-
-def ensure_index(
-    corpus_path: Path | str | None,
-    index_dir: Path | str,
-    make_embedder: Callable[[str], Embedder],
-    *,
-    model: str | None = None,
-    default_model: str,
-    default_corpus: Path | str = "corpus",
-    max_chars: int = DEFAULT_MAX_CHARS,
-    progress: bool = False,
-    log: Callable[[str], None] = lambda message: None,
-    confidence: ConfidenceModel | None = None,
-) -> tuple[Index, Embedder]:
-    """Load the index, rebuilding it first when missing, corrupt, stale or of another model.
-
-    ``corpus_path`` None means the corpus the index was built from (``default_corpus`` when
-    there is no index yet). When that corpus is not on this machine (a replica sharing the
-    index folder), the index is served as built. ``make_embedder(name)`` is called once, with
-    ``model`` or else the index's model. ``progress`` is passed to `build_index`. Returns the
-    index and the embedder, ready to answer. ``confidence`` is recorded in a new build's
-    manifest (`build_index`).
-    """
-    try:
-        manifest: IndexManifest | None = read_manifest(index_dir)
-    except QabotIndexError:
-        manifest = None
-    if corpus_path is None:
-        corpus_path = manifest.corpus_path if manifest else default_corpus
-    elif not Path(corpus_path).exists():
-        raise CorpusError(f"Corpus path {str(corpus_path)!r} does not exist.")
-    embedder = make_embedder(model or (manifest.model if manifest else None) or default_model)
-    try:
-        index = load_index(index_dir, model=embedder.name)
-        if Path(corpus_path).exists():
-            check_fresh(index.manifest, corpus_path)
-        else:
-            log(f"Corpus {str(corpus_path)!r} is not here; serving the index as it was built.")
-        return index, embedder
-    except QabotIndexError as exc:
-        log(f"{exc} Building the index in {str(index_dir)!r} from {str(corpus_path)!r} ...")
-    index = build_index(
-        corpus_path,
-        index_dir,
-        embedder,
-        max_chars=max_chars,
-        progress=progress,
-        confidence=confidence,
-    )
-    for problem in index.manifest.problems:
-        log(f"skipped: {problem}")
-    return index, embedder
 
 
 def _passage_from_dict(data: dict) -> Passage:

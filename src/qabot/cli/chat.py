@@ -10,7 +10,9 @@ from qabot.cli.feedback import feedback_path
 from qabot.cli.wiring import (
     add_index_options,
     add_reranker_option,
+    answerer_for,
     command,
+    load_embedder,
     log,
     non_negative_int,
     open_answerer,
@@ -61,7 +63,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the chat page, the JSON API and the embeddable widget.
 
     Builds the index first when it is missing, stale or made with another model; loads the
-    model and the index once. Binds the loopback address unless --host says otherwise; on
+    model and the index once. With --no-build (a replica sharing the index folder), never
+    builds: waits for an index to appear (at most --wait seconds). Either way, the server then
+    follows the index: a new build committed by `qabot index` (or another server) is served
+    from the next request on, without a restart. Binds the loopback address unless --host says otherwise; on
     it, only loopback Host names are accepted (--trusted-host adds more). Questions and
     votes are stored in --feedback (SQLite).
 
@@ -78,6 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     Examples:
       qabot serve
       qabot serve --port 8000 --frame-ancestor https://www.example.org
+      qabot serve --no-build --wait 600 --index-dir /shared/index
       qabot serve --host 0.0.0.0 --trusted-host qa.example.org --allowed-origin https://app.example.org
       curl -s localhost:8000/api/ask -H 'content-type: application/json' \\
            -d '{"question": "What is NATO?"}'
@@ -90,19 +96,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from qabot.web.server import build_app, trusted_hosts_for
     from qabot.web.timeouts import server_config
 
-    answerer = open_answerer(
-        args.corpus,
-        args.index_dir,
-        model=args.model,
-        alternatives=args.alternatives,
-        reranker=args.reranker,
-    )
-    answerer.answer("warm up")  # the first real question should not pay for lazy set-up
+    holder, follower = _open_holder(args)
     feedback = FeedbackStore(feedback_path(args))
     frame = args.frame_ancestor or ["*"]
     hosts = trusted_hosts_for(args.host, args.trusted_host or ())
     app = build_app(
-        answerer,
+        holder,
         feedback=feedback,
         frame_ancestors=frame,
         allowed_origins=args.allowed_origin or (),
@@ -121,8 +120,46 @@ def cmd_serve(args: argparse.Namespace) -> int:
         keep_alive_timeout=args.keep_alive_timeout,
         log_level=args.log_level,
     )
-    uvicorn.Server(config).run()
+    follower.start()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        follower.stop()
     return 0
+
+
+def _open_holder(args: argparse.Namespace, make_embedder: Callable = load_embedder):
+    """The served answerer in a holder, and the follower that swaps in new builds."""
+    from qabot.startup import wait_for_index
+    from qabot.web.follow import ManifestFollower
+    from qabot.web.holder import AnswererHolder
+
+    if args.no_build:
+        log(f"Replica: waiting for an index in {args.index_dir} (never building one) ...")
+        wait_for_index(args.index_dir, wait=args.wait)
+    answerer = open_answerer(
+        args.corpus,
+        args.index_dir,
+        model=args.model,
+        alternatives=args.alternatives,
+        reranker=args.reranker,
+        build=not args.no_build,
+        make_embedder=make_embedder,
+    )
+    answerer.answer("warm up")  # the first real question should not pay for lazy set-up
+    embedder = answerer.retriever.embedder
+
+    def make_answerer(index):
+        # The same reranker serves every build; the confidence is the new index's own.
+        new = answerer_for(
+            index, embedder, alternatives=args.alternatives, reranker=answerer.reranker
+        )
+        new.answer("warm up")
+        return new
+
+    holder = AnswererHolder(answerer)
+    follower = ManifestFollower(args.index_dir, holder, make_answerer, model=embedder.name, log=log)
+    return holder, follower
 
 
 def _log_permissions(frame: list[str], origins: list[str], hosts: list[str] | None) -> None:
@@ -173,6 +210,18 @@ def _add_serve_options(serve: argparse.ArgumentParser) -> None:
         type=non_negative_int,
         default=None,
         help=f"next-best matches shown beside each answer (default {DEFAULT_ALTERNATIVES})",
+    )
+    serve.add_argument(
+        "--no-build",
+        action="store_true",
+        help="replica mode: never build the index, wait for one (see --wait)",
+    )
+    serve.add_argument(
+        "--wait",
+        type=positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="with --no-build: give up when no index appears in this time (default: wait)",
     )
     serve.add_argument(
         "--log-level",

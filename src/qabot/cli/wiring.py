@@ -15,6 +15,8 @@ from qabot.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
 
 if TYPE_CHECKING:  # for annotations only: the commands import what they use when they run
     from qabot.answering import Answerer
+    from qabot.confidence import ConfidenceModel
+    from qabot.index import Index
     from qabot.reranking import Reranker
 
 DEFAULT_CORPUS = "corpus"
@@ -51,6 +53,7 @@ def open_answerer(
     alternatives: int | None = None,
     progress: bool = True,
     reranker: str | Path | None = None,
+    build: bool = True,
     make_embedder: Callable[[str], Embedder] = load_embedder,
     confidence_path: str | Path | None = None,
     make_reranker: Callable[[str], Reranker] = load_reranker,
@@ -58,21 +61,18 @@ def open_answerer(
     """Load (building when needed) the index and return a ready `Answerer`.
 
     ``corpus`` None means the corpus the index was built from (or ./corpus for a new index).
-    ``progress`` shows a bar while the index is (re)built; ``make_embedder(model name)`` makes
-    the embedder (tests pass a fake one). The confidence is the model in ``confidence_path``
-    (else the shipped one), replaced by its calibration stored with the index when there is
-    one; ``threshold`` (a probability) overrides its threshold. ``reranker``, a local
-    cross-encoder folder, is loaded with ``make_reranker(path)`` and reorders the top
-    candidates.
+    ``progress`` shows a bar while the index is (re)built; ``build=False`` never builds (a
+    replica); ``make_embedder(model name)`` makes the embedder (tests pass a fake one). The
+    confidence is the model in ``confidence_path`` (else the shipped one), replaced by its
+    calibration stored with the index when there is one; ``threshold`` (a probability)
+    overrides its threshold. ``reranker``, a local cross-encoder folder, is loaded with
+    ``make_reranker(path)`` and reorders the top candidates.
     """
-    from qabot.answering import DEFAULT_ALTERNATIVES, Answerer
     from qabot.confidence import default_model
-    from qabot.index import ensure_index
-    from qabot.retrieval import Retriever
-    from qabot.thresholds import calibrated_model
+    from qabot.startup import ensure_index
 
     # Loaded first: a wrong path should fail before a long index build, not after.
-    extra = {"reranker": make_reranker(str(reranker))} if reranker else {}
+    loaded_reranker = make_reranker(str(reranker)) if reranker else None
     base = default_model(confidence_path)
     index, embedder = ensure_index(
         corpus,
@@ -82,15 +82,46 @@ def open_answerer(
         default_model=DEFAULT_MODEL,
         default_corpus=DEFAULT_CORPUS,
         progress=progress,
+        build=build,
         log=log,
         confidence=base,
     )
+    return answerer_for(
+        index,
+        embedder,
+        threshold=threshold,
+        alternatives=alternatives,
+        confidence=base,
+        reranker=loaded_reranker,
+    )
+
+
+def answerer_for(
+    index: Index,
+    embedder: Embedder,
+    *,
+    threshold: float | None = None,
+    alternatives: int | None = None,
+    confidence: ConfidenceModel | None = None,
+    reranker: Reranker | None = None,
+) -> Answerer:
+    """An `Answerer` for a loaded index (a new build the server follows, too).
+
+    ``confidence`` is the base model (the shipped one by default), replaced by the index's
+    stored calibration when there is one; ``threshold`` None means that model's threshold.
+    """
+    from qabot.answering import DEFAULT_ALTERNATIVES, Answerer
+    from qabot.confidence import default_model
+    from qabot.retrieval import Retriever
+    from qabot.thresholds import calibrated_model
+
+    base = confidence or default_model()
     return Answerer(
         Retriever(index, embedder),
-        confidence=calibrated_model(index_dir, index.manifest, base) or base,
+        confidence=calibrated_model(index.index_dir, index.manifest, base) or base,
         threshold=threshold,
         alternatives=DEFAULT_ALTERNATIVES if alternatives is None else alternatives,
-        **extra,
+        reranker=reranker,
     )
 
 

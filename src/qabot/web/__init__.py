@@ -7,6 +7,7 @@ Modules, from the inside out::
     batching.py    AnswerBatcher: concurrent questions answered in one batch
     feedback.py    FeedbackStore: questions and votes in SQLite beside the index
     holder.py      AnswererHolder: the answerer the app reads at each request (swappable)
+    follow.py      ManifestFollower: swaps in each new build the index's manifest names
     limits.py      the time limits' defaults (light, for the CLI's help)
     middleware.py  BodyLimit, SecurityHeaders, GradioGuard: size and time limits, CSP,
                    the Gradio routes the chat does not use

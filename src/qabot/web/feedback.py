@@ -15,6 +15,7 @@ finds the most disliked answers and the most frequent unanswered questions, and
 from __future__ import annotations
 
 import csv
+import logging
 import sqlite3
 import threading
 import time
@@ -27,6 +28,8 @@ from qabot.alternates import is_faq_id
 
 if TYPE_CHECKING:
     from qabot.answering import Answer
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_FEEDBACK_FILE = "feedback.sqlite3"
 DEFAULT_SUMMARY_TOP_K = 10
@@ -99,13 +102,21 @@ class FeedbackStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         # One connection behind a lock: writes are tiny, and SQLite serialises writers anyway.
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        with self._lock:
-            if isinstance(self.path, Path):
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            _migrate(self._db)
+        self._warned = False
+        # A short wait for a lock: WAL writers hold it for microseconds, and a question must
+        # not wait long on its record.
+        self._db = sqlite3.connect(
+            str(path), check_same_thread=False, isolation_level=None, timeout=1.0
+        )
+        try:
+            with self._lock:
+                if isinstance(self.path, Path):
+                    self._db.execute("PRAGMA journal_mode=WAL")
+                    self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.executescript(_SCHEMA)
+                _migrate(self._db)
+        except sqlite3.Error as exc:
+            self._failed(exc)
 
     def record(
         self,
@@ -117,17 +128,15 @@ class FeedbackStore:
         channel: Channel = "chat",
         nearest_id: str | None = None,
     ) -> int:
-        """Store one answered question; returns its row id (pass it to `vote`).
+        """Store one answered question; returns its row id (pass it to `vote`), 0 if not stored.
 
         ``nearest_id`` is the nearest FAQ entry of a declined question (`record_answer` finds it).
         """
-        with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO asked (time, question, answer_id, score, found, channel, nearest_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (_now(), question, answer_id, float(score), int(found), channel, nearest_id),
-            )
-            return int(cursor.lastrowid or 0)
+        return self._write(
+            "INSERT INTO asked (time, question, answer_id, score, found, channel, nearest_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (_now(), question, answer_id, float(score), int(found), channel, nearest_id),
+        )
 
     def record_answer(self, answer: Answer, *, channel: Channel) -> int:
         """Store an answered question as the chat and the API see it; returns its row id."""
@@ -150,8 +159,24 @@ class FeedbackStore:
         # By type too: True == 1 and 1.0 == 1, but only the ints 1 and -1 are votes.
         if vote is not None and (type(vote) is not int or vote not in (1, -1)):
             raise ValueError(f"A vote is 1, -1 or None, not {vote!r}.")
-        with self._lock:
-            self._db.execute("UPDATE asked SET vote = ? WHERE id = ?", (vote, row_id))
+        self._write("UPDATE asked SET vote = ? WHERE id = ?", (vote, row_id))
+
+    def _write(self, sql: str, parameters: tuple) -> int:
+        """Run one write; returns the row id. A database that cannot be written (locked,
+        read-only, full) is logged once, not raised: the answer matters more than its record."""
+        try:
+            with self._lock:
+                return int(self._db.execute(sql, parameters).lastrowid or 0)
+        except sqlite3.Error as exc:
+            self._failed(exc)
+            return 0
+
+    def _failed(self, exc: sqlite3.Error) -> None:
+        if not self._warned:
+            self._warned = True
+            logger.warning(
+                "Feedback is not stored in %s (%s); questions are still answered.", self.path, exc
+            )
 
     def rows(self) -> list[dict]:
         """Every stored row, oldest first, as plain dicts."""
