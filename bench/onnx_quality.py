@@ -8,7 +8,7 @@ Each backend builds its own indexes with ``qabot.index.build_index`` and answers
 - the seed check set (eval/seed-dev.jsonl): questions whose answer differs from torch's.
 
 Gate: a backend passes when it loses at most 0.005 on both benchmarks and at most one seed
-question against fp32 torch. Embeddings are cached under /work/cache/onnx/, so a second run only
+question against fp32 torch. Embeddings are cached under artifacts/onnx-cache/, so a second run only
 pays for indexing and retrieval.
 
     PYTHONPATH=src .venv/bin/python bench/onnx_quality.py            # torch, onnx, onnx-int8
@@ -30,15 +30,8 @@ import numpy as np
 from qabot.onnx_export import CONFIG_FILE, INT8_FILE, Quantisation, export_onnx, quantise
 
 ROOT = Path(__file__).resolve().parent.parent
-# Beside the main checkout (../shared); from a worktree in /work/wt/<name>, two levels up.
-BENCHMARKS = (
-    next(
-        (p for p in (ROOT.parent / "shared", ROOT.parent.parent / "shared") if p.is_dir()),
-        ROOT.parent / "shared",
-    )
-    / "benchmarks"
-)
-CACHE = Path("/work/cache/onnx")
+BENCHMARKS = ROOT.parent / "shared" / "benchmarks"
+CACHE = ROOT / "artifacts" / "onnx-cache"  # not in git (/artifacts/ is ignored)
 GATE_METRIC_LOSS = 0.005
 GATE_SEED_CHANGES = 1
 FFN_OUT = tuple(f"/model/encoder/layer.{n}/output/dense/MatMul" for n in range(6))
