@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from embed_cache import load_bench
 from fusion_search import Arrays, evidence_arrays, right_first
 
+from qabot.answer_types import absent_name, is_dated, type_missing
 from qabot.confidence import ConfidenceModel, expected_calibration_error, fit
 from qabot.evidence import (
     DEFAULT_FUSION,
@@ -39,7 +40,11 @@ from qabot.evidence import (
 )
 from qabot.lexical import tokenize
 
-SIGNS = {"absent_share": -1}  # every other feature is evidence for the answer
+SIGNS = {
+    "absent_share": -1,
+    "type_missing": -1,
+    "absent_name": -1,
+}  # every other feature is evidence for the answer
 FOLDS = 5
 DECLINE_BUDGET = 0.02
 SHIPPED = Path(__file__).resolve().parent.parent / "src" / "qabot" / "data" / "confidence.json"
@@ -75,6 +80,7 @@ def feature_rows(arrays: Arrays) -> tuple[np.ndarray, np.ndarray]:
         order = np.argsort(-fused[q], kind="stable")[:RIVALS]
         top = int(order[0])
         column = faq_column.get(top)
+        passage = bench.passages[top]
         rows.append(
             confidence_features(
                 float(dense[q, top]),
@@ -83,6 +89,8 @@ def feature_rows(arrays: Arrays) -> tuple[np.ndarray, np.ndarray]:
                 matched_share(question_tokens[q], passage_tokens[top]),
                 float(faq_bm25[q, column]) if column is not None else 0.0,
                 absent_share(question_tokens[q], bench.vocabulary),
+                type_missing(bench.questions[q].text, passage.text, dated=is_dated(passage)),
+                absent_name(bench.questions[q].text, bench.vocabulary, tokenize),
             )
         )
     return np.array(rows), right.astype(float)

@@ -47,5 +47,6 @@ def fused_only_confidence(fused_threshold: float = 0.3):
 
     slope = 20.0
     coefficients = (slope,) + (0.0,) * (len(FEATURES) - 1)
-    signs = tuple(-1 if name == "absent_share" else 1 for name in FEATURES)
+    against = {"absent_share", "type_missing", "absent_name"}
+    signs = tuple(-1 if name in against else 1 for name in FEATURES)
     return ConfidenceModel(FEATURES, signs, coefficients, -slope * fused_threshold, threshold=0.5)

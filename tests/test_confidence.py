@@ -89,6 +89,15 @@ def test_shipped_parameters_match_the_evidence_features():
     model = default_model()
     assert model.features == FEATURES
     signs = dict(zip(model.features, model.signs, strict=True))
-    assert signs["absent_share"] == -1
+    assert signs["absent_share"] == signs["type_missing"] == signs["absent_name"] == -1
     assert signs["dense"] == 1
     assert 0.0 < model.threshold < 1.0
+
+
+def test_shipped_model_lowers_the_score_when_the_answer_type_is_missing():
+    model = default_model()
+    row = dict.fromkeys(FEATURES, 0.5) | {"absent_share": 0.0, "absent_name": 0.0}
+    present = np.array([[*(row | {"type_missing": 0.0}).values()]])
+    missing = np.array([[*(row | {"type_missing": 1.0}).values()]])
+    assert model.predict(missing)[0] < model.predict(present)[0]
+    assert model.logit(missing)[0] < model.logit(present)[0] - 1.0  # a real weight, not noise

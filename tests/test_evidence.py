@@ -104,10 +104,12 @@ def test_margin_ignores_entries_with_the_same_key():
 
 def test_confidence_features_in_declared_order():
     grains = np.array([0.7, 0.8, 0.9])
-    row = confidence_features(0.75, 0.1, grains, 0.5, 5.0, 0.25)
+    row = confidence_features(0.75, 0.1, grains, 0.5, 5.0, 0.25, 1.0, 0.0)
     assert len(row) == len(FEATURES)
     named = dict(zip(FEATURES, row, strict=True))
     assert named["whole"] == pytest.approx(0.7)
     assert named["sentence"] == pytest.approx(0.9)
     assert named["question_bm25"] == pytest.approx(0.5)
     assert named["absent_share"] == pytest.approx(0.25)
+    assert named["type_missing"] == 1.0
+    assert named["absent_name"] == 0.0

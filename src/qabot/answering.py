@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from qabot.answer_types import absent_name, is_dated, type_missing
 from qabot.chunking import Kind, Passage
 from qabot.confidence import ConfidenceModel, default_model
 from qabot.errors import QuestionError
@@ -219,6 +220,8 @@ class Answerer:
             matched_share(question_tokens, set(tokenize([top.passage.keyword_text()])[0])),
             faq_bm25,
             absent_share(question_tokens, index.lexical.vocabulary),
+            type_missing(question, top.passage.text, dated=is_dated(top.passage)),
+            absent_name(question, index.lexical.vocabulary, tokenize),
         )
 
     def score(self, question: str, hits: Sequence[Hit]) -> float:

@@ -42,6 +42,8 @@ FEATURES = (
     "matched_share",
     "question_bm25",
     "absent_share",
+    "type_missing",
+    "absent_name",
 )
 """Confidence features, in the order `confidence_features` returns them."""
 
@@ -179,6 +181,8 @@ def confidence_features(
     matched: float,
     question_bm25: float,
     absent: float,
+    type_missing: float = 0.0,
+    absent_name: float = 0.0,
 ) -> np.ndarray:
     """The top answer's features, in `FEATURES` order.
 
@@ -194,6 +198,10 @@ def confidence_features(
             a corpus without FAQ entries). Squashed to ``x / (x + 5)`` so one big match cannot
             dominate.
         absent: `absent_share` of the question.
+        type_missing: 1.0 when the question asks for a time or quantity its text cannot hold
+            (`qabot.answer_types.type_missing`).
+        absent_name: 1.0 when the question names something the corpus never mentions
+            (`qabot.answer_types.absent_name`).
     """
     squashed = question_bm25 / (question_bm25 + 5.0) if question_bm25 > 0 else 0.0
     return np.array(
@@ -205,6 +213,8 @@ def confidence_features(
             matched,
             squashed,
             absent,
+            type_missing,
+            absent_name,
         ],
         dtype=float,
     )
