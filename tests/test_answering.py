@@ -3,11 +3,12 @@ from pathlib import Path
 
 import pytest
 
-from qabot.answering import DECLINE_MESSAGE, Answerer, clean_question
+from qabot.answering import DECLINE_MESSAGE, Answerer
 from qabot.confidence import default_model
 from qabot.errors import QuestionError
 from qabot.evidence import FEATURES
 from qabot.index import build_index
+from qabot.questions import clean_question
 from qabot.retrieval import Retriever
 
 from conftest import ANSWER_KEYS
@@ -122,3 +123,46 @@ def test_threshold_overrides_the_model_threshold(answerer):
     strict = Answerer(answerer.retriever, confidence=FUSED_ONLY, threshold=1.0)
     assert not strict.answer("how many days do deliveries take").found
     assert strict.answer("Can I return shoes?").found  # verbatim: exactly 1.0
+
+
+def test_each_alternative_scores_its_own_probability(answerer):
+    question = "how many days do deliveries take"
+    hits = answerer.search_batch([question], 10)[0]
+    answer = answerer.answer(question)
+    (alternative,) = answer.alternatives
+    assert alternative.passage_id == hits[1].passage.passage_id
+    assert alternative.score == pytest.approx(answerer.score(question, hits, 1))
+    # A rival that trails the answer has a negative margin: a lower probability than the answer.
+    assert hits[1].margin < 0 and alternative.score < answer.score
+
+
+class _Preferring:
+    """A reranker that scores the texts containing ``word`` high, others low."""
+
+    name = "preferring"
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+
+    def score_pairs(self, question, texts):
+        import numpy as np
+
+        return np.array([5.0 if self.word in t else -5.0 for t in texts], dtype=np.float32)
+
+
+def test_a_reranker_reorders_and_its_score_joins_the_confidence(answerer):
+    reranked = Answerer(
+        answerer.retriever, confidence=FUSED_ONLY, alternatives=1, reranker=_Preferring("thirty")
+    )
+    question = "how many days do deliveries take"
+    assert answerer.answer(question).kind == "passage"
+    hits = reranked.rerank(question, reranked.search_batch([question], 10)[0])
+    assert hits[0].passage.kind == "faq" and hits[0].rerank_score == 5.0
+    assert reranked.rerank(question, hits) == hits  # ranking twice changes nothing
+    features = reranked.features(question, hits)
+    assert features.shape == (len(FEATURES) + 1,) and features[-1] == 5.0
+    # The shipped weight of a reranker score is 0: it reorders, the probability stays.
+    assert reranked.score(question, hits) == pytest.approx(FUSED_ONLY.predict(features[:-1])[0])
+    weighted = replace(FUSED_ONLY, reranker_weight=1.0)
+    assert weighted.predict(features)[0] > FUSED_ONLY.predict(features)[0]
+    assert reranked.answer(question).kind == "faq"

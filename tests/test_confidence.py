@@ -82,7 +82,10 @@ def test_json_round_trip_and_version_check(tmp_path):
 def test_wrong_number_of_features_is_named():
     model = ConfidenceModel(("a", "b"), (1, 1), (1.0, 1.0), 0.0)
     with pytest.raises(ValueError, match="expected 2 features"):
-        model.predict(np.zeros((1, 3)))
+        model.predict(np.zeros((1, 4)))
+    with pytest.raises(ValueError, match="expected 2 features"):
+        model.predict(np.zeros((1, 1)))
+    assert model.predict(np.zeros((1, 3))).shape == (1,)  # the third column: a reranker score
 
 
 def test_shipped_parameters_match_the_evidence_features():
@@ -101,3 +104,21 @@ def test_shipped_model_lowers_the_score_when_the_answer_type_is_missing():
     missing = np.array([[*(row | {"type_missing": 1.0}).values()]])
     assert model.predict(missing)[0] < model.predict(present)[0]
     assert model.logit(missing)[0] < model.logit(present)[0] - 1.0  # a real weight, not noise
+
+
+def test_platt_with_reranker_scores_fits_their_weight():
+    rng = np.random.default_rng(3)
+    model = ConfidenceModel(("a",), (1,), (1.0,), 0.0)
+    base = rng.normal(size=400)
+    rerank_score = rng.normal(size=400)
+    y = (rng.random(400) < 1 / (1 + np.exp(-(base + 2.0 * rerank_score)))).astype(float)
+    refit = platt(model, np.column_stack([base, rerank_score]), y)
+    assert refit.reranker_weight == pytest.approx(2.0, abs=0.5)
+    assert refit.platt[0] == pytest.approx(1.0, abs=0.4)
+    # Without the column the reranker weight stays as it was.
+    assert platt(model, base[:, None], y).reranker_weight == 0.0
+    # A reranker that says the opposite of the truth gets no weight, never a negative one.
+    against = platt(model, np.column_stack([base, -rerank_score]), y)
+    assert against.reranker_weight == 0.0
+    back = ConfidenceModel.from_dict(refit.to_dict())
+    assert back.reranker_weight == refit.reranker_weight

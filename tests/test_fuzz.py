@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import any_text
 
-from qabot.answering import MAX_QUESTION_CHARS, clean_question
 from qabot.corpus import SUPPORTED_SUFFIXES, Corpus, CorpusProblem, Document, load_corpus
 from qabot.errors import EmptyCorpusError, QuestionError
+from qabot.questions import MAX_QUESTION_CHARS, clean_question
 from qabot.structure import Structure, parse_structure
 
 # database=None: no .hypothesis folder left in the working tree.

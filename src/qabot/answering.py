@@ -12,9 +12,8 @@ know" (``found`` is False) with the closest FAQ questions as suggestions.
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
@@ -25,13 +24,13 @@ from qabot.errors import QuestionError
 from qabot.evidence import absent_share, confidence_features, matched_share
 from qabot.index import IndexManifest
 from qabot.lexical import tokenize
+from qabot.questions import clean_question
 from qabot.reranking import Reranker, rerank
 from qabot.retrieval import Hit, Retriever
 from qabot.structure import Link
 
 DEFAULT_ALTERNATIVES = 2
 DEFAULT_RERANK_TOP_N = 10  # candidates a reranker rescores: the answer and its close rivals
-MAX_QUESTION_CHARS = 2000
 DECLINE_MESSAGE = "I don't know: nothing in the documents answers that question."
 _SUGGESTION_POOL = 10
 
@@ -66,7 +65,7 @@ class Answer:
     """The answer to one question.
 
     ``score`` is the probability that the answer is right (1.0 for an FAQ question asked
-    verbatim); the alternatives' scores are fused retrieval scores, for ordering only.
+    verbatim); each alternative's ``score`` is its own probability, read the same way.
     ``found`` is False when ``score`` is below the threshold; then ``answer`` is the decline
     message, ``kind``/``source`` are None and ``suggestions`` lists close FAQ questions.
     ``highlight`` is the sentence of ``answer`` most similar to the question.
@@ -110,33 +109,6 @@ class Answer:
 
 ANSWER_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Answer))
 """The keys of `Answer.to_dict`: what ``qabot ask --json``, the API and the chat promise."""
-
-
-def clean_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> tuple[str, bool]:
-    """Strip control characters and surrounding space; trim very long questions.
-
-    Returns the cleaned question and whether it was trimmed.
-
-    Raises:
-        QuestionError: the question is empty once cleaned, or holds a lone surrogate.
-    """
-    if not isinstance(question, str):
-        raise QuestionError(f"A question must be text, not {type(question).__name__}.")
-    # A lone surrogate (category Cs) is not a character: it cannot be encoded, so it would
-    # break the tokenizer and the model later, far from the caller.
-    if any(unicodedata.category(c) == "Cs" for c in question):
-        raise QuestionError(
-            "The question contains invalid characters (lone UTF-16 surrogates): send it as text."
-        )
-    cleaned = "".join(
-        " " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in question
-    )
-    cleaned = " ".join(cleaned.split())
-    if not cleaned:
-        raise QuestionError("The question is empty: type a question.")
-    if len(cleaned) > max_chars:
-        return cleaned[:max_chars].rsplit(" ", 1)[0] or cleaned[:max_chars], True
-    return cleaned, False
 
 
 class Answerer:
@@ -194,42 +166,68 @@ class Answerer:
             "confidence_sha256": self.confidence.fingerprint(),
         }
 
-    def features(self, question: str, hits: Sequence[Hit]) -> np.ndarray | None:
-        """The confidence features of the top hit (`qabot.evidence.FEATURES` order).
+    def features(self, question: str, hits: Sequence[Hit], position: int = 0) -> np.ndarray | None:
+        """The confidence features of ``hits[position]`` (`qabot.evidence.FEATURES` order).
 
-        None when there is no hit or the top hit is an FAQ question asked verbatim (its score
-        is 1.0, not a model's reading).
+        With a reranker, its score for the hit follows as one more column (the confidence's
+        last step reads it: `qabot.confidence.ConfidenceModel.predict`). None when there is
+        no such hit or it is an FAQ question asked verbatim (its score is 1.0, not a model's
+        reading).
         """
-        if not hits or hits[0].exact:
+        if position >= len(hits) or hits[position].exact:
             return None
-        top = hits[0]
+        hit = hits[position]
         index = self.retriever.index
         if self._faq_rows is None:  # the FAQ-question rows of each entry, found once
             self._faq_rows = {}
             for row, passage_id in enumerate(index.faq_lexical.ids if index.faq_lexical else ()):
                 self._faq_rows.setdefault(passage_id, []).append(row)
         question_tokens = tokenize([question])[0]
-        rows = self._faq_rows.get(top.passage.passage_id)
+        rows = self._faq_rows.get(hit.passage.passage_id)
         faq_bm25 = 0.0
         if rows and index.faq_lexical is not None:
             faq_bm25 = float(index.faq_lexical.scores_batch([question])[0][rows].max())
-        return confidence_features(
-            top.dense_score,
-            top.margin,
-            np.array(top.grains),
-            matched_share(question_tokens, set(tokenize([top.passage.keyword_text()])[0])),
+        features = confidence_features(
+            hit.dense_score,
+            hit.margin,
+            np.array(hit.grains),
+            matched_share(question_tokens, set(tokenize([hit.passage.keyword_text()])[0])),
             faq_bm25,
             absent_share(question_tokens, index.lexical.vocabulary),
-            type_missing(question, top.passage.text, dated=is_dated(top.passage)),
+            type_missing(question, hit.passage.text, dated=is_dated(hit.passage)),
             absent_name(question, index.lexical.vocabulary, tokenize),
         )
+        if hit.rerank_score is not None:
+            features = np.append(features, hit.rerank_score)
+        return features
 
-    def score(self, question: str, hits: Sequence[Hit]) -> float:
-        """P(the top hit answers ``question``): 1.0 when verbatim, 0.0 without hits."""
-        if not hits:
+    def score(self, question: str, hits: Sequence[Hit], position: int = 0) -> float:
+        """P(``hits[position]`` answers ``question``): 1.0 when verbatim, 0.0 without it."""
+        if position >= len(hits):
             return 0.0
-        features = self.features(question, hits)
+        features = self.features(question, hits, position)
         return 1.0 if features is None else float(self.confidence.predict(features)[0])
+
+    def rerank(self, question: str, hits: Sequence[Hit]) -> list[Hit]:
+        """The hits with the first ``rerank_top_n`` reordered by the reranker, if there is one.
+
+        Reranked hits carry the reranker's score (`Hit.rerank_score`); hits that already
+        carry one are returned as they are, so ranking twice changes nothing.
+        """
+        hits = list(hits)
+        if self.reranker is None or not hits or hits[0].rerank_score is not None:
+            return hits
+        head = hits[: self.rerank_top_n]
+        texts = [
+            f"{h.passage.question}\n{h.passage.text}" if h.passage.question else h.passage.text
+            for h in head
+        ]
+        reordered, scores = rerank(hits, self.reranker.score_pairs(question, texts), len(head))
+        head = [
+            replace(h, rerank_score=float(s))
+            for h, s in zip(reordered[: len(scores)], scores, strict=True)
+        ]
+        return head + reordered[len(head) :]
 
     def answer(self, question: str, alternatives: int | None = None) -> Answer:
         """Answer one question: ``answer_batch([question])[0]``."""
@@ -277,21 +275,13 @@ class Answerer:
         """How many hits an answer shows: the answer itself plus its alternatives."""
         return 1 + max(0, self.alternatives if alternatives is None else alternatives)
 
-    def _reranked(self, question: str, hits: list[Hit]) -> list[Hit]:
-        """The hits with the first ``rerank_top_n`` reordered by the reranker, if there is one."""
-        if self.reranker is None or not hits:
-            return hits
-        head = hits[: self.rerank_top_n]
-        texts = [
-            f"{h.passage.question}\n{h.passage.text}" if h.passage.question else h.passage.text
-            for h in head
-        ]
-        reordered, _ = rerank(hits, self.reranker.score_pairs(question, texts), len(head))
-        return reordered
-
     def _compose(self, question: str, truncated: bool, hits: list[Hit], shown: int) -> Answer:
-        hits = self._reranked(question, hits)
+        hits = self.rerank(question, hits)
         score = self.score(question, hits)
+        alternatives = tuple(
+            _alternative(hits[i], self.score(question, hits, i))
+            for i in range(int(score >= self.threshold), min(shown, len(hits)))
+        )[: shown - 1]
         if not hits or score < self.threshold:
             suggestions = tuple(
                 dict.fromkeys(h.passage.question for h in hits if h.passage.kind == "faq")
@@ -304,7 +294,7 @@ class Answerer:
                 score=score,
                 faq_question=None,
                 source=None,
-                alternatives=tuple(_alternative(h) for h in hits[: shown - 1]),
+                alternatives=alternatives,
                 suggestions=suggestions,
                 truncated=truncated,
             )
@@ -317,7 +307,7 @@ class Answerer:
             score=score,
             faq_question=best.passage.question,
             source=_source(best.passage),
-            alternatives=tuple(_alternative(h) for h in hits[1:shown]),
+            alternatives=alternatives,
             highlight=best.highlight,
             truncated=truncated,
         )
@@ -335,12 +325,12 @@ def _source(passage: Passage) -> Source:
     )
 
 
-def _alternative(hit: Hit) -> Alternative:
+def _alternative(hit: Hit, score: float) -> Alternative:
     return Alternative(
         passage_id=hit.passage.passage_id,
         kind=hit.passage.kind,
         text=hit.passage.text,
         faq_question=hit.passage.question,
-        score=hit.score,
+        score=score,
         title=hit.passage.title,
     )

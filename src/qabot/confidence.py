@@ -6,6 +6,11 @@ evidence against (the share of absent terms) gets <= 0. So more evidence can nev
 score, whatever data the model was fitted on. A last Platt step, ``sigmoid(a·z + b)`` over the
 model's logit ``z``, is the only part ``qabot eval --calibrate`` refits on a user's own set.
 
+With a reranker (``--reranker``), its score ``r`` for the answer joins the last step:
+``sigmoid(a·z + c·r + b)``. No reranker ships with qabot, so the shipped ``c`` is 0 (the
+reranker reorders, the probability is read as without it) until ``qabot eval --calibrate
+--reranker PATH`` fits ``c`` (>= 0) with ``a`` and ``b`` on the user's labelled set.
+
 Fitting is projected gradient descent on the weighted log-loss (numpy only): the features are
 standardised, a gradient step is taken, and coefficients that crossed their sign bound are set
 to zero. The parameters are a small JSON file with a ``version`` field.
@@ -36,6 +41,7 @@ class ConfidenceModel:
         coefficients: one per feature, on the raw (unstandardised) features.
         intercept: the logit's constant.
         platt: ``(a, b)`` of the last step; ``(1, 0)`` leaves the model as fitted.
+        reranker_weight: ``c``, the weight of a reranker's score in the last step.
         threshold: the default probability below which an answer is declined.
         version: the file format version.
         fitted_on: a note saying what data the parameters came from.
@@ -46,6 +52,7 @@ class ConfidenceModel:
     coefficients: tuple[float, ...]
     intercept: float
     platt: tuple[float, float] = (1.0, 0.0)
+    reranker_weight: float = 0.0
     threshold: float = 0.5
     version: int = FORMAT_VERSION
     fitted_on: str = ""
@@ -61,9 +68,19 @@ class ConfidenceModel:
         return features @ np.asarray(self.coefficients) + self.intercept
 
     def predict(self, features: np.ndarray) -> np.ndarray:
-        """P(the top answer is right), one per row of ``features``."""
+        """P(the top answer is right), one per row of ``features``.
+
+        A row may carry one column more than ``features`` names: a reranker's score.
+        """
+        features = np.atleast_2d(np.asarray(features, dtype=float))
         a, b = self.platt
-        return _sigmoid(a * self.logit(features) + b)
+        named = len(self.features)
+        z = a * self.logit(features[:, :named]) + b
+        if features.shape[1] == named + 1:
+            z = z + self.reranker_weight * features[:, named]
+        elif features.shape[1] != named:
+            self.logit(features)  # raises, naming the expected features
+        return _sigmoid(z)
 
     def to_dict(self) -> dict:
         """The JSON form."""
@@ -88,6 +105,7 @@ class ConfidenceModel:
             coefficients=tuple(float(c) for c in data["coefficients"]),
             intercept=float(data["intercept"]),
             platt=(float(data["platt"][0]), float(data["platt"][1])),
+            reranker_weight=float(data.get("reranker_weight", 0.0)),
             threshold=float(data["threshold"]),
             version=FORMAT_VERSION,
             fitted_on=str(data.get("fitted_on", "")),
@@ -167,26 +185,39 @@ def fit(
 def platt(
     model: ConfidenceModel, features: np.ndarray, labels: np.ndarray, steps: int = 200
 ) -> ConfidenceModel:
-    """Refit only the last step ``sigmoid(a·z + b)`` on a labelled set (``a`` stays >= 0).
+    """Refit only the last step on a labelled set; the features' coefficients stay as shipped.
 
-    Newton steps on the two parameters; the features' coefficients stay as shipped.
+    ``sigmoid(a·z + b)``, or ``sigmoid(a·z + c·r + b)`` when the rows carry a reranker's score
+    ``r`` as one more column. Newton steps; ``a`` and ``c`` stay >= 0, so more evidence never
+    lowers the probability.
     """
-    z = model.logit(features)
+    features = np.atleast_2d(np.asarray(features, dtype=float))
+    named = len(model.features)
+    columns = [model.logit(features[:, :named])]
+    if features.shape[1] == named + 1:
+        columns.append(features[:, named])
+    design = np.column_stack([*columns, np.ones(len(features))])
     y = np.asarray(labels, dtype=float)
     # Platt's targets: a little off 0 and 1, so a perfectly separated set stays finite.
     positives = float(y.sum())
     target = np.where(y > 0, (positives + 1) / (positives + 2), 1 / (len(y) - positives + 2))
-    a, b = model.platt
-    design = np.column_stack([z, np.ones_like(z)])
+    start = [model.platt[0], model.reranker_weight, model.platt[1]]
+    theta = np.array(start if len(columns) == 2 else [start[0], start[2]])
+    size = len(theta)
     for _ in range(steps):
-        p = _sigmoid(a * z + b)
+        p = _sigmoid(design @ theta)
         gradient = design.T @ (p - target)
-        hessian = design.T @ (design * (p * (1 - p))[:, None]) + 1e-9 * np.eye(2)
+        hessian = design.T @ (design * (p * (1 - p))[:, None]) + 1e-9 * np.eye(size)
         delta = np.linalg.solve(hessian, gradient)
-        a, b = max(0.0, a - float(delta[0])), b - float(delta[1])
+        theta = theta - delta
+        theta[:-1] = np.maximum(theta[:-1], 0.0)  # slopes stay >= 0; the intercept is free
         if float(np.abs(delta).max()) < 1e-10:
             break
-    return replace(model, platt=(a, b))
+    if size == 3:
+        return replace(
+            model, platt=(float(theta[0]), float(theta[2])), reranker_weight=float(theta[1])
+        )
+    return replace(model, platt=(float(theta[0]), float(theta[1])))
 
 
 def expected_calibration_error(

@@ -49,6 +49,7 @@ class Hit:
         highlight: the passage's sentence most similar to the question (None for a passage of
             one sentence).
         exact: the question is one of this FAQ entry's questions, asked verbatim.
+        rerank_score: a reranker's score for the pair (None when no reranker read it).
     """
 
     passage: Passage
@@ -59,6 +60,7 @@ class Hit:
     margin: float = 0.0
     highlight: str | None = None
     exact: bool = False
+    rerank_score: float | None = None
 
 
 def normalise_question(text: str) -> str:

@@ -89,7 +89,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def _ask_stream(answerer, lines, alternatives: int | None, batch_size: int = 1024) -> int:
     """Answer one question per line in batches, printing one JSON object per line, in order."""
-    from qabot.answering import clean_question
+    from qabot.questions import clean_question
 
     def usable(question: str) -> bool:
         try:

@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
-from qabot.answering import Answer, Answerer, clean_question
+from qabot.answering import Answer, Answerer
 from qabot.confidence import expected_calibration_error
 from qabot.evaluation.calibration import Calibration, Outcome, calibrate
 from qabot.evaluation.metrics import RANKING_KEYS, percentile, ranking_metrics
 from qabot.evaluation.questionsets import EvalCase, normalise_text
+from qabot.questions import clean_question
 from qabot.retrieval import Hit
 
 DEFAULT_EVAL_TOP_K = 100
@@ -175,7 +176,11 @@ def answer_in_batches(
         batch = cases[start : start + batch_size]
         batch_started = clock()
         questions = [clean_question(case.question)[0] for case in batch]
-        hits = answerer.search_batch(questions, max(1, top_k))
+        # Ranked as answered: with a reranker, its order is the one the metrics judge.
+        hits = [
+            answerer.rerank(q, h)
+            for q, h in zip(questions, answerer.search_batch(questions, max(1, top_k)), strict=True)
+        ]
         answers = [answerer.compose(q, h) for q, h in zip(questions, hits, strict=True)]
         # Batched answering has no per-question clock: each question costs its batch's share.
         latency = (clock() - batch_started) * 1000 / len(batch)

@@ -1,0 +1,40 @@
+"""Questions as people type them: cleaned, checked and trimmed before anything searches.
+
+The one place that decides what a question may hold: the CLI, the API, the chat and the
+evaluation all clean with `clean_question`.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from qabot.errors import QuestionError
+
+MAX_QUESTION_CHARS = 2000
+
+
+def clean_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> tuple[str, bool]:
+    """Strip control characters and surrounding space; trim very long questions.
+
+    Returns the cleaned question and whether it was trimmed.
+
+    Raises:
+        QuestionError: the question is empty once cleaned, or holds a lone surrogate.
+    """
+    if not isinstance(question, str):
+        raise QuestionError(f"A question must be text, not {type(question).__name__}.")
+    # A lone surrogate (category Cs) is not a character: it cannot be encoded, so it would
+    # break the tokenizer and the model later, far from the caller.
+    if any(unicodedata.category(c) == "Cs" for c in question):
+        raise QuestionError(
+            "The question contains invalid characters (lone UTF-16 surrogates): send it as text."
+        )
+    cleaned = "".join(
+        " " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in question
+    )
+    cleaned = " ".join(cleaned.split())
+    if not cleaned:
+        raise QuestionError("The question is empty: type a question.")
+    if len(cleaned) > max_chars:
+        return cleaned[:max_chars].rsplit(" ", 1)[0] or cleaned[:max_chars], True
+    return cleaned, False
