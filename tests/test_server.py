@@ -24,11 +24,12 @@ def ask(url: str, body: object, **kwargs) -> httpx.Response:
     return httpx.post(f"{url}/api/ask", json=body, timeout=30, **kwargs)
 
 
-def test_health(url):
+def test_health(url, seed_answerer):
     response = httpx.get(f"{url}/healthz")
     assert response.status_code == 200
     assert response.json() | {"built_at": None} == {
         "status": "ok",
+        "build": seed_answerer.manifest.data_dir,
         "model": "all-MiniLM-L6-v2",
         "documents": 1,
         "passages": 4,
@@ -277,7 +278,12 @@ def test_the_answerer_can_be_swapped_between_requests(seed_answerer):
     assert app.state.answerer is holder
     stub = StubAnswerer({"What is NATO?": (True, "An answer from the new index.")})
     stub.manifest = SimpleNamespace(
-        model="stub", documents=1, passages=1, faq_entries=0, built_at="2030-01-01"
+        model="stub",
+        documents=1,
+        passages=1,
+        faq_entries=0,
+        built_at="2030-01-01",
+        data_dir="data-new",
     )
     with TestClient(app) as client:
         before = client.post("/api/ask", json={"question": "What is NATO?"}).json()
@@ -285,4 +291,5 @@ def test_the_answerer_can_be_swapped_between_requests(seed_answerer):
         assert holder.swap(stub) is seed_answerer
         after = client.post("/api/ask", json={"question": "What is NATO?"}).json()
         assert after["answer"] == "An answer from the new index."
-        assert client.get("/healthz").json()["model"] == "stub"
+        health = client.get("/healthz").json()
+        assert (health["model"], health["build"]) == ("stub", "data-new")
