@@ -24,9 +24,12 @@ if TYPE_CHECKING:
     import gradio as gr
     from fastapi import FastAPI
 
+    from qabot.web.batching import AnswerBatcher
+
 logger = logging.getLogger(__name__)
 
 RETRY_AFTER_SECONDS = 2
+NO_CHAT = "This server runs several worker processes and serves the API only (the chat needs one)."
 _STARTING_PAGE = (
     b"<!doctype html><meta charset='utf-8'><meta http-equiv='refresh' content='%d'>"
     b"<title>Starting</title><p>The chat is starting; this page reloads in a moment.</p>"
@@ -98,3 +101,29 @@ class LateChat:
         """Stop the chat's queue (if it was started)."""
         self._opened = False
         await self._stack.aclose()
+
+
+def chat_lifespan(late: LateChat | None, batcher: AnswerBatcher):
+    """The app's lifespan: mounts a late chat in the background; stops the batcher at the end."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        opening = asyncio.create_task(late.open(app)) if late is not None else None
+        try:
+            yield
+        finally:
+            if late is not None and opening is not None:
+                opening.cancel()
+                await late.close()
+            await asyncio.to_thread(batcher.close)
+
+    return lifespan
+
+
+def add_no_chat_route(app: FastAPI, path: str) -> None:
+    """``path`` and everything under it answer 404 with `NO_CHAT`, on a server without a chat."""
+    from fastapi.responses import JSONResponse
+
+    @app.api_route(path + "{rest:path}", methods=["GET", "POST"], include_in_schema=False)
+    def no_chat(rest: str) -> JSONResponse:
+        return JSONResponse({"detail": NO_CHAT}, status_code=404)

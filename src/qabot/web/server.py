@@ -27,7 +27,6 @@ default). ``trusted_hosts`` limits the ``Host`` names accepted (DNS rebinding).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from importlib.resources import files
@@ -48,7 +47,7 @@ from qabot.errors import QuestionError
 from qabot.version import __version__
 from qabot.web.batching import AnswerBatcher
 from qabot.web.chat import DEFAULT_TITLE
-from qabot.web.chatgate import ChatGate, LateChat
+from qabot.web.chatgate import ChatGate, LateChat, add_no_chat_route, chat_lifespan
 from qabot.web.feedback import FeedbackStore
 from qabot.web.holder import AnswererHolder, hold
 from qabot.web.limits import DEFAULT_BODY_TIMEOUT
@@ -125,6 +124,7 @@ def build_app(
     max_body_bytes: int = MAX_API_BODY_BYTES,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     defer_chat: bool = False,
+    chat: bool = True,
     metrics: ServerMetrics | None = None,
 ) -> FastAPI:
     """Build the FastAPI application around a loaded answerer.
@@ -144,6 +144,9 @@ def build_app(
         body_timeout: seconds a client has to send a request body before it gets 408.
         defer_chat: import Gradio and mount the chat once the server runs (in a thread), so
             that the API answers first; ``/chat/`` answers 503 with ``Retry-After`` until then.
+        chat: serve the chat at all; without it ``/chat/`` answers 404 saying why (Gradio's
+            queue keeps each session in one process, so several worker processes behind one
+            port cannot serve it).
         metrics: the figures ``/metrics`` shows (default: this app's own, in memory).
     """
     holder = hold(answerer)
@@ -153,12 +156,12 @@ def build_app(
     def mount() -> gr.Blocks:
         return _mount_chat(app, batcher, feedback, title, description, metrics)
 
-    late = LateChat(mount) if defer_chat else None
+    late = LateChat(mount) if defer_chat and chat else None
     app = FastAPIOffline(
         title="qabot",
         summary="Exact, sourced answers from your own documents.",
         version=__version__,
-        lifespan=_lifespan(late, batcher),
+        lifespan=chat_lifespan(late, batcher),
     )
     app.state.answerer = holder
     app.state.batcher = batcher
@@ -167,7 +170,9 @@ def build_app(
     _add_site_routes(app, holder, title, metrics)
     _add_api_routes(app, batcher, feedback, metrics)
     # The guard reads the chat's events when a request comes: a late chat fills its set later.
-    fn_ids = late.fn_ids if late is not None else set(mount().fns)
+    fn_ids = late.fn_ids if late is not None else set(mount().fns) if chat else set()
+    if not chat:
+        add_no_chat_route(app, CHAT_PATH)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(allowed_origins),
@@ -189,23 +194,6 @@ def build_app(
     app.add_middleware(SecurityHeaders, frame_ancestors=csp_frame_ancestors(frame_ancestors))
     app.add_middleware(MetricsMiddleware, metrics=metrics, manifest=lambda: holder.manifest)
     return app
-
-
-def _lifespan(late: LateChat | None, batcher: AnswerBatcher):
-    """The app's lifespan: mounts a late chat in the background; stops the batcher at the end."""
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI):
-        opening = asyncio.create_task(late.open(app)) if late is not None else None
-        try:
-            yield
-        finally:
-            if opening is not None:
-                opening.cancel()
-                await late.close()  # type: ignore[union-attr]
-            await asyncio.to_thread(batcher.close)
-
-    return lifespan
 
 
 def _add_site_routes(
