@@ -151,6 +151,7 @@ def build_app(
     """
     holder = hold(answerer)
     metrics = metrics or ServerMetrics()
+    metrics.serving(holder.manifest)  # a worker shows its build before its first request
     batcher = AnswerBatcher(holder)
 
     def mount() -> gr.Blocks:
