@@ -68,26 +68,28 @@ def worker_app():
     args = argparse.Namespace(**json.loads(os.environ[WORKER_ARGS_ENV]))
     # uvicorn pickles the protocol class by name into each worker, so its deadline is set here.
     HeaderTimeoutProtocol.header_timeout = args.header_timeout
-    return serve_app(args, chat=False, multiprocess=True)
+    return serve_app(args, chat=False, metrics_dir=os.environ[METRICS_DIR_ENV])
 
 
 def serve_app(
     args: argparse.Namespace,
     *,
     chat: bool = True,
-    multiprocess: bool = False,
+    metrics_dir: str | None = None,
     make_embedder: Callable = load_embedder,
 ):
     """The app `qabot serve` runs (once per worker process): loaded, following the manifest.
 
     The chat is mounted once the server runs (``/chat/`` answers 503 until then); with
-    ``chat=False`` it is not served. ``multiprocess``: ``/metrics`` sums every worker's.
+    ``chat=False`` it is not served. ``metrics_dir``: the worker processes' shared metrics
+    folder, so that ``/metrics`` sums every worker's.
     """
     from qabot.web.feedback import FeedbackStore
     from qabot.web.metrics import ServerMetrics
     from qabot.web.server import build_app, trusted_hosts_for
 
     holder, follower = open_holder(args, make_embedder)
+    metrics = ServerMetrics(multiprocess_dir=metrics_dir)
     feedback = FeedbackStore(feedback_path(args))
     frame = args.frame_ancestor or ["*"]
     hosts = trusted_hosts_for(args.host, args.trusted_host or ())
@@ -101,16 +103,16 @@ def serve_app(
         body_timeout=args.body_timeout,
         defer_chat=True,
         chat=chat,
-        metrics=ServerMetrics(multiprocess=multiprocess),
+        metrics=metrics,
     )
     _log_permissions(frame, args.allowed_origin or [], hosts)
     log(f"Feedback is stored in {feedback.path}")
-    _follow_while_serving(app, follower)
+    _follow_while_serving(app, follower, metrics)
     return app
 
 
-def _follow_while_serving(app, follower) -> None:
-    """Run the manifest follower for as long as the app's lifespan."""
+def _follow_while_serving(app, follower, metrics) -> None:
+    """Run the manifest follower for as long as the app's lifespan; then retire the metrics."""
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
@@ -121,6 +123,7 @@ def _follow_while_serving(app, follower) -> None:
                 yield state
         finally:
             follower.stop()
+            metrics.close()
 
     app.router.lifespan_context = lifespan
 

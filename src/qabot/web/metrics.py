@@ -14,8 +14,8 @@ probing random URLs cannot grow the metrics without bound.
 One process keeps its metrics in memory, in its own registry (two apps in one process do not
 collide). Worker processes of ``qabot serve --workers N`` share them through prometheus_client's
 multiprocess mode: ``PROMETHEUS_MULTIPROC_DIR`` must name an empty folder before the workers
-import prometheus_client (the CLI sets it), and ``multiprocess=True`` makes ``/metrics`` sum
-the counters and histograms of all workers. The build gauge and ``worker_answers`` then carry a
+import prometheus_client (the CLI sets it), and ``multiprocess_dir`` (the same folder) makes
+``/metrics`` sum the counters and histograms of all workers. The build gauge and ``worker_answers`` then carry a
 ``pid`` label: one line per live worker, so the build each worker serves can be read.
 """
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -33,7 +34,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -68,12 +69,13 @@ class ServerMetrics:
     """The server's Prometheus metrics, and their exposition.
 
     Args:
-        multiprocess: read the metrics of every worker process from ``PROMETHEUS_MULTIPROC_DIR``
-            (set before prometheus_client was imported), not only this process's.
+        multiprocess_dir: the worker processes' shared metrics folder (``PROMETHEUS_MULTIPROC_DIR``,
+            set before prometheus_client was imported): ``/metrics`` then shows every worker's
+            figures, not only this process's. None: one process.
     """
 
-    def __init__(self, *, multiprocess: bool = False) -> None:
-        self.multiprocess = multiprocess
+    def __init__(self, *, multiprocess_dir: Path | str | None = None) -> None:
+        self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
             "qabot_http_requests",
@@ -126,11 +128,16 @@ class ServerMetrics:
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus' text format (of every worker in multiprocess mode)."""
-        if not self.multiprocess:
+        if self.multiprocess_dir is None:
             return generate_latest(self.registry)
         registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        MultiProcessCollector(registry, path=str(self.multiprocess_dir))
         return generate_latest(registry)
+
+    def close(self) -> None:
+        """Drop this worker's per-process lines (its build, its answers) as it exits."""
+        if self.multiprocess_dir is not None:
+            mark_process_dead(os.getpid(), str(self.multiprocess_dir))
 
 
 class MetricsMiddleware:

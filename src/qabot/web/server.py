@@ -171,8 +171,12 @@ def build_app(
     _add_site_routes(app, holder, title, metrics)
     _add_api_routes(app, batcher, feedback, metrics)
     # The guard reads the chat's events when a request comes: a late chat fills its set later.
-    fn_ids = late.fn_ids if late is not None else set(mount().fns) if chat else set()
-    if not chat:
+    fn_ids: set[int] = set()
+    if late is not None:
+        fn_ids = late.fn_ids
+    elif chat:
+        fn_ids.update(mount().fns)
+    else:
         add_no_chat_route(app, CHAT_PATH)
     app.add_middleware(
         CORSMiddleware,
@@ -191,7 +195,7 @@ def build_app(
     )
     if trusted_hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(trusted_hosts))
-    # Added last, so outermost: every response gets the headers, refusals included.
+    # Added late, so outer: every response gets the headers, refusals included, and is counted.
     app.add_middleware(SecurityHeaders, frame_ancestors=csp_frame_ancestors(frame_ancestors))
     app.add_middleware(MetricsMiddleware, metrics=metrics, manifest=lambda: holder.manifest)
     return app
