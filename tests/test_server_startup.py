@@ -108,3 +108,16 @@ def test_chat_answers_go_through_the_apis_batcher():
     assert answerer.asked == [["What is NATO?"], ["What is NATO?"]]
     assert 'qabot_answers_total{channel="chat",outcome="answered"} 1.0' in metrics
     assert 'qabot_answers_total{channel="api",outcome="answered"} 1.0' in metrics
+
+
+def test_the_chat_keeps_a_bounded_number_of_conversations_in_memory():
+    from qabot.web.ui import CHAT_SESSIONS_KEPT
+
+    app = build_app(ThreadRecordingAnswerer())
+    gradio_app = next(r.app for r in app.routes if getattr(r, "path", "") == "/chat")
+    holder = gradio_app.state_holder
+    assert holder.capacity == CHAT_SESSIONS_KEPT == 1000
+    holder.capacity = 3  # the same eviction, on a scale a test can fill
+    for n in range(5):
+        holder[f"visitor-{n}"]
+    assert list(holder.session_data) == ["visitor-2", "visitor-3", "visitor-4"]

@@ -27,6 +27,11 @@ CHAT_API_NAME = "chat"
 # Questions answered at once per event: answering is batched behind them (see batching.py).
 CHAT_CONCURRENCY = 8
 MAX_QUESTION_LENGTH = 4000
+# Conversations whose state (the question a follow-up continues) is kept in memory; the oldest
+# beyond this are forgotten. Gradio keeps 10,000 by default, about 30 KB each here: a server
+# answering many short visits grew by hundreds of MB (bench/load.py --soak). A forgotten
+# conversation keeps its history on the page; only a follow-up is then asked on its own.
+CHAT_SESSIONS_KEPT = 1000
 INVALID_VOTE = "That is not a vote: like, dislike or clear one."
 
 # Gradio's default theme pulls its font from Google Fonts; the chat must work offline.
@@ -149,6 +154,7 @@ def build_chat(
     with gr.Blocks(title=title, analytics_enabled=False, fill_height=True) as blocks:
         page = _layout(title, description or describe_corpus(answerer), chat.starter_questions())
         _wire(page, ChatEvents(chat))
+    blocks.state_session_capacity = CHAT_SESSIONS_KEPT  # read when the chat is mounted
     # api_open=False: the events are reachable only through the queue (with its concurrency
     # limits), not through Gradio's direct /run and /api routes.
     return blocks.queue(api_open=False)
