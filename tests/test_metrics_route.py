@@ -1,10 +1,8 @@
 """``GET /metrics``: requests and latency by route, answers and declines, the build in service."""
 
-from types import SimpleNamespace
-
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
-from stubs import StubAnswerer
+from stubs import StubAnswerer, served_manifest
 
 from qabot.web.holder import AnswererHolder
 from qabot.web.metrics import route_name
@@ -13,9 +11,7 @@ from qabot.web.server import build_app
 
 def _stub(build: str) -> StubAnswerer:
     stub = StubAnswerer({"What is NATO?": (True, "An alliance.")}, faq=("What is NATO?",))
-    stub.manifest = SimpleNamespace(
-        model="stub", documents=1, passages=1, faq_entries=1, built_at="2030", data_dir=build
-    )
+    stub.manifest = served_manifest(build, built_at="2030")
     return stub
 
 

@@ -3,11 +3,10 @@ ready (503 with Retry-After until then), and chat answers through the API's `Ans
 
 import threading
 import time
-from types import SimpleNamespace
 
 import httpx
 from starlette.testclient import TestClient
-from stubs import StubAnswerer
+from stubs import StubAnswerer, served_manifest
 
 from qabot.web import server
 from qabot.web.server import build_app
@@ -22,14 +21,7 @@ class ThreadRecordingAnswerer(StubAnswerer):
 
     def __init__(self) -> None:
         super().__init__(TABLE, faq=("What is NATO?",))
-        self.manifest = SimpleNamespace(
-            model="stub",
-            documents=1,
-            passages=1,
-            faq_entries=1,
-            built_at="2030-01-01",
-            data_dir="data-1",
-        )
+        self.manifest = served_manifest("data-1")
         self.threads: list[str] = []
 
     def answer_batch(self, questions, alternatives=None):

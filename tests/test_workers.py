@@ -1,9 +1,6 @@
 """``qabot serve --workers 2``: two worker processes on one port, each answering from the index,
 their metrics summed by ``/metrics`` (prometheus_client's multiprocess mode)."""
 
-import os
-import subprocess
-import sys
 import time
 
 import httpx
@@ -11,42 +8,17 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from qabot.index import read_manifest
 
-from serving import free_port
+from serving import qabot_serve
 
 
 def _samples(text: str) -> list:
     return [s for family in text_string_to_metric_families(text) for s in family.samples]
 
 
-def _wait_healthy(process: subprocess.Popen, url: str, timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        assert process.poll() is None, process.stdout.read()
-        try:
-            if httpx.get(f"{url}/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "qabot serve --workers 2 did not become healthy"
-        time.sleep(0.25)
-
-
 def test_two_workers_answer_on_one_port_and_share_their_metrics(seed_index_dir, tmp_path):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "qabot", "serve", "--workers", "2", "--no-build"),
-            *("--index-dir", str(seed_index_dir), "--port", str(port)),
-            *("--feedback", str(tmp_path / "feedback.sqlite3")),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "QABOT_MODEL": ""},
-    )
-    try:
-        _wait_healthy(process, url)
+    workers = ("--workers", "2", "--no-build", "--index-dir", str(seed_index_dir))
+    feedback = ("--feedback", str(tmp_path / "feedback.sqlite3"))
+    with qabot_serve(*workers, *feedback) as (url, process):
         asked, per_pid = 0, {}
         deadline = time.monotonic() + 180
         # Each request on a new connection, so either worker may accept it.
@@ -62,9 +34,7 @@ def test_two_workers_answer_on_one_port_and_share_their_metrics(seed_index_dir, 
                 if s.name == "qabot_worker_answers" and s.value > 0
             }
         chat = httpx.get(f"{url}/chat/")
-    finally:
-        process.terminate()
-        output, _ = process.communicate(timeout=60)
+    output = process.output
     assert len(per_pid) == 2, (per_pid, output)
     assert sum(per_pid.values()) == asked
     answers = {s.labels["outcome"]: s.value for s in samples if s.name == "qabot_answers_total"}
