@@ -6,6 +6,7 @@ folder) and drives it from this process, a second one. Run from the repository r
     .venv/bin/python bench/load.py                       # chat 32 x 60 s, API 64 x 60 s
     .venv/bin/python bench/load.py --duration 10         # quicker
     .venv/bin/python bench/load.py --soak                # also 10 min at 8 clients: memory
+    .venv/bin/python bench/load.py --soak-only           # only the 10-minute soak
 
 1. Chat: ``--chat-clients`` sessions (default 32), each asking through the Gradio queue
    (``/chat/gradio_api/queue/join`` then the event stream, as the page does) in a loop;
@@ -31,9 +32,17 @@ import httpx
 from serve_bench import Asker, api_asker, build_index, cold_start, drive, load_questions
 
 
-def chat_fn_index(url: str) -> int:
-    """The ``fn_index`` of the chat's ``/chat`` event, from the page's config."""
-    config = httpx.get(f"{url}/chat/config", timeout=30).json()
+def chat_fn_index(url: str, wait: float = 120.0) -> int:
+    """The ``fn_index`` of the chat's ``/chat`` event, from the page's config.
+
+    The chat is mounted after the API comes up (503 until then), so this waits for it.
+    """
+    deadline = time.monotonic() + wait
+    while (response := httpx.get(f"{url}/chat/config", timeout=30)).status_code == 503:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the chat was not mounted within {wait:g} s")
+        time.sleep(0.25)
+    config = response.raise_for_status().json()
     return next(d["id"] for d in config["dependencies"] if d.get("api_name") == "chat")
 
 
@@ -89,6 +98,16 @@ def soak(url: str, pid: int, questions: list[str], clients: int, minutes: float)
     return {"rss_start_mib": start / 1024, "rss_end_mib": end / 1024, "growth": end / start - 1}
 
 
+def print_soak(args: argparse.Namespace, url: str, pid: int, questions: list[str]) -> None:
+    s = soak(url, pid, questions, args.soak_clients, args.soak_minutes)
+    verdict = "meets" if s["growth"] < 0.10 else "misses"
+    print(
+        f"soak {args.soak_clients} clients x {args.soak_minutes:g} min: resident memory "
+        f"{s['rss_start_mib']:.0f} -> {s['rss_end_mib']:.0f} MiB "
+        f"({100 * s['growth']:+.1f} %; {verdict} the < 10 % target)"
+    )
+
+
 def row(name: str, r: dict) -> str:
     return (
         f"{name:<5} {r['clients']:>7} {r['requests']:>8} {r['errors']:>6} "
@@ -98,6 +117,9 @@ def row(name: str, r: dict) -> str:
 
 def run(args: argparse.Namespace, url: str, pid: int) -> None:
     questions = load_questions()
+    if args.soak_only:
+        print_soak(args, url, pid, questions)
+        return
     print(
         f"{'path':<5} {'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8}"
     )
@@ -107,13 +129,7 @@ def run(args: argparse.Namespace, url: str, pid: int) -> None:
     print(row("api", api), flush=True)
     print(f"server resident memory after both: {resident_kib(pid) / 1024:.0f} MiB")
     if args.soak:
-        s = soak(url, pid, questions, args.soak_clients, args.soak_minutes)
-        verdict = "meets" if s["growth"] < 0.10 else "misses"
-        print(
-            f"soak {args.soak_clients} clients x {args.soak_minutes:g} min: resident memory "
-            f"{s['rss_start_mib']:.0f} -> {s['rss_end_mib']:.0f} MiB "
-            f"({100 * s['growth']:+.1f} %; {verdict} the < 10 % target)"
-        )
+        print_soak(args, url, pid, questions)
 
 
 def main() -> None:
@@ -122,6 +138,7 @@ def main() -> None:
     parser.add_argument("--chat-clients", type=int, default=32)
     parser.add_argument("--api-clients", type=int, default=64)
     parser.add_argument("--soak", action="store_true", help="also run the memory soak")
+    parser.add_argument("--soak-only", action="store_true", help="run only the memory soak")
     parser.add_argument("--soak-clients", type=int, default=8)
     parser.add_argument("--soak-minutes", type=float, default=10.0)
     args = parser.parse_args()

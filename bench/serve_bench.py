@@ -4,11 +4,16 @@ Prints figures; asserts nothing. Run from the repository root:
 
     .venv/bin/python bench/serve_bench.py                 # 20 s per level, as in the README
     .venv/bin/python bench/serve_bench.py --duration 5    # quicker
+    .venv/bin/python bench/serve_bench.py --workers 1 2 --clients 8   # worker processes
 
 1. Cold start: a fresh ``qabot serve`` process (index already built) until ``/healthz`` answers
    200, and until the first ``/api/ask`` answer.
 2. Baseline: this process loads the same index and answers the same questions one at a time.
 3. Load: this process (a second process, on loopback) keeps 1, 8 and 32 clients asking at once.
+
+With ``--workers 1 2`` it instead starts ``qabot serve --workers N`` for each N, waits until
+every worker serves (``/metrics`` shows one build line per worker), and measures the load
+levels against each. Target (issue 11): 0 errors; the throughput is reported.
 """
 
 from __future__ import annotations
@@ -59,12 +64,14 @@ def build_index(workdir: Path) -> Path:
     return index_dir
 
 
-def cold_start(index_dir: Path, workdir: Path) -> tuple[subprocess.Popen, str, float, float]:
+def cold_start(
+    index_dir: Path, workdir: Path, extra: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen, str, float, float]:
     """Start ``qabot serve``; returns the process, its URL, seconds to healthy and to answer."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "qabot", "serve", "--corpus", str(ROOT / "corpus")]
-    command += ["--index-dir", str(index_dir), "--port", str(port)]
+    command += ["--index-dir", str(index_dir), "--port", str(port), *extra]
     command += ["--feedback", str(workdir / "feedback.sqlite3")]
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -116,8 +123,16 @@ Asker = Callable[[httpx.Client, str], bool]
 """Asks one question with a client; True when it was answered."""
 
 
-def drive(asker: Asker, questions: list[str], clients: int, duration: float) -> dict:
-    """``clients`` threads calling ``asker`` in a loop for ``duration`` s; latency and errors."""
+def drive(
+    asker: Asker,
+    questions: list[str],
+    clients: int,
+    duration: float,
+    stop: threading.Event | None = None,
+) -> dict:
+    """``clients`` threads calling ``asker`` in a loop for ``duration`` s (or until ``stop`` is
+    set); latency and errors."""
+    stop = stop or threading.Event()
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -127,7 +142,7 @@ def drive(asker: Asker, questions: list[str], clients: int, duration: float) -> 
         mine: list[float] = []
         failed, n = 0, offset
         with httpx.Client(timeout=120) as client:
-            while time.perf_counter() < stop_at:
+            while time.perf_counter() < stop_at and not stop.is_set():
                 t0 = time.perf_counter()
                 try:
                     ok = asker(client, questions[n % len(questions)])
@@ -173,12 +188,61 @@ def load(url: str, questions: list[str], clients: int, duration: float) -> dict:
     return drive(api_asker(url), questions, clients, duration)
 
 
+def serving_workers(url: str) -> int:
+    """How many worker processes serve a build (the build gauge has one line per worker)."""
+    lines = httpx.get(f"{url}/metrics", timeout=30).text.splitlines()
+    return sum(
+        1 for line in lines if line.startswith("qabot_index_build_info{") and line.endswith(" 1.0")
+    )
+
+
+def compare_workers(args: argparse.Namespace, index_dir: Path, workdir: Path) -> None:
+    """``qabot serve --workers N`` for each N of ``args.workers``, under each load level."""
+    questions = load_questions()
+    print(
+        f"{'workers':>7} {'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7}"
+    )
+    rates: dict[tuple[int, int], float] = {}
+    for workers in args.workers:
+        process, url, _, _ = cold_start(index_dir, workdir, ("--workers", str(workers)))
+        try:
+            deadline = time.monotonic() + 300
+            while serving_workers(url) < workers:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"{workers} workers did not all start")
+                time.sleep(0.5)
+            for clients in args.clients:
+                r = load(url, questions, clients, args.duration)
+                rates[workers, clients] = r["throughput"]
+                print(
+                    f"{workers:>7} {r['clients']:>7} {r['requests']:>8} {r['errors']:>6} "
+                    f"{r['throughput']:>7.1f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f}",
+                    flush=True,
+                )
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+    low, high = min(args.workers), max(args.workers)
+    for clients in args.clients:
+        if (low, clients) in rates and (high, clients) in rates and low != high:
+            ratio = rates[high, clients] / rates[low, clients]
+            print(f"{clients} clients: --workers {high} gives {ratio:.2f}x --workers {low}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per load level")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--workers", type=int, nargs="+", help="compare these --workers counts")
     args = parser.parse_args()
     questions = load_questions()
+    if args.workers:
+        with tempfile.TemporaryDirectory(prefix="qabot-bench-") as tmp:
+            workdir = Path(tmp)
+            index_dir = build_index(workdir)
+            print(f"CPUs: {os.cpu_count()}; load average {os.getloadavg()[0]:.1f} before the run")
+            compare_workers(args, index_dir, workdir)
+        return
 
     with tempfile.TemporaryDirectory(prefix="qabot-bench-") as tmp:
         workdir = Path(tmp)

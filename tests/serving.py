@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -72,3 +75,35 @@ def static_site(directory: Path) -> Iterator[str]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def qabot_serve(*args: str, timeout: float = 240.0) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Run ``qabot serve ARGS`` on a free port until it is healthy; yields its URL and process.
+
+    Stops it at the end; its output (stdout and stderr) is then in ``process.output``.
+    """
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qabot", "serve", *args, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "QABOT_MODEL": ""},
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert process.poll() is None, process.stdout.read()
+            try:
+                if httpx.get(f"{url}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "qabot serve did not become healthy"
+            time.sleep(0.25)
+        yield url, process
+    finally:
+        process.terminate()
+        process.output = process.communicate(timeout=60)[0]

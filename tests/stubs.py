@@ -44,3 +44,15 @@ class StubAnswerer:
         return Answer(
             question, found, "faq" if found else None, text, 0.9 if found else 0.1, None, None, ()
         )
+
+
+def served_manifest(data_dir: str = "data-1", *, built_at: str = "2030-01-01") -> SimpleNamespace:
+    """The manifest fields the server reads (``/healthz``, ``/metrics``), for a stub answerer."""
+    return SimpleNamespace(
+        model="stub",
+        documents=1,
+        passages=1,
+        faq_entries=1,
+        built_at=built_at,
+        data_dir=data_dir,
+    )

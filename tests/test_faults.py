@@ -55,23 +55,45 @@ def _start_build(corpus: Path, index_dir: Path) -> subprocess.Popen:
     return process
 
 
+KILLS = 10
+
+
+def _timed_build(corpus: Path, index_dir: Path) -> float:
+    """Seconds from a build's start (imports done) to its process's end, as the killer sees it."""
+    process = _start_build(corpus, index_dir)
+    start = time.monotonic()
+    process.communicate(timeout=120)
+    assert process.returncode == 0
+    return time.monotonic() - start
+
+
 def test_a_build_killed_at_any_moment_leaves_the_previous_index_loadable(tmp_path: Path):
-    corpus, index_dir = _corpus(tmp_path, documents=60), tmp_path / "idx"
-    first = _start_build(corpus, index_dir)
-    build_seconds = float(first.communicate(timeout=120)[0])
-    assert first.returncode == 0
-    committed = {read_manifest(index_dir).data_dir}
+    corpus, index_dir = _corpus(tmp_path, documents=20), tmp_path / "idx"
+    build_seconds = max(_timed_build(corpus, index_dir) for _ in range(2))  # the 2nd: a rebuild
+    previous = read_manifest(index_dir)
     seed = random.randrange(1 << 30)
-    moments = sorted(random.Random(seed).uniform(0, 1.2 * build_seconds) for _ in range(5))
+    # Spread over the whole build and a little after it, so some kills land after the commit.
+    rng = random.Random(seed)  # one generator: ten different moments, replayable from the seed
+    moments = sorted(rng.uniform(0, 1.2 * build_seconds) for _ in range(KILLS))
+    assert len(set(moments)) == KILLS
+    outcomes = []
     for moment in moments:
         process = _start_build(corpus, index_dir)
         time.sleep(moment)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         index = load_index(index_dir)  # checks every file against its checksum
-        assert index.manifest.data_dir in committed | {index.manifest.data_dir}, seed
-        assert index.manifest.passages == 60 * 40 and len(index.passages) == 60 * 40, seed
-        committed.add(index.manifest.data_dir)
+        # Either the previous build, untouched, or the killed one if it had committed.
+        if index.manifest.data_dir == previous.data_dir:
+            assert index.manifest == previous, seed
+            outcomes.append("previous")
+        else:
+            assert index.manifest.built_at >= previous.built_at, seed
+            outcomes.append("new")
+        assert index.manifest.passages == 20 * 40 and len(index.passages) == 20 * 40, seed
+        assert (index_dir / previous.data_dir).is_dir(), seed  # still readable by a replica
+        previous = index.manifest
+    assert len(outcomes) == KILLS
     # No lock is left held: the next build commits.
     after = build_index(corpus, index_dir, _fake()).manifest
     assert read_manifest(index_dir).data_dir == after.data_dir

@@ -132,14 +132,14 @@ def test_the_follower_thread_starts_and_stops(tmp_path: Path, fake_embedder):
 
 def test_serve_wires_the_follower_to_its_answerer(tmp_path: Path, fake_embedder):
     from qabot.cli import build_parser
-    from qabot.cli.chat import _open_holder
+    from qabot.cli.serving import open_holder
 
     corpus = _corpus(tmp_path, "apples", "Apples grow on trees in orchards.")
     index_dir = tmp_path / "idx"
     args = build_parser().parse_args(
         ["serve", "--corpus", str(corpus), "--index-dir", str(index_dir), "--alternatives", "0"]
     )
-    holder, follower = _open_holder(args, make_embedder=lambda name: fake_embedder)
+    holder, follower = open_holder(args, make_embedder=lambda name: fake_embedder)
     first = holder.manifest.data_dir
     assert follower.check() is False
     build_index(_corpus(tmp_path, "pears", "Pears are sweet."), index_dir, fake_embedder)

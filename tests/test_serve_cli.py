@@ -90,6 +90,7 @@ def test_help_shows_the_defaults_in_use():
         "--keep-alive-timeout SECONDS how long an idle connection stays open (default 5)",
         "(repeatable; default: any site)",
         "or '*' for any (repeatable; default: none)",
+        "--workers N worker processes on the port; above 1 they serve the API only (default 1)",
     ):
         assert text in serve
     feedback = _help("feedback")
@@ -106,3 +107,14 @@ def test_timeouts_are_positive_numbers_of_seconds():
     for bad in ("0", "-1", "soon", "inf", "nan"):
         with pytest.raises(argparse.ArgumentTypeError):
             positive_float(bad)
+
+
+def test_workers_is_a_positive_whole_number():
+    from qabot.cli.chat import positive_int
+
+    parser = build_parser()
+    assert parser.parse_args(["serve", "--workers", "2"]).workers == 2
+    assert parser.parse_args(["serve"]).workers == 1
+    for bad in ("0", "-2", "two", "1.5"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            positive_int(bad)

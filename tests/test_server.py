@@ -1,10 +1,6 @@
 """The web application over real HTTP: a uvicorn server on a loopback port, the real model."""
 
 import json
-import os
-import subprocess
-import sys
-import time
 
 import httpx
 import pytest
@@ -12,7 +8,7 @@ import pytest
 from qabot.web.server import build_app, csp_frame_ancestors
 
 from conftest import SEED_CORPUS
-from serving import free_port, running
+from serving import qabot_serve, running
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +20,12 @@ def ask(url: str, body: object, **kwargs) -> httpx.Response:
     return httpx.post(f"{url}/api/ask", json=body, timeout=30, **kwargs)
 
 
-def test_health(url):
+def test_health(url, seed_answerer):
     response = httpx.get(f"{url}/healthz")
     assert response.status_code == 200
     assert response.json() | {"built_at": None} == {
         "status": "ok",
+        "build": seed_answerer.manifest.data_dir,
         "model": "all-MiniLM-L6-v2",
         "documents": 1,
         "passages": 4,
@@ -225,50 +222,28 @@ def test_gradio_client_calls_the_chat_endpoint(url, seed_answerer):
 
 
 def test_qabot_serve_builds_a_missing_index_and_serves(tmp_path):
-    port = free_port()
     index_dir = tmp_path / "index"
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "qabot", "serve", "--corpus", str(SEED_CORPUS)),
-            *("--index-dir", str(index_dir), "--port", str(port)),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "QABOT_MODEL": ""},
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, process.stdout.read()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "qabot serve did not become healthy"
-            time.sleep(0.25)
-        record = ask(f"http://127.0.0.1:{port}", {"question": "What is NATO?"}).json()
+    with qabot_serve("--corpus", str(SEED_CORPUS), "--index-dir", str(index_dir)) as (
+        url,
+        process,
+    ):
+        record = ask(url, {"question": "What is NATO?"}).json()
         assert record["source"]["passage_id"] == "nato-ukraine-2023-11-29.txt#faq-0"
         assert (index_dir / "manifest.json").is_file()
         assert (index_dir / "feedback.sqlite3").is_file()
-    finally:
-        process.terminate()
-        output, _ = process.communicate(timeout=30)
+    output = process.output
     # The build is reported (the wording is the core's): a line about building, naming the folder.
     building = [line for line in output.splitlines() if "build" in line.lower()]
     assert any(str(index_dir) in line for line in building), output
     assert "Any site may embed the chat" in output
     assert "No other site's scripts may call the API" in output
     assert "Host names accepted: localhost, 127.0.0.1, [::1]" in output
-    assert f"http://127.0.0.1:{port}/chat/" in output
+    assert f"{url}/chat/" in output
 
 
 def test_the_answerer_can_be_swapped_between_requests(seed_answerer):
-    from types import SimpleNamespace
-
     from starlette.testclient import TestClient
-    from stubs import StubAnswerer
+    from stubs import StubAnswerer, served_manifest
 
     from qabot.web.holder import AnswererHolder
 
@@ -276,13 +251,12 @@ def test_the_answerer_can_be_swapped_between_requests(seed_answerer):
     app = build_app(holder)
     assert app.state.answerer is holder
     stub = StubAnswerer({"What is NATO?": (True, "An answer from the new index.")})
-    stub.manifest = SimpleNamespace(
-        model="stub", documents=1, passages=1, faq_entries=0, built_at="2030-01-01"
-    )
+    stub.manifest = served_manifest("data-new")
     with TestClient(app) as client:
         before = client.post("/api/ask", json={"question": "What is NATO?"}).json()
         assert "North Atlantic Treaty Organization" in before["answer"]
         assert holder.swap(stub) is seed_answerer
         after = client.post("/api/ask", json={"question": "What is NATO?"}).json()
         assert after["answer"] == "An answer from the new index."
-        assert client.get("/healthz").json()["model"] == "stub"
+        health = client.get("/healthz").json()
+        assert (health["model"], health["build"]) == ("stub", "data-new")

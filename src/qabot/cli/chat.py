@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import importlib.util
+import threading
 from collections.abc import Callable, Sequence
 
-from qabot.cli.feedback import feedback_path
 from qabot.cli.wiring import (
     add_index_options,
     add_reranker_option,
-    answerer_for,
     command,
-    load_embedder,
     log,
     non_negative_int,
-    open_answerer,
 )
 from qabot.errors import QabotError
 
@@ -59,6 +58,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number above 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
+    return value
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the chat page, the JSON API and the embeddable widget.
 
@@ -76,6 +86,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     A request's headers and its body must each arrive within --header-timeout and
     --body-timeout seconds (else 408, and the connection is closed).
 
+    --workers N runs N worker processes on one port (each loads the index itself and follows
+    the manifest); they serve the API, /healthz and /metrics, not the chat, whose sessions
+    live in one process. GET /metrics is in Prometheus' format.
+
     Pages:
       http://HOST:PORT/chat/      the chat          http://HOST:PORT/docs        the API
       http://HOST:PORT/widget.js  the launcher      http://HOST:PORT/healthz     health
@@ -84,33 +98,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
       qabot serve
       qabot serve --port 8000 --frame-ancestor https://www.example.org
       qabot serve --no-build --wait 600 --index-dir /shared/index
+      qabot serve --workers 2 --host 0.0.0.0 --trusted-host qa.example.org
       qabot serve --host 0.0.0.0 --trusted-host qa.example.org --allowed-origin https://app.example.org
       curl -s localhost:8000/api/ask -H 'content-type: application/json' \\
            -d '{"question": "What is NATO?"}'
     """
-    # Checked before the model loads, so that a missing extra costs no wait.
-    require_extra("web", WEB_EXTRA_MODULES, command="serve")
+    # Found, not imported: Gradio is imported in the background while the index loads.
+    require_extra("web", WEB_EXTRA_MODULES, command="serve", importer=find_module)
+    from qabot.cli.serving import serve_app, serve_workers
+
+    if args.workers > 1:
+        return serve_workers(args)
     import uvicorn
 
-    from qabot.web.feedback import FeedbackStore
-    from qabot.web.server import build_app, trusted_hosts_for
     from qabot.web.timeouts import server_config
 
-    holder, follower = _open_holder(args)
-    feedback = FeedbackStore(feedback_path(args))
-    frame = args.frame_ancestor or ["*"]
-    hosts = trusted_hosts_for(args.host, args.trusted_host or ())
-    app = build_app(
-        holder,
-        feedback=feedback,
-        frame_ancestors=frame,
-        allowed_origins=args.allowed_origin or (),
-        trusted_hosts=hosts,
-        title=args.title,
-        body_timeout=args.body_timeout,
-    )
-    _log_permissions(frame, args.allowed_origin or [], hosts)
-    log(f"Feedback is stored in {feedback.path}")
+    threading.Thread(target=_import_quietly, args=("qabot.web.ui",), daemon=True).start()
+    app = serve_app(args)
     log(f"Chat on http://{args.host}:{args.port}/chat/ (API docs at /docs)")
     config = server_config(
         app,
@@ -120,60 +124,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         keep_alive_timeout=args.keep_alive_timeout,
         log_level=args.log_level,
     )
-    follower.start()
-    try:
-        uvicorn.Server(config).run()
-    finally:
-        follower.stop()
+    uvicorn.Server(config).run()
     return 0
 
 
-def _open_holder(args: argparse.Namespace, make_embedder: Callable = load_embedder):
-    """The served answerer in a holder, and the follower that swaps in new builds."""
-    from qabot.startup import wait_for_index
-    from qabot.web.follow import ManifestFollower
-    from qabot.web.holder import AnswererHolder
-
-    if args.no_build:
-        log(f"Replica: waiting for an index in {args.index_dir} (never building one) ...")
-        wait_for_index(args.index_dir, wait=args.wait)
-    answerer = open_answerer(
-        args.corpus,
-        args.index_dir,
-        model=args.model,
-        alternatives=args.alternatives,
-        reranker=args.reranker,
-        build=not args.no_build,
-        make_embedder=make_embedder,
-    )
-    answerer.answer("warm up")  # the first real question should not pay for lazy set-up
-    embedder = answerer.retriever.embedder
-
-    def make_answerer(index):
-        # The same reranker serves every build; the confidence is the new index's own.
-        new = answerer_for(
-            index, embedder, alternatives=args.alternatives, reranker=answerer.reranker
-        )
-        new.answer("warm up")
-        return new
-
-    holder = AnswererHolder(answerer)
-    follower = ManifestFollower(args.index_dir, holder, make_answerer, model=embedder.name, log=log)
-    return holder, follower
+def find_module(name: str) -> object:
+    """An importer for `require_extra` that finds a module without importing it."""
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        raise ModuleNotFoundError(f"No module named {name!r}")
+    return spec
 
 
-def _log_permissions(frame: list[str], origins: list[str], hosts: list[str] | None) -> None:
-    """Say who may frame the chat, call the API, and which Host names are answered."""
-    if frame == ["*"]:
-        log("Any site may embed the chat (restrict with --frame-ancestor).")
-    else:
-        log(f"Only these sites may embed the chat: {', '.join(frame)}")
-    if not origins:
-        log("No other site's scripts may call the API (open with --allowed-origin).")
-    else:
-        log(f"These origins' scripts may call the API: {', '.join(origins)}")
-    if hosts is not None:
-        log(f"Host names accepted: {', '.join(hosts)} (add with --trusted-host)")
+def _import_quietly(name: str) -> None:
+    """Import a module ahead of its use; a failure is reported where it is used."""
+    with contextlib.suppress(Exception):
+        importlib.import_module(name)
 
 
 def register(subparsers) -> None:
@@ -222,6 +188,13 @@ def _add_serve_options(serve: argparse.ArgumentParser) -> None:
         default=None,
         metavar="SECONDS",
         help="with --no-build: give up when no index appears in this time (default: wait)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="worker processes on the port; above 1 they serve the API only (default 1)",
     )
     serve.add_argument(
         "--log-level",

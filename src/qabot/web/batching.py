@@ -4,6 +4,10 @@ The model embeds eight questions in one forward pass much faster than in eight, 
 the API answers more questions per second, and a single worker thread keeps PyTorch from
 running several forward passes at once on the same cores. A lone question waits for nothing.
 When a batch fails, each of its questions is answered alone, so a bad one fails by itself.
+
+The API submits questions and awaits their futures; the chat, whose handlers run in Gradio's
+worker threads, calls `AnswerBatcher.answer` / `AnswerBatcher.answer_batch`, which block on
+the same queue. So the API and the chat share one forward pass at a time.
 """
 
 from __future__ import annotations
@@ -11,9 +15,16 @@ from __future__ import annotations
 import queue
 import threading
 from collections import defaultdict
+from collections.abc import Sequence
 from concurrent.futures import Future
+from typing import TYPE_CHECKING
 
 from qabot.answering import Answer, Answerer
+
+if TYPE_CHECKING:
+    from qabot.chunking import Passage
+    from qabot.index import IndexManifest
+    from qabot.web.holder import AnswererHolder
 
 DEFAULT_MAX_BATCH = 32
 
@@ -26,7 +37,9 @@ class AnswerBatcher:
         max_batch: the most questions answered in one batch.
     """
 
-    def __init__(self, answerer: Answerer, *, max_batch: int = DEFAULT_MAX_BATCH) -> None:
+    def __init__(
+        self, answerer: Answerer | AnswererHolder, *, max_batch: int = DEFAULT_MAX_BATCH
+    ) -> None:
         self.answerer = answerer
         self.max_batch = max_batch
         self._queue: queue.SimpleQueue[tuple[str, int | None, Future] | None] = queue.SimpleQueue()
@@ -48,6 +61,29 @@ class AnswerBatcher:
             # concurrent close() with no worker left to answer it.
             self._queue.put((question, alternatives, future))
         return future
+
+    def answer(self, question: str, alternatives: int | None = None) -> Answer:
+        """Answer one question through the worker thread, blocking until it is answered."""
+        return self.submit(question, alternatives).result()
+
+    def answer_batch(self, questions: Sequence[str], alternatives: int | None = None) -> list:
+        """Answer questions through the worker thread (usually in one batch), blocking.
+
+        Raises:
+            Exception: the first question's error that failed, as `Answerer.answer_batch` would.
+        """
+        futures = [self.submit(question, alternatives) for question in questions]
+        return [future.result() for future in futures]
+
+    @property
+    def passages(self) -> Sequence[Passage]:
+        """The served index's passages (the chat's starter questions come from them)."""
+        return self.answerer.passages
+
+    @property
+    def manifest(self) -> IndexManifest:
+        """The served index's manifest."""
+        return self.answerer.manifest
 
     def close(self) -> None:
         """Stop the worker thread once the questions already queued are answered."""

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from qabot.answering import Answer, Answerer
 from qabot.lexical import tokenize
+from qabot.web.batching import AnswerBatcher
 from qabot.web.feedback import FeedbackStore
 from qabot.web.holder import AnswererHolder
 
@@ -120,18 +121,21 @@ class Chat:
         answerer: answers the questions (loaded once, shared by every conversation).
         feedback: where questions, answers and votes are stored; None to store nothing.
         alternatives: next-best matches per answer (None: the answerer's default).
+        on_answer: called with each answer shown (the server counts them in its metrics).
     """
 
     def __init__(
         self,
-        answerer: Answerer | AnswererHolder,
+        answerer: Answerer | AnswererHolder | AnswerBatcher,
         *,
         feedback: FeedbackStore | None = None,
         alternatives: int | None = None,
+        on_answer: Callable[[Answer], None] | None = None,
     ) -> None:
         self.answerer = answerer
         self.feedback = feedback
         self.alternatives = alternatives
+        self.on_answer = on_answer
 
     def starter_questions(self, top_k: int = DEFAULT_STARTERS_TOP_K) -> list[str]:
         """The corpus's first ``top_k`` FAQ questions, offered as examples to start with."""
@@ -172,6 +176,8 @@ class Chat:
             QuestionError: the message is empty.
         """
         answer, followup = self._answer(message, previous)
+        if self.on_answer is not None:
+            self.on_answer(answer)
         feedback_id = None
         if self.feedback is not None:
             feedback_id = self.feedback.record_answer(answer, channel="chat")

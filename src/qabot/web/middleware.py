@@ -170,13 +170,14 @@ class GradioGuard:
     Args:
         app: the application (the Gradio chat is mounted in it at ``prefix``).
         prefix: where the chat is mounted, e.g. ``"/chat"``.
-        fn_ids: the ``fn_index`` of every event the chat has.
+        fn_ids: the ``fn_index`` of every event the chat has. Kept as given, not copied: a chat
+            mounted after the server started (`qabot.web.chatgate.LateChat`) fills it then.
     """
 
     def __init__(self, app: ASGIApp, *, prefix: str, fn_ids: Collection[int]) -> None:
         self.app = app
         self.api_prefix = f"{prefix.rstrip('/')}/gradio_api/"
-        self.fn_ids = frozenset(fn_ids)
+        self.fn_ids = fn_ids
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")

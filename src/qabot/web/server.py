@@ -5,7 +5,8 @@ Routes::
     GET  /            redirects to /chat/
     GET  /chat/       the chat page (Gradio); its event ``/chat`` is callable with gradio_client
     POST /api/ask     {"question": "...", "alternatives": 2} → the answer record (as ``qabot ask --json``)
-    GET  /healthz     200 with the index's figures once the index is loaded
+    GET  /healthz     200 with the index's figures (and its build) once the index is loaded
+    GET  /metrics     Prometheus metrics: requests, latency, answers, the build in service
     GET  /widget.js   one <script> that adds a chat launcher to any page
     GET  /static/...  the widget's other assets
     GET  /docs        OpenAPI documentation of the API (Swagger UI); /redoc the same in ReDoc
@@ -13,7 +14,10 @@ Routes::
 Everything is served from here; nothing is loaded from a CDN (the documentation's scripts come
 with the ``fastapi-offline`` package). `build_app` is given a loaded `Answerer`: the model and
 the index are loaded once, before the app exists. The app reads it through one
-`AnswererHolder` (``app.state.answerer``), whose ``swap`` changes it between requests.
+`AnswererHolder` (``app.state.answerer``), whose ``swap`` changes it between requests. The
+API and the chat answer through one `AnswerBatcher` (``app.state.batcher``): one forward pass
+at a time. With ``defer_chat=True`` the chat is built and mounted once the server runs, and
+``/chat/`` answers 503 until then (see `qabot.web.chatgate`).
 
 Two permissions are separate: which sites may frame the chat (CSP ``frame-ancestors``, any by
 default, as the widget frames it) and which origins' scripts may call the API (CORS, none by
@@ -32,7 +36,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
@@ -43,9 +47,11 @@ from qabot.errors import QuestionError
 from qabot.version import __version__
 from qabot.web.batching import AnswerBatcher
 from qabot.web.chat import DEFAULT_TITLE
+from qabot.web.chatgate import ChatGate, LateChat, add_no_chat_route, chat_lifespan
 from qabot.web.feedback import FeedbackStore
 from qabot.web.holder import AnswererHolder, hold
 from qabot.web.limits import DEFAULT_BODY_TIMEOUT
+from qabot.web.metrics import METRICS_CONTENT_TYPE, MetricsMiddleware, ServerMetrics
 from qabot.web.middleware import BodyLimit, GradioGuard, SecurityHeaders
 
 if TYPE_CHECKING:
@@ -117,6 +123,9 @@ def build_app(
     description: str | None = None,
     max_body_bytes: int = MAX_API_BODY_BYTES,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    defer_chat: bool = False,
+    chat: bool = True,
+    metrics: ServerMetrics | None = None,
 ) -> FastAPI:
     """Build the FastAPI application around a loaded answerer.
 
@@ -133,25 +142,51 @@ def build_app(
         description: one line under the title (default: names the corpus).
         max_body_bytes: the largest ``/api/`` request body accepted.
         body_timeout: seconds a client has to send a request body before it gets 408.
+        defer_chat: import Gradio and mount the chat once the server runs (in a thread), so
+            that the API answers first; ``/chat/`` answers 503 with ``Retry-After`` until then.
+        chat: serve the chat at all; without it ``/chat/`` answers 404 saying why (Gradio's
+            queue keeps each session in one process, so several worker processes behind one
+            port cannot serve it).
+        metrics: the figures ``/metrics`` shows (default: this app's own, in memory).
     """
     holder = hold(answerer)
+    metrics = metrics or ServerMetrics()
+    metrics.serving(holder.manifest)  # a worker shows its build before its first request
+    batcher = AnswerBatcher(holder)
+
+    def mount() -> gr.Blocks:
+        return _mount_chat(app, batcher, feedback, title, description, metrics)
+
+    late = LateChat(mount) if defer_chat and chat else None
     app = FastAPIOffline(
         title="qabot",
         summary="Exact, sourced answers from your own documents.",
         version=__version__,
+        lifespan=chat_lifespan(late, batcher),
     )
     app.state.answerer = holder
+    app.state.batcher = batcher
+    app.state.metrics = metrics
     app.add_exception_handler(RequestValidationError, _invalid_request)
-    _add_site_routes(app, holder, title)
-    _add_api_routes(app, holder, feedback)
-    blocks = _mount_chat(app, holder, feedback, title, description)
+    _add_site_routes(app, holder, title, metrics)
+    _add_api_routes(app, batcher, feedback, metrics)
+    # The guard reads the chat's events when a request comes: a late chat fills its set later.
+    fn_ids: set[int] = set()
+    if late is not None:
+        fn_ids = late.fn_ids
+    elif chat:
+        fn_ids.update(mount().fns)
+    else:
+        add_no_chat_route(app, CHAT_PATH)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(allowed_origins),
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Content-Type"],
     )
-    app.add_middleware(GradioGuard, prefix=CHAT_PATH, fn_ids=list(blocks.fns))
+    app.add_middleware(GradioGuard, prefix=CHAT_PATH, fn_ids=fn_ids)
+    if late is not None:
+        app.add_middleware(ChatGate, prefix=CHAT_PATH, is_open=late.is_open)
     app.add_middleware(
         BodyLimit,
         api_limit=max_body_bytes,
@@ -160,13 +195,16 @@ def build_app(
     )
     if trusted_hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(trusted_hosts))
-    # Added last, so outermost: every response gets the headers, refusals included.
+    # Added late, so outer: every response gets the headers, refusals included, and is counted.
     app.add_middleware(SecurityHeaders, frame_ancestors=csp_frame_ancestors(frame_ancestors))
+    app.add_middleware(MetricsMiddleware, metrics=metrics, manifest=lambda: holder.manifest)
     return app
 
 
-def _add_site_routes(app: FastAPI, answerer: AnswererHolder, title: str) -> None:
-    """The root redirect, the web manifest, the health check and the widget's assets."""
+def _add_site_routes(
+    app: FastAPI, answerer: AnswererHolder, title: str, metrics: ServerMetrics
+) -> None:
+    """The root redirect, the web manifest, the health check, the metrics, the widget's assets."""
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
@@ -179,16 +217,25 @@ def _add_site_routes(app: FastAPI, answerer: AnswererHolder, title: str) -> None
 
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict:
-        """200 once the index is loaded (it is loaded before the server starts)."""
+        """200 once the index is loaded (it is loaded before the server starts).
+
+        ``build`` names the index build in service (its data folder): it changes when the
+        server swaps in a new build.
+        """
         manifest = answerer.manifest
         return {
             "status": "ok",
+            "build": manifest.data_dir,
             "model": manifest.model,
             "documents": manifest.documents,
             "passages": manifest.passages,
             "faq_entries": manifest.faq_entries,
             "built_at": manifest.built_at,
         }
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics_text() -> Response:
+        return Response(metrics.exposition(), media_type=METRICS_CONTENT_TYPE)
 
     @app.get("/widget.js", include_in_schema=False)
     def widget() -> FileResponse:
@@ -201,9 +248,10 @@ def _add_site_routes(app: FastAPI, answerer: AnswererHolder, title: str) -> None
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
 
 
-def _add_api_routes(app: FastAPI, answerer: AnswererHolder, feedback: FeedbackStore | None) -> None:
-    """``POST /api/ask``, answered through one `AnswerBatcher`."""
-    batcher = AnswerBatcher(answerer)
+def _add_api_routes(
+    app: FastAPI, batcher: AnswerBatcher, feedback: FeedbackStore | None, metrics: ServerMetrics
+) -> None:
+    """``POST /api/ask``, answered through the app's `AnswerBatcher`."""
 
     @app.post("/api/ask", tags=["answers"])
     async def ask(request: AskRequest) -> dict:
@@ -222,6 +270,7 @@ def _add_api_routes(app: FastAPI, answerer: AnswererHolder, feedback: FeedbackSt
         except Exception as exc:  # a fault of the server, not of the question: no details out
             logger.error("answering failed: %s: %s", type(exc).__name__, one_line(exc))
             return JSONResponse({"detail": ANSWER_FAILED}, status_code=500)
+        metrics.answered(answer, "api")
         if feedback is not None:  # a WAL insert without fsync: too quick to need a thread
             feedback.record_answer(answer, channel="api")
         return answer.to_dict()
@@ -229,10 +278,11 @@ def _add_api_routes(app: FastAPI, answerer: AnswererHolder, feedback: FeedbackSt
 
 def _mount_chat(
     app: FastAPI,
-    answerer: AnswererHolder,
+    answerer: AnswerBatcher,
     feedback: FeedbackStore | None,
     title: str,
     description: str | None,
+    metrics: ServerMetrics,
 ) -> gr.Blocks:
     """Mount the Gradio chat at ``/chat/``, with nothing fetched from elsewhere; its Blocks.
 
@@ -243,7 +293,13 @@ def _mount_chat(
 
     from qabot.web.ui import CHAT_CSS, build_chat, chat_theme
 
-    blocks = build_chat(answerer, feedback=feedback, title=title, description=description)
+    blocks = build_chat(
+        answerer,
+        feedback=feedback,
+        title=title,
+        description=description,
+        on_answer=lambda answer: metrics.answered(answer, "chat"),
+    )
     gr.mount_gradio_app(
         app,
         blocks,

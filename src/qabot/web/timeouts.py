@@ -95,6 +95,7 @@ def server_config(
     header_timeout: float = DEFAULT_HEADER_TIMEOUT,
     keep_alive_timeout: float = DEFAULT_KEEP_ALIVE_TIMEOUT,
     log_level: str = "warning",
+    protocol: type[HeaderTimeoutProtocol] | None = None,
     **kwargs: Any,
 ) -> uvicorn.Config:
     """The uvicorn settings ``qabot serve`` runs with: every connection timeout set explicitly.
@@ -106,13 +107,16 @@ def server_config(
         header_timeout: seconds a client has to send its request headers.
         keep_alive_timeout: seconds an idle connection is kept open after a response.
         log_level: uvicorn's log level.
+        protocol: the HTTP protocol class (default: `header_timeout_protocol` of
+            ``header_timeout``). Worker processes need a class pickle can find by name:
+            `HeaderTimeoutProtocol` itself, its deadline then set in each worker.
         **kwargs: other `uvicorn.Config` settings.
     """
     return uvicorn.Config(
         app,
         host=host,
         port=port,
-        http=header_timeout_protocol(header_timeout),
+        http=protocol or header_timeout_protocol(header_timeout),
         timeout_keep_alive=keep_alive_timeout,  # type: ignore[arg-type]  # a float works
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,
         log_level=log_level,

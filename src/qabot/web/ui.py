@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
-from qabot.answering import Answerer
+from qabot.answering import Answer, Answerer
 from qabot.errors import QuestionError
+from qabot.web.batching import AnswerBatcher
 from qabot.web.chat import DEFAULT_TITLE, Chat, ChatSession
 from qabot.web.feedback import FeedbackStore
 from qabot.web.holder import AnswererHolder
@@ -25,6 +27,11 @@ CHAT_API_NAME = "chat"
 # Questions answered at once per event: answering is batched behind them (see batching.py).
 CHAT_CONCURRENCY = 8
 MAX_QUESTION_LENGTH = 4000
+# Conversations whose state (the question a follow-up continues) is kept in memory; the oldest
+# beyond this are forgotten. Gradio keeps 10,000 by default, about 30 KB each here: a server
+# answering many short visits grew by hundreds of MB (bench/load.py --soak). A forgotten
+# conversation keeps its history on the page; only a follow-up is then asked on its own.
+CHAT_SESSIONS_KEPT = 1000
 INVALID_VOTE = "That is not a vote: like, dislike or clear one."
 
 # Gradio's default theme pulls its font from Google Fonts; the chat must work offline.
@@ -53,7 +60,7 @@ def chat_theme() -> gr.themes.Base:
     return gr.themes.Default(font=_SYSTEM_FONTS, font_mono=_MONO_FONTS)
 
 
-def describe_corpus(answerer: Answerer | AnswererHolder) -> str:
+def describe_corpus(answerer: Answerer | AnswererHolder | AnswerBatcher) -> str:
     """One line saying what the chat knows about, from the index's documents."""
     titles = list(dict.fromkeys(p.title for p in answerer.passages))
     shown = ", ".join(titles[:3]) + (f" and {len(titles) - 3} more" if len(titles) > 3 else "")
@@ -126,11 +133,12 @@ class ChatPage:
 
 
 def build_chat(
-    answerer: Answerer | AnswererHolder,
+    answerer: Answerer | AnswererHolder | AnswerBatcher,
     *,
     feedback: FeedbackStore | None = None,
     title: str = DEFAULT_TITLE,
     description: str | None = None,
+    on_answer: Callable[[Answer], None] | None = None,
 ) -> gr.Blocks:
     """Build the chat page (not launched: `qabot.web.server.build_app` mounts it).
 
@@ -139,12 +147,14 @@ def build_chat(
         feedback: stores questions and likes/dislikes; None to store nothing.
         title: the page's heading and browser tab title.
         description: one line under the title; by default, it names the corpus.
+        on_answer: called with each answer shown (the server's metrics count them).
     """
-    chat = Chat(answerer, feedback=feedback)
+    chat = Chat(answerer, feedback=feedback, on_answer=on_answer)
     # analytics_enabled=False: Gradio otherwise reports usage over the internet.
     with gr.Blocks(title=title, analytics_enabled=False, fill_height=True) as blocks:
         page = _layout(title, description or describe_corpus(answerer), chat.starter_questions())
         _wire(page, ChatEvents(chat))
+    blocks.state_session_capacity = CHAT_SESSIONS_KEPT  # read when the chat is mounted
     # api_open=False: the events are reachable only through the queue (with its concurrency
     # limits), not through Gradio's direct /run and /api routes.
     return blocks.queue(api_open=False)
