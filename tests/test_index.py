@@ -256,7 +256,7 @@ def test_old_data_and_stale_staging_folders_are_removed(tmp_path: Path, fake_emb
     # With no grace period, the first folder (retired by the second build) goes now.
     third = build_index(corpus, index_dir, fake_embedder, retain_seconds=0).manifest
     assert sorted(p.name for p in index_dir.iterdir() if p.is_dir()) == sorted(
-        [running.name, second.data_dir, third.data_dir]
+        [running.name, second.data_dir, third.data_dir, "cache"]
     )
 
 
@@ -287,8 +287,8 @@ def test_an_index_written_with_a_context_field_still_loads(tmp_path: Path, fake_
 
 def test_progress_is_asked_for_only_when_wanted(tmp_path: Path, fake_embedder):
     corpus, index_dir = _corpus(tmp_path), tmp_path / "idx"
-    build_index(corpus, index_dir, fake_embedder)
-    build_index(corpus, index_dir, fake_embedder, progress=True)
+    build_index(corpus, index_dir, fake_embedder, cache_dir=None)
+    build_index(corpus, index_dir, fake_embedder, progress=True, cache_dir=None)
     (corpus / "b.txt").write_text("Pears are sweet.", encoding="utf-8")
     ensure_index(corpus, index_dir, lambda name: fake_embedder, default_model="x", progress=True)
     assert fake_embedder.progress_calls == [False, True, True]

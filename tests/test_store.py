@@ -26,13 +26,15 @@ def _store() -> VectorStore:
 def test_search_ranks_passages_by_whole_and_question_rows_only():
     store = _store()
     # Row 4 (b's second sentence) is the exact match, but sentences are not searched.
-    [numbers] = store.search_numbers(_unit([[0, 0, 1]]), top_k=5)
+    [found] = store.search_batch(_unit([[0, 0, 1]]), top_k=5)
     # c 0.58, then a and b (tied at 0.0): each passage once, never a -1 padding row
-    assert numbers[0] == 2 and sorted(numbers[1:].tolist()) == [0, 1]
-    [numbers] = store.search_numbers(_unit([[0, 1, 0]]), top_k=2)
-    assert numbers.tolist() == [1, 0]  # b by its whole row (1.0), a by its question row (0.8)
-    assert [n.tolist() for n in store.search_numbers(_unit([[0, 1, 0]]), top_k=0)] == [[]]
-    assert store.search_numbers(np.zeros((0, 3), dtype=np.float32), top_k=3) == []
+    assert found.numbers[0] == 2 and sorted(found.numbers[1:].tolist()) == [0, 1]
+    assert found.scores == pytest.approx([1 / np.sqrt(3), 0.0, 0.0], abs=1e-6)
+    [found] = store.search_batch(_unit([[0, 1, 0]]), top_k=2)
+    assert found.numbers.tolist() == [1, 0]  # b by its whole row (1.0), a by its question (0.8)
+    assert found.scores == pytest.approx([1.0, 0.8], abs=1e-6)
+    assert [len(c) for c in store.search_batch(_unit([[0, 1, 0]]), top_k=0)] == [0]
+    assert store.search_batch(np.zeros((0, 3), dtype=np.float32), top_k=3) == []
 
 
 def test_evidence_gathers_each_candidate_grain_maxima():
@@ -55,7 +57,9 @@ def test_round_trip_keeps_rows_and_search(tmp_path: Path):
     assert loaded.vectors == pytest.approx(store.vectors)
     assert loaded.row_grain.tolist() == store.row_grain.tolist()
     query = _unit([[0.6, 0.8, 0]])
-    assert [n.tolist() for n in loaded.search_numbers(query, top_k=3)] == [[0, 2, 1]]  # c 0.81
+    [found] = loaded.search_batch(query, top_k=3)
+    assert found.numbers.tolist() == [0, 2, 1]  # c 0.81
+    assert isinstance(loaded.vectors, np.memmap)  # the rows are read from disk, not copied
 
 
 def test_corrupt_files_raise(tmp_path: Path):
