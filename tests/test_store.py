@@ -77,3 +77,43 @@ def test_build_rejects_rows_that_do_not_match():
         VectorStore.build(["a"], _unit([[1, 0], [0, 1]]), np.zeros(3), np.zeros(3))
     with pytest.raises(ValueError, match="passage by passage"):
         VectorStore.build(["a", "b"], _unit([[1, 0], [0, 1]]), np.array([1, 0]), np.zeros(2))
+
+
+def _clustered(rows: int, dimension: int = 32, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(20, dimension))
+    vectors = centres[rng.integers(0, 20, rows)] + 0.3 * rng.normal(size=(rows, dimension))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize("index_type", ["hnsw", "ivf-sq8", "ivf-pq"])
+def test_approximate_indexes_find_what_exact_search_finds(tmp_path: Path, index_type: str):
+    vectors = _clustered(3000)
+    ids = [f"p{n}" for n in range(3000)]
+    numbers, grains = np.arange(3000), np.full(3000, W)
+    exact = VectorStore.build(ids, vectors, numbers, grains, index_type="flat")
+    approximate = VectorStore.build(ids, vectors, numbers, grains, index_type=index_type)
+    assert approximate.index_type == index_type
+    approximate.save(tmp_path)
+    loaded = VectorStore.load(tmp_path)
+    assert loaded.index_type == index_type
+    queries = _clustered(50, seed=1)
+    recall = []
+    for want, got in zip(exact.search_batch(queries, 10), loaded.search_batch(queries, 10)):
+        recall.append(len(set(want.numbers) & set(got.numbers)) / 10)
+        # Approximate codes only propose: the scores returned are the exact cosines.
+        assert got.scores == pytest.approx(
+            vectors[got.numbers] @ queries[len(recall) - 1], abs=1e-5
+        )
+    assert np.mean(recall) >= (0.8 if index_type == "ivf-pq" else 0.9)
+
+
+def test_auto_picks_flat_for_small_stores_and_rejects_unknown_types():
+    from qabot.store import FLAT_MAX_ROWS, choose_index_type
+
+    assert _store().index_type == "flat"
+    assert choose_index_type(FLAT_MAX_ROWS) == "flat"
+    assert choose_index_type(FLAT_MAX_ROWS + 1) == "ivf-sq8"
+    assert choose_index_type(10, "hnsw") == "hnsw"
+    with pytest.raises(ValueError, match="not one of auto, flat"):
+        choose_index_type(10, "annoy")

@@ -48,13 +48,14 @@ _PARAMS_FILE = "store.json"
 
 INDEX_TYPES = ("auto", "flat", "hnsw", "ivf-sq8", "ivf-pq")
 """FAISS index kinds: exact ``flat``; approximate ``hnsw`` (a graph over float32 vectors) and
-``ivf-sq8``/``ivf-pq`` (clusters of 8-bit / product-quantised codes, 4x / 32x smaller);
+``ivf-sq8``/``ivf-pq`` (clusters of 8-bit / product-quantised codes, 4x / 16x smaller);
 ``auto`` picks ``flat`` up to `FLAT_MAX_ROWS` searchable rows and ``ivf-sq8`` beyond.
 Approximate candidates are re-scored exactly from the rows, so only recall is approximate."""
 FLAT_MAX_ROWS = 200_000
 """Searchable rows up to which an exact search is fast enough (bench/results/scale.md)."""
 DEFAULT_NPROBE = 48
 DEFAULT_EF_SEARCH = 128
+_REFINE = 4  # approximate searches propose this many times more rows, re-scored exactly
 
 
 @functools.cache
@@ -192,9 +193,9 @@ class VectorStore:
         if len(query_vectors) == 0 or top_k <= 0 or not len(self._searchable):
             return [no_candidates() for _ in range(len(query_vectors))]
         # Over-fetch so that top_k distinct passages survive the max over each one's rows.
-        wanted = min(len(self._searchable), top_k * self._most_searchable)
-        scores, found = self._search.search(query_vectors, wanted)
         exact = self.index_type == "flat"
+        wanted = top_k * self._most_searchable * (1 if exact else _REFINE)
+        scores, found = self._search.search(query_vectors, min(len(self._searchable), wanted))
         results = []
         for query, row_list, row_scores in zip(query_vectors, found, scores, strict=True):
             keep = row_list >= 0  # FAISS pads with -1 when it finds fewer rows
@@ -275,9 +276,11 @@ def _build_search(vectors: np.ndarray, index_type: str) -> tuple[object, dict]:
         index.hnsw.efConstruction = 80
         params["ef_search"] = DEFAULT_EF_SEARCH
     else:
-        # About 4 sqrt(n) clusters (FAISS's guidance), each trained on up to 64 rows per cluster.
-        nlist = int(min(65536, max(1, 4 * math.sqrt(rows), rows // 256 or 1)))
-        codes = "SQ8" if kind == "ivf-sq8" else f"PQ{_pq_parts(dimension)}x8"
+        # About 4 sqrt(n) clusters (FAISS's guidance), with the 39 training rows per cluster
+        # (and per PQ code) that FAISS asks for; trained on up to 64 rows per cluster.
+        nlist = int(max(1, min(65536, 4 * math.sqrt(rows), rows // 39)))
+        bits = 8 if rows >= 39 * 256 else 4
+        codes = "SQ8" if kind == "ivf-sq8" else f"PQ{_pq_parts(dimension)}x{bits}"
         index = faiss.index_factory(dimension, f"IVF{nlist},{codes}", faiss.METRIC_INNER_PRODUCT)
         params |= {"nlist": nlist, "nprobe": min(nlist, DEFAULT_NPROBE)}
         sample = np.random.default_rng(0).permutation(rows)[: 64 * nlist]
@@ -290,8 +293,9 @@ def _build_search(vectors: np.ndarray, index_type: str) -> tuple[object, dict]:
 
 
 def _pq_parts(dimension: int) -> int:
-    """Sub-quantizers of 8 bits for product quantisation: 8 dimensions each where it divides."""
-    for width in (8, 4, 2, 1):
+    """Sub-quantizers for product quantisation: 4 dimensions each where it divides (384-d: 96
+    bytes a vector, a quarter of SQ8's 384)."""
+    for width in (4, 2, 1):
         if dimension % width == 0:
             return dimension // width
     return dimension
