@@ -99,12 +99,11 @@ def test_approximate_indexes_find_what_exact_search_finds(tmp_path: Path, index_
     assert loaded.index_type == index_type
     queries = _clustered(50, seed=1)
     recall = []
-    for want, got in zip(exact.search_batch(queries, 10), loaded.search_batch(queries, 10)):
+    pairs = zip(exact.search_batch(queries, 10), loaded.search_batch(queries, 10), strict=True)
+    for query, (want, got) in zip(queries, pairs, strict=True):
         recall.append(len(set(want.numbers) & set(got.numbers)) / 10)
         # Approximate codes only propose: the scores returned are the exact cosines.
-        assert got.scores == pytest.approx(
-            vectors[got.numbers] @ queries[len(recall) - 1], abs=1e-5
-        )
+        assert got.scores == pytest.approx(vectors[got.numbers] @ query, abs=1e-5)
     assert np.mean(recall) >= (0.8 if index_type == "ivf-pq" else 0.9)
 
 
