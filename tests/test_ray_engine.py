@@ -28,9 +28,7 @@ SMALL_QUESTIONS = ["I forgot my password", "where do you work from", "what time 
 def local_ray():
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     # Loopback only: the tests may not reach the network, and need not.
-    ray.init(
-        num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1"
-    )
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
     yield
     ray.shutdown()
 
@@ -57,11 +55,10 @@ def test_ray_builds_answer_like_local_builds(
         (small, small_dir, SMALL_QUESTIONS),
     ):
         ray_dir = tmp_path / f"{corpus.name}-ray"
-        # No cache: every text goes through the Ray actors.
-        code = main(
-            ["index", str(corpus), "--index-dir", str(ray_dir), "--engine", "ray"]
-            + ["--embedding-cache", str(tmp_path / f"{corpus.name}-cache")]
-        )
+        # A fresh cache: every text goes through the Ray actors.
+        cache = tmp_path / f"{corpus.name}-cache"
+        args = ["--index-dir", str(ray_dir), "--engine", "ray", "--embedding-cache", str(cache)]
+        code = main(["index", str(corpus), *args])
         assert code == 0 and "Indexed" in capsys.readouterr().out
         local, distributed = load_index(local_dir), load_index(ray_dir)
         assert distributed.store.passage_ids == local.store.passage_ids
