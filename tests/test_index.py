@@ -292,3 +292,27 @@ def test_progress_is_asked_for_only_when_wanted(tmp_path: Path, fake_embedder):
     (corpus / "b.txt").write_text("Pears are sweet.", encoding="utf-8")
     ensure_index(corpus, index_dir, lambda name: fake_embedder, default_model="x", progress=True)
     assert fake_embedder.progress_calls == [False, True, True]
+
+
+def test_the_index_type_is_recorded_and_kept_on_load(tmp_path: Path, fake_embedder):
+    corpus = _corpus(tmp_path)
+    assert build_index(corpus, tmp_path / "auto", fake_embedder).manifest.index_type == "flat"
+    built = build_index(corpus, tmp_path / "hnsw", fake_embedder, index_type="hnsw")
+    assert built.manifest.index_type == "hnsw" == built.store.index_type
+    loaded = load_index(tmp_path / "hnsw")
+    assert loaded.store.index_type == "hnsw"
+    [found] = loaded.store.search_batch(fake_embedder.embed_batch(["Are apples red?"]), 2)
+    assert loaded.passages[found.numbers[0]].passage_id == "a.md#faq-0"
+    with pytest.raises(ValueError, match="not one of"):
+        build_index(corpus, tmp_path / "bad", fake_embedder, index_type="annoy")
+
+
+def test_numbering_that_disagrees_is_corrupt(tmp_path: Path, fake_embedder):
+    built = build_index(_corpus(tmp_path), tmp_path / "idx", fake_embedder)
+    data = tmp_path / "idx" / built.manifest.data_dir
+    for path in (data, data / "lexical", data / "lexical" / "ids.json"):
+        path.chmod(0o755)  # the data folder is read-only
+    (data / "lexical" / "ids.json").write_text(json.dumps(["a.md#faq-0", "a.md#0"]), "utf-8")
+    (data / "checksums.json").unlink()  # so the numbering check, not a checksum, catches it
+    with pytest.raises(IndexCorruptError, match="disagree"):
+        load_index(tmp_path / "idx")
