@@ -50,12 +50,12 @@ class SyntheticEmbedder:
         rng = np.random.default_rng(11)
         centres = rng.normal(size=(TOPICS, DIMENSION))
         topic = np.arange(VOCABULARY) % TOPICS
-        self.word_vectors = (centres[topic] + 1.2 * rng.normal(size=(VOCABULARY, DIMENSION))).astype(
-            np.float32
-        )
+        self.word_vectors = (
+            centres[topic] + 1.2 * rng.normal(size=(VOCABULARY, DIMENSION))
+        ).astype(np.float32)
         self.ids = {w: i for i, w in enumerate(vocabulary())}
 
-    def embed_batch(self, texts, *, progress=False, role="document"):  # noqa: ANN001, ANN201
+    def embed_batch(self, texts, *, progress=False, role="document"):
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         for start in range(0, len(texts), 8192):  # bounded memory at a million texts
             chunk = texts[start : start + 8192]
@@ -79,11 +79,17 @@ def make_corpus(path: Path, passages: int) -> list[str]:
         for n in range(passages):
             own = topic_words[n % TOPICS]
             picks = np.where(
-                rng.random(14) < 0.8, own[rng.integers(0, len(own), 14)], rng.integers(0, VOCABULARY, 14)
+                rng.random(14) < 0.8,
+                own[rng.integers(0, len(own), 14)],
+                rng.integers(0, VOCABULARY, 14),
             )
             sentence = " ".join(words[picks[:12]]).capitalize() + "."
             if n % 10 == 9:
-                row = {"id": f"f{n}", "question": " ".join(words[picks[12:]]) + "?", "answer": sentence}
+                row = {
+                    "id": f"f{n}",
+                    "question": " ".join(words[picks[12:]]) + "?",
+                    "answer": sentence,
+                }
             else:
                 row = {"id": f"d{n}", "title": f"Note {n}", "text": sentence}
             out.write(json.dumps(row) + "\n")
@@ -138,7 +144,10 @@ def serve(index_dir: Path, question_file: Path) -> dict:
         merged = np.concatenate([best, scores], axis=1)
         merged_rows = np.concatenate([best_rows, np.broadcast_to(rows, scores.shape)], axis=1)
         top = np.argsort(-merged, axis=1)[:, :10]
-        best, best_rows = np.take_along_axis(merged, top, 1), np.take_along_axis(merged_rows, top, 1)
+        best, best_rows = (
+            np.take_along_axis(merged, top, 1),
+            np.take_along_axis(merged_rows, top, 1),
+        )
     # Passages, not rows: the exact top 10 distinct passages are taken from the top rows.
     found = store.search_batch(queries, 10)
     recall = []
