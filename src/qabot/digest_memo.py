@@ -42,7 +42,7 @@ class DigestMemo:
             stat = file.stat()
         except OSError:
             return file_digest(file)
-        key = str(file.resolve())
+        key = str(file)  # corpus files come from a resolved corpus path already
         entry = self._entries.get(key)
         if entry is not None:
             size, mtime_ns, recorded, digest = entry
