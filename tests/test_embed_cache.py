@@ -152,3 +152,13 @@ def test_check_fresh_uses_the_memo_and_still_sees_changes(tmp_path: Path):
     (corpus / "doc02.txt").write_text("New words.", encoding="utf-8")
     with pytest.raises(StaleIndexError):
         check_fresh(load_index(tmp_path / "idx").manifest, corpus, index_dir=tmp_path / "idx")
+
+
+def test_a_model_name_reused_with_another_dimension_is_not_mixed_up(tmp_path: Path):
+    wide, narrow = FakeEmbedder(64), FakeEmbedder(32)
+    cached_embed(["a b"], wide, _cache(tmp_path, wide))
+    vectors = cached_embed(["a b"], narrow, _cache(tmp_path, narrow))
+    assert vectors.shape == (1, 32) and narrow.calls == [1]
+    cache = _cache(tmp_path, wide)
+    cached_embed(["a b"], wide, cache)
+    assert cache.embedded == 0  # the other width's shard was skipped, not removed

@@ -170,7 +170,7 @@ def _write_shard(folder: Path, records: np.ndarray) -> None:
 
 
 def _read_shard(path: Path, dimension: int) -> np.ndarray | None:
-    """A shard's records, or None (and the file removed) when it is damaged or foreign."""
+    """A shard's records; None when it is damaged (then removed) or of another dimension."""
     try:
         data = path.read_bytes()
     except OSError:
@@ -179,13 +179,13 @@ def _read_shard(path: Path, dimension: int) -> np.ndarray | None:
         if _digest(data) != path.stem.removeprefix(_PREFIX):
             raise ValueError("digest mismatch")
         records = np.load(io.BytesIO(data), allow_pickle=False)
-        if records.dtype != _record_type(dimension) or records.ndim != 1:
-            raise ValueError(f"unexpected records {records.dtype}")
-        return records
     except (ValueError, OSError, EOFError):
         with contextlib.suppress(OSError):
             path.unlink()
         return None
+    if records.dtype != _record_type(dimension) or records.ndim != 1:
+        return None  # sound, but of another width: a model name reused for another model
+    return records
 
 
 def cached_embed(
