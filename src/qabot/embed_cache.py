@@ -136,15 +136,17 @@ class EmbeddingCache:
 
     def _compact(self, shards: list[Path], dimension: int) -> None:
         """Merge the shards into one (first copy of each text wins), then remove them."""
-        parts = [r for r in (_read_shard(s, dimension) for s in shards) if r is not None]
-        if not parts:
+        read = {s: _read_shard(s, dimension) for s in shards}
+        parts = {s: r for s, r in read.items() if r is not None}  # other widths stay as they are
+        if len(parts) < 2:
             return
-        merged = np.concatenate(parts)
+        merged = np.concatenate(list(parts.values()))
         _, first = np.unique(merged["hash"], return_index=True)
         with contextlib.suppress(OSError):
-            _write_shard(self.folder, merged[np.sort(first)])
-            for shard in shards:
-                shard.unlink(missing_ok=True)
+            kept = _write_shard(self.folder, merged[np.sort(first)])
+            for shard in parts:
+                if shard != kept:
+                    shard.unlink(missing_ok=True)
 
 
 def _record_type(dimension: int) -> np.dtype:
@@ -155,18 +157,20 @@ def _digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def _write_shard(folder: Path, records: np.ndarray) -> None:
-    """Write ``records`` as ``shard-<digest of its bytes>.npy``, atomically."""
+def _write_shard(folder: Path, records: np.ndarray) -> Path:
+    """Write ``records`` as ``shard-<digest of its bytes>.npy``, atomically; its path."""
     fd, tmp = tempfile.mkstemp(prefix=f".{_PREFIX}", suffix=".npy", dir=folder)
     try:
         with os.fdopen(fd, "wb") as out:
             np.save(out, records, allow_pickle=False)
         data = Path(tmp).read_bytes()
         os.chmod(tmp, 0o644)  # other users of a shared cache read it
-        os.replace(tmp, folder / f"{_PREFIX}{_digest(data)}.npy")
+        path = folder / f"{_PREFIX}{_digest(data)}.npy"
+        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
 
 
 def _read_shard(path: Path, dimension: int) -> np.ndarray | None:
