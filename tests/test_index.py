@@ -256,7 +256,7 @@ def test_old_data_and_stale_staging_folders_are_removed(tmp_path: Path, fake_emb
     # With no grace period, the first folder (retired by the second build) goes now.
     third = build_index(corpus, index_dir, fake_embedder, retain_seconds=0).manifest
     assert sorted(p.name for p in index_dir.iterdir() if p.is_dir()) == sorted(
-        [running.name, second.data_dir, third.data_dir]
+        [running.name, second.data_dir, third.data_dir, "cache"]
     )
 
 
@@ -287,8 +287,32 @@ def test_an_index_written_with_a_context_field_still_loads(tmp_path: Path, fake_
 
 def test_progress_is_asked_for_only_when_wanted(tmp_path: Path, fake_embedder):
     corpus, index_dir = _corpus(tmp_path), tmp_path / "idx"
-    build_index(corpus, index_dir, fake_embedder)
-    build_index(corpus, index_dir, fake_embedder, progress=True)
+    build_index(corpus, index_dir, fake_embedder, cache_dir=None)
+    build_index(corpus, index_dir, fake_embedder, progress=True, cache_dir=None)
     (corpus / "b.txt").write_text("Pears are sweet.", encoding="utf-8")
     ensure_index(corpus, index_dir, lambda name: fake_embedder, default_model="x", progress=True)
     assert fake_embedder.progress_calls == [False, True, True]
+
+
+def test_the_index_type_is_recorded_and_kept_on_load(tmp_path: Path, fake_embedder):
+    corpus = _corpus(tmp_path)
+    assert build_index(corpus, tmp_path / "auto", fake_embedder).manifest.index_type == "flat"
+    built = build_index(corpus, tmp_path / "hnsw", fake_embedder, index_type="hnsw")
+    assert built.manifest.index_type == "hnsw" == built.store.index_type
+    loaded = load_index(tmp_path / "hnsw")
+    assert loaded.store.index_type == "hnsw"
+    [found] = loaded.store.search_batch(fake_embedder.embed_batch(["Are apples red?"]), 2)
+    assert loaded.passages[found.numbers[0]].passage_id == "a.md#faq-0"
+    with pytest.raises(ValueError, match="not one of"):
+        build_index(corpus, tmp_path / "bad", fake_embedder, index_type="annoy")
+
+
+def test_numbering_that_disagrees_is_corrupt(tmp_path: Path, fake_embedder):
+    built = build_index(_corpus(tmp_path), tmp_path / "idx", fake_embedder)
+    data = tmp_path / "idx" / built.manifest.data_dir
+    for path in (data, data / "lexical", data / "lexical" / "ids.json"):
+        path.chmod(0o755)  # the data folder is read-only
+    (data / "lexical" / "ids.json").write_text(json.dumps(["a.md#faq-0", "a.md#0"]), "utf-8")
+    (data / "checksums.json").unlink()  # so the numbering check, not a checksum, catches it
+    with pytest.raises(IndexCorruptError, match="disagree"):
+        load_index(tmp_path / "idx")

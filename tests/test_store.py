@@ -26,13 +26,15 @@ def _store() -> VectorStore:
 def test_search_ranks_passages_by_whole_and_question_rows_only():
     store = _store()
     # Row 4 (b's second sentence) is the exact match, but sentences are not searched.
-    [numbers] = store.search_numbers(_unit([[0, 0, 1]]), top_k=5)
+    [found] = store.search_batch(_unit([[0, 0, 1]]), top_k=5)
     # c 0.58, then a and b (tied at 0.0): each passage once, never a -1 padding row
-    assert numbers[0] == 2 and sorted(numbers[1:].tolist()) == [0, 1]
-    [numbers] = store.search_numbers(_unit([[0, 1, 0]]), top_k=2)
-    assert numbers.tolist() == [1, 0]  # b by its whole row (1.0), a by its question row (0.8)
-    assert [n.tolist() for n in store.search_numbers(_unit([[0, 1, 0]]), top_k=0)] == [[]]
-    assert store.search_numbers(np.zeros((0, 3), dtype=np.float32), top_k=3) == []
+    assert found.numbers[0] == 2 and sorted(found.numbers[1:].tolist()) == [0, 1]
+    assert found.scores == pytest.approx([1 / np.sqrt(3), 0.0, 0.0], abs=1e-6)
+    [found] = store.search_batch(_unit([[0, 1, 0]]), top_k=2)
+    assert found.numbers.tolist() == [1, 0]  # b by its whole row (1.0), a by its question (0.8)
+    assert found.scores == pytest.approx([1.0, 0.8], abs=1e-6)
+    assert [len(c) for c in store.search_batch(_unit([[0, 1, 0]]), top_k=0)] == [0]
+    assert store.search_batch(np.zeros((0, 3), dtype=np.float32), top_k=3) == []
 
 
 def test_evidence_gathers_each_candidate_grain_maxima():
@@ -55,7 +57,9 @@ def test_round_trip_keeps_rows_and_search(tmp_path: Path):
     assert loaded.vectors == pytest.approx(store.vectors)
     assert loaded.row_grain.tolist() == store.row_grain.tolist()
     query = _unit([[0.6, 0.8, 0]])
-    assert [n.tolist() for n in loaded.search_numbers(query, top_k=3)] == [[0, 2, 1]]  # c 0.81
+    [found] = loaded.search_batch(query, top_k=3)
+    assert found.numbers.tolist() == [0, 2, 1]  # c 0.81
+    assert isinstance(loaded.vectors, np.memmap)  # the rows are read from disk, not copied
 
 
 def test_corrupt_files_raise(tmp_path: Path):
@@ -73,3 +77,42 @@ def test_build_rejects_rows_that_do_not_match():
         VectorStore.build(["a"], _unit([[1, 0], [0, 1]]), np.zeros(3), np.zeros(3))
     with pytest.raises(ValueError, match="passage by passage"):
         VectorStore.build(["a", "b"], _unit([[1, 0], [0, 1]]), np.array([1, 0]), np.zeros(2))
+
+
+def _clustered(rows: int, dimension: int = 32, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(20, dimension))
+    vectors = centres[rng.integers(0, 20, rows)] + 0.3 * rng.normal(size=(rows, dimension))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize("index_type", ["hnsw", "ivf-sq8", "ivf-pq"])
+def test_approximate_indexes_find_what_exact_search_finds(tmp_path: Path, index_type: str):
+    vectors = _clustered(3000)
+    ids = [f"p{n}" for n in range(3000)]
+    numbers, grains = np.arange(3000), np.full(3000, W)
+    exact = VectorStore.build(ids, vectors, numbers, grains, index_type="flat")
+    approximate = VectorStore.build(ids, vectors, numbers, grains, index_type=index_type)
+    assert approximate.index_type == index_type
+    approximate.save(tmp_path)
+    loaded = VectorStore.load(tmp_path)
+    assert loaded.index_type == index_type
+    queries = _clustered(50, seed=1)
+    recall = []
+    pairs = zip(exact.search_batch(queries, 10), loaded.search_batch(queries, 10), strict=True)
+    for query, (want, got) in zip(queries, pairs, strict=True):
+        recall.append(len(set(want.numbers) & set(got.numbers)) / 10)
+        # Approximate codes only propose: the scores returned are the exact cosines.
+        assert got.scores == pytest.approx(vectors[got.numbers] @ query, abs=1e-5)
+    assert np.mean(recall) >= (0.8 if index_type == "ivf-pq" else 0.9)
+
+
+def test_auto_picks_flat_for_small_stores_and_rejects_unknown_types():
+    from qabot.store import FLAT_MAX_ROWS, choose_index_type
+
+    assert _store().index_type == "flat"
+    assert choose_index_type(FLAT_MAX_ROWS) == "flat"
+    assert choose_index_type(FLAT_MAX_ROWS + 1) == "ivf-sq8"
+    assert choose_index_type(10, "hnsw") == "hnsw"
+    with pytest.raises(ValueError, match="not one of auto, flat"):
+        choose_index_type(10, "annoy")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -112,22 +112,25 @@ def _is_index_manifest(path: Path) -> bool:
         return False
 
 
-def corpus_fingerprint(path: Path) -> str:
+def corpus_fingerprint(path: Path, *, digest: Callable[[Path], bytes] | None = None) -> str:
     """A hash of every supported file's relative path and bytes, and of the alternates file:
-    changes when the corpus does."""
+    changes when the corpus does. ``digest`` gives a file's SHA-256 (`qabot.digest_memo`
+    remembers them); by default each file is read."""
+    digest_of = digest or file_digest
     path = Path(path)
     root = path.parent if path.is_file() else path
-    digest = hashlib.sha256()
+    whole = hashlib.sha256()
     for file in corpus_files(path):
-        digest.update(file.relative_to(root).as_posix().encode())
-        digest.update(_file_digest(file))
+        whole.update(file.relative_to(root).as_posix().encode())
+        whole.update(digest_of(file))
     alternates = alternates_path(path)
     if alternates.exists():
-        digest.update(b"\x00alternates\x00" + _file_digest(alternates))
-    return digest.hexdigest()
+        whole.update(b"\x00alternates\x00" + digest_of(alternates))
+    return whole.hexdigest()
 
 
-def _file_digest(file: Path) -> bytes:
+def file_digest(file: Path) -> bytes:
+    """A file's SHA-256 (of ``<unreadable>`` when it cannot be read)."""
     try:
         return hashlib.sha256(file.read_bytes()).digest()
     except OSError:

@@ -9,6 +9,7 @@ Hierarchy::
     ├── CorpusError              the corpus cannot be read at all
     │   └── EmptyCorpusError     nothing indexable was found
     ├── ModelError               the embedding (or reranking) model cannot be loaded or is wrong
+    ├── EngineError              the distributed embedding engine (Ray) is missing or unreachable
     ├── QabotIndexError          base for problems with an index folder
     │   ├── IndexNotFoundError   no index in the folder
     │   ├── IndexCorruptError    files missing, unreadable or inconsistent
@@ -38,6 +39,10 @@ class EmptyCorpusError(CorpusError):
 
 class ModelError(QabotError):
     """The embedding model, or the reranker, cannot be loaded."""
+
+
+class EngineError(QabotError):
+    """The distributed embedding engine (Ray) is not installed or cannot be reached."""
 
 
 class QabotIndexError(QabotError):

@@ -2,7 +2,8 @@
 
 Every passage owns rows tagged by grain (`qabot.evidence`), stored passage by passage and, within
 a passage, in grain order (`Passage.grain_texts`). Identical texts are embedded once, in one
-batch: the sentences add nothing to the cost of a question, only to that of a build.
+batch, through the embedding cache (`qabot.embed_cache`): the sentences add nothing to the cost
+of a question, only to that of a build.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from qabot.chunking import Passage
-from qabot.embedding import Embedder
 from qabot.lexical import LexicalIndex
 
 
@@ -27,14 +27,6 @@ def grain_rows(passages: Sequence[Passage]) -> tuple[np.ndarray, np.ndarray, lis
             grain.append(row_grain)
             text.append(row_text)
     return np.array(owner, dtype=np.int32), np.array(grain, dtype=np.int8), text
-
-
-def embed_texts(texts: Sequence[str], embedder: Embedder, *, progress: bool = False) -> np.ndarray:
-    """Vectors of ``texts`` in one batch, each distinct text embedded once."""
-    unique = list(dict.fromkeys(texts))
-    position = {t: i for i, t in enumerate(unique)}
-    vectors = np.asarray(embedder.embed_batch(unique, progress=progress), dtype=np.float32)
-    return vectors[[position[t] for t in texts]]
 
 
 def faq_question_index(passages: Sequence[Passage]) -> LexicalIndex | None:

@@ -27,9 +27,12 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from qabot.atomic import write_json_atomic
+from qabot.candidates import check_numbering
 from qabot.chunking import DEFAULT_MAX_CHARS, Passage, chunk_documents, with_alternates
 from qabot.confidence import ConfidenceModel, default_model
 from qabot.corpus import Corpus, corpus_fingerprint, load_corpus
+from qabot.digest_memo import memo_path, remembered_fingerprint
+from qabot.embed_cache import DEFAULT_CACHE_DIR, cached_embed, document_cache
 from qabot.embedding import Embedder
 from qabot.errors import (
     EmptyCorpusError,
@@ -40,7 +43,7 @@ from qabot.errors import (
     StaleIndexError,
 )
 from qabot.evidence import GRAINS
-from qabot.grains import embed_texts, faq_question_index, grain_rows
+from qabot.grains import faq_question_index, grain_rows
 from qabot.index_folder import (
     DEFAULT_RETAIN_SECONDS,
     commit_lock,
@@ -84,6 +87,8 @@ class IndexManifest:
     grains: tuple[str, ...] = GRAINS
     confidence: dict = field(default_factory=dict)
     retain_seconds: float = DEFAULT_RETAIN_SECONDS
+    embedding_cache: str = ""  # the cache folder, relative to the index folder; "" for none
+    index_type: str = "flat"  # the FAISS index kind (`qabot.store.INDEX_TYPES`)
 
     def to_dict(self) -> dict:
         return {**asdict(self), "problems": list(self.problems), "grains": list(self.grains)}
@@ -117,6 +122,8 @@ def build_index(
     progress: bool = False,
     confidence: ConfidenceModel | None = None,
     retain_seconds: float = DEFAULT_RETAIN_SECONDS,
+    cache_dir: Path | str | None = DEFAULT_CACHE_DIR,
+    index_type: str = "auto",
 ) -> Index:
     """Read the corpus, chunk it, embed its grain rows and save a new index atomically.
 
@@ -125,6 +132,9 @@ def build_index(
     its version and fingerprint are recorded in the manifest.
     ``retain_seconds`` (recorded in the manifest) is how long a replaced data folder is kept
     for readers still loading it; later commits remove it once that time has passed.
+    ``cache_dir`` (relative to ``index_dir`` unless absolute; None for none) holds embedded
+    texts between builds, so a rebuild embeds only new or changed texts (`qabot.embed_cache`).
+    ``index_type`` is the FAISS index kind (`qabot.store.INDEX_TYPES`; ``auto`` by size).
 
     Raises:
         CorpusError / EmptyCorpusError: the corpus cannot be read or yields no passages.
@@ -137,9 +147,10 @@ def build_index(
     if not passages:
         raise EmptyCorpusError(f"Corpus {str(corpus_path)!r} yielded no passages to index.")
     row_passage, row_grain, texts = grain_rows(passages)
-    vectors = embed_texts(texts, embedder, progress=progress)
+    cache = document_cache(index_dir, cache_dir, embedder)
+    vectors = cached_embed(texts, embedder, cache, progress=progress)
     ids = [p.passage_id for p in passages]
-    store = VectorStore.build(ids, vectors, row_passage, row_grain)
+    store = VectorStore.build(ids, vectors, row_passage, row_grain, index_type=index_type)
     lexical = LexicalIndex.build(ids, [p.keyword_text() for p in passages])
     faq_lexical = faq_question_index(passages)
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -152,6 +163,8 @@ def build_index(
         problems=(*manifest.problems, *problems),
         confidence={"version": confidence.version, "sha256": confidence.fingerprint()},
         retain_seconds=retain_seconds,
+        embedding_cache="" if cache_dir is None else str(cache_dir),
+        index_type=store.index_type,
     )
     # The commit: one build at a time renames its data in, swaps the manifest and clears the old
     # data, so that two builds (say `serve` and `ask`) never delete each other's folder.
@@ -159,6 +172,7 @@ def build_index(
         os.rename(staging, index_dir / data_dir)
         write_json_atomic(index_dir / MANIFEST_FILE, manifest.to_dict())
         retire_old_data(index_dir, keep=data_dir, retain_seconds=retain_seconds)
+    store = VectorStore.load(index_dir / data_dir)  # memory-mapped: the vectors held once
     by_id = {p.passage_id: p for p in passages}
     return Index(index_dir, manifest, tuple(passages), store, lexical, faq_lexical, by_id)
 
@@ -283,11 +297,12 @@ def load_index(index_dir: Path | str, *, model: str | None = None) -> Index:
     faq = any(p.kind == "faq" for p in passages)
     faq_lexical = LexicalIndex.load(data / _FAQ_LEXICAL_DIR) if faq else None
     by_id = {p.passage_id: p for p in passages}
+    ids = [p.passage_id for p in passages]
     if (
         store.dimension != manifest.dimension
         or len(store) != manifest.rows
-        or store.passage_ids != tuple(by_id)
-        or lexical.ids != tuple(by_id)
+        or len(by_id) != len(ids)
+        or not check_numbering(ids, store.passage_ids, lexical.ids)
     ):
         raise IndexCorruptError(
             f"Index files in {str(index_dir)!r} disagree with each other.",
@@ -296,14 +311,24 @@ def load_index(index_dir: Path | str, *, model: str | None = None) -> Index:
     return Index(index_dir, manifest, passages, store, lexical, faq_lexical, by_id)
 
 
-def check_fresh(manifest: IndexManifest, corpus_path: Path | str) -> None:
-    """Raise `StaleIndexError` when the corpus changed since the index was built."""
+def check_fresh(
+    manifest: IndexManifest, corpus_path: Path | str, *, index_dir: Path | str | None = None
+) -> None:
+    """Raise `StaleIndexError` when the corpus changed since the index was built.
+
+    Given the ``index_dir``, files whose size and mtime are unchanged since the last check are
+    not read again (`qabot.digest_memo`, kept in the index's embedding cache folder).
+    """
     corpus_path = Path(corpus_path).resolve()
     if str(corpus_path) != manifest.corpus_path:
         raise StaleIndexError(
             f"Index was built from {manifest.corpus_path!r}, not {str(corpus_path)!r}."
         )
-    if corpus_fingerprint(corpus_path) != manifest.corpus_fingerprint:
+    memo = memo_path(index_dir, manifest.embedding_cache) if index_dir is not None else None
+    fingerprint = (
+        remembered_fingerprint(corpus_path, memo) if memo else corpus_fingerprint(corpus_path)
+    )
+    if fingerprint != manifest.corpus_fingerprint:
         raise StaleIndexError(f"Corpus {str(corpus_path)!r} changed since the index was built.")
 
 

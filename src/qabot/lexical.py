@@ -1,7 +1,13 @@
 """Keyword scoring with bm25s (English stopwords, Snowball stemming), beside the vectors.
 
 Keyword search catches what a small embedding model misses: rare names, numbers, codes and
-domain terms. Passage ids go in and come out; bm25s row numbers never leave this module.
+domain terms. Rows are numbered in the order of ``ids`` (for the passage index, passage numbers:
+`qabot.candidates`).
+
+A question is scored from bm25s's precomputed sparse matrix (one column of row scores per token):
+only the posting lists of the question's own tokens are read and summed, in token order as bm25s
+does, so the scores are bm25s's to the bit, yet no question ever costs a vector as long as the
+corpus. A loaded index is memory-mapped: replicas share its pages.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qabot.candidates import Candidates, no_candidates
 from qabot.errors import IndexCorruptError
 
 DEFAULT_K1 = 1.2
@@ -78,21 +85,58 @@ class LexicalIndex:
         vocab = getattr(self._bm25, "vocab_dict", None) or {}
         return frozenset(t for t in vocab if t and t != _EMPTY)
 
-    def scores_batch(self, queries: Sequence[str]) -> np.ndarray:
-        """BM25 score of every passage for every query, shape ``(len(queries), len(ids))``."""
-        scores = np.zeros((len(queries), len(self.ids)), dtype=np.float32)
-        for row, tokens in enumerate(tokenize(queries)):
-            if tokens:
-                scores[row] = self._bm25.get_scores(tokens)
-        return scores
+    def matches(self, query: str) -> Candidates:
+        """Every row sharing a token with ``query``, by row number, with its BM25 score."""
+        vocab = getattr(self._bm25, "vocab_dict", None) or {}
+        token_ids = [vocab[t] for t in tokenize([query])[0] if t in vocab]
+        if not token_ids:
+            return no_candidates()
+        matrix = self._bm25.scores
+        indptr, indices, data = matrix["indptr"], matrix["indices"], matrix["data"]
+        spans = [(int(indptr[t]), int(indptr[t + 1])) for t in token_ids]
+        rows = np.concatenate([indices[a:b] for a, b in spans])
+        numbers, slot = np.unique(rows, return_inverse=True)
+        scores = np.zeros(len(numbers), dtype=data.dtype)
+        # np.add.at sums in order, token after token, exactly as bm25s's own scoring loop.
+        np.add.at(scores, slot, np.concatenate([data[a:b] for a, b in spans]))
+        return Candidates(numbers.astype(np.int64), scores)
 
-    def search_batch(self, queries: Sequence[str], top_k: int) -> list[list[tuple[str, float]]]:
-        """The ``top_k`` best (passage id, score) pairs per query; zero scores are dropped."""
+    def search_batch(self, queries: Sequence[str], top_k: int) -> list[Candidates]:
+        """The ``top_k`` best rows per query, best first (ties by row); zero scores dropped."""
         results = []
-        for row in self.scores_batch(queries):
-            order = np.argsort(-row, kind="stable")[:top_k]
-            results.append([(self.ids[i], float(row[i])) for i in order if row[i] > 0])
+        for query in queries:
+            found = self.matches(query)
+            order = np.lexsort((found.numbers, -found.scores))[: max(top_k, 0)]
+            order = order[found.scores[order] > 0]
+            results.append(Candidates(found.numbers[order], found.scores[order]))
         return results
+
+    def score_batch(
+        self, queries: Sequence[str], numbers: Sequence[np.ndarray]
+    ) -> list[np.ndarray]:
+        """BM25 of each query on the rows ``numbers[i]`` (0 where no token is shared)."""
+        results = []
+        for query, wanted in zip(queries, numbers, strict=True):
+            found, wanted = self.matches(query), np.asarray(wanted, dtype=np.int64)
+            if not len(found):
+                results.append(np.zeros(len(wanted), dtype=np.float32))
+                continue
+            at = np.minimum(np.searchsorted(found.numbers, wanted), len(found) - 1)
+            hit = found.numbers[at] == wanted
+            results.append(np.where(hit, found.scores[at], 0).astype(np.float32))
+        return results
+
+    def scores_batch(self, queries: Sequence[str]) -> np.ndarray:
+        """BM25 of every row for every query, ``(len(queries), len(ids))``.
+
+        For research scripts over small corpora (``bench/``); retrieval never builds this
+        matrix, it uses `search_batch` and `score_batch`.
+        """
+        scores = np.zeros((len(queries), len(self.ids)), dtype=np.float32)
+        for row, query in enumerate(queries):
+            found = self.matches(query)
+            scores[row, found.numbers] = found.scores
+        return scores
 
     def save(self, directory: Path) -> None:
         """Write the bm25s files and the id list into ``directory``."""
@@ -107,7 +151,7 @@ class LexicalIndex:
 
         try:
             ids = json.loads((directory / _IDS_FILE).read_text(encoding="utf-8"))
-            bm25 = bm25s.BM25.load(str(directory), show_progress=False)
+            bm25 = bm25s.BM25.load(str(directory), mmap=True, show_progress=False)
         except (OSError, ValueError, KeyError) as exc:
             raise IndexCorruptError(f"Keyword index in {directory} is unreadable: {exc}") from exc
         return cls(ids, bm25)

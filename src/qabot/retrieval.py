@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qabot.candidates import Candidates
 from qabot.chunking import Passage, split_sentences
 from qabot.embedding import Embedder
 from qabot.evidence import DEFAULT_FUSION, Fusion, best_sentence_row
@@ -115,45 +116,41 @@ class Retriever:
         """The ``top_k`` best hits for each question, best first (fewer if the index is small)."""
         if not questions:
             return []
-        # Passages are handled by number (their position in index.passages, which the store
-        # and the keyword index share), so each question's candidates are scored in one go.
+        # Passages are handled by number (`qabot.candidates`): the store and the keyword index
+        # each propose their best `pool`, and only the union of those is scored.
         pool = max(top_k, self.candidates)
         query_vectors = self.embedder.embed_batch(list(questions), role="query")
-        dense_numbers = self.index.store.search_numbers(query_vectors, pool)
-        keyword_scores = self.index.lexical.scores_batch(questions)
+        dense = self.index.store.search_batch(query_vectors, pool)
+        keyword = self.index.lexical.search_batch(questions, pool)
+        candidates = [
+            self._candidates(question, dense[q], keyword[q]) for q, question in enumerate(questions)
+        ]
+        keyword_scores = self.index.lexical.score_batch(questions, [c for c, _ in candidates])
         return [
-            self._rank(question, query_vectors[q], dense_numbers[q], keyword_scores[q], pool, top_k)
-            for q, question in enumerate(questions)
+            self._rank(query_vectors[q], *candidates[q], keyword_scores[q], top_k)
+            for q in range(len(questions))
         ]
 
     def _candidates(
-        self, question: str, dense_numbers: np.ndarray, keyword_row: np.ndarray, pool: int
+        self, question: str, dense: Candidates, keyword: Candidates
     ) -> tuple[np.ndarray, np.ndarray]:
         """The union of dense, keyword and verbatim candidates, and the verbatim ones."""
-        if pool < len(keyword_row):
-            keyword_numbers = np.argpartition(-keyword_row, pool - 1)[:pool]
-        else:
-            keyword_numbers = np.arange(len(keyword_row))
-        keyword_numbers = keyword_numbers[keyword_row[keyword_numbers] > 0]
         forced = np.array(
             self._faq_by_question.get(normalise_question(question), []), dtype=np.int64
         )
-        candidates = np.unique(np.concatenate([dense_numbers, keyword_numbers, forced]))
+        candidates = np.unique(np.concatenate([dense.numbers, keyword.numbers, forced]))
         return candidates.astype(np.int64), forced
 
     def _rank(
         self,
-        question: str,
         query_vector: np.ndarray,
-        dense_numbers: np.ndarray,
-        keyword_row: np.ndarray,
-        pool: int,
+        candidates: np.ndarray,
+        forced: np.ndarray,
+        keyword: np.ndarray,
         top_k: int,
     ) -> list[Hit]:
-        candidates, forced = self._candidates(question, dense_numbers, keyword_row, pool)
         evidence = self.index.store.evidence(query_vector, candidates)
         is_faq = self._is_faq[candidates]
-        keyword = keyword_row[candidates]
         fused = self.fusion.fuse(evidence.grains, is_faq, keyword)
         dense = self.fusion.dense(evidence.grains, is_faq)
         rank = fused.copy()

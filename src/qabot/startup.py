@@ -140,7 +140,7 @@ def _load_current(
         index = load_index(index_dir, model=model)
         check_settings(index.manifest, max_chars=max_chars)
         if Path(corpus_path).exists():
-            check_fresh(index.manifest, corpus_path)
+            check_fresh(index.manifest, corpus_path, index_dir=index.index_dir)
         else:
             log(f"Corpus {str(corpus_path)!r} is not here; serving the index as it was built.")
         return index, ""

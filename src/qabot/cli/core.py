@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 
 from qabot.answering import ANSWER_KEYS, DEFAULT_ALTERNATIVES
@@ -14,6 +15,7 @@ from qabot.cli.wiring import (
     add_reranker_option,
     command,
     default_threshold,
+    env,
     finite_float,
     load_embedder,
     log,
@@ -21,8 +23,10 @@ from qabot.cli.wiring import (
     open_answerer,
     positive_int,
 )
+from qabot.embed_cache import DEFAULT_CACHE_DIR
 from qabot.embedding import DEFAULT_MODEL
 from qabot.errors import QuestionError
+from qabot.store import FLAT_MAX_ROWS, INDEX_TYPES
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -30,20 +34,35 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     Reads .txt, .md, .html, .pdf, and .jsonl/.jsonl.gz/.csv rows (FAQ entries with
     question+answer, or documents with title+text). Files that cannot be read are listed and
-    skipped; the previous index stays in place until the new one is complete.
+    skipped; the previous index stays in place until the new one is complete. Texts embedded
+    by an earlier build are taken from the embedding cache, so a rebuild embeds only changes.
 
     Examples:
       qabot index
       qabot index docs/ --index-dir /tmp/docs-index
       qabot index faq.csv --model /models/all-mpnet-base-v2
+      qabot index docs/ --engine ray --ray-address ray://head:10001
+      qabot index docs/ --embedding-cache /shared/qabot-cache --index-type hnsw
     """
     from qabot.index import build_index
 
     model = args.model or DEFAULT_MODEL
     embedder = load_embedder(model)
-    log(f"Indexing {args.corpus} with {model} ...")
+    if args.engine == "ray":
+        from qabot.ray_embedding import RayEmbedder
+
+        embedder = RayEmbedder(
+            embedder.name, dimension=embedder.dimension, address=args.ray_address
+        )
+    log(f"Indexing {args.corpus} with {model} ({args.engine}) ...")
     index = build_index(
-        args.corpus, args.index_dir, embedder, max_chars=args.max_chars, progress=True
+        args.corpus,
+        args.index_dir,
+        embedder,
+        max_chars=args.max_chars,
+        progress=True,
+        cache_dir=args.embedding_cache or DEFAULT_CACHE_DIR,
+        index_type=args.index_type,
     )
     for problem in index.manifest.problems:
         log(f"skipped: {problem}")
@@ -170,6 +189,33 @@ def register(subparsers) -> None:
         type=positive_int,
         default=DEFAULT_MAX_CHARS,
         help=f"longest passage, in characters, before splitting at sentences (default {DEFAULT_MAX_CHARS})",
+    )
+    index.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default=env("QABOT_ENGINE", "local"),
+        help="where texts are embedded: this process, or a Ray cluster (pip install "
+        "'qabot[ray]') (default: $QABOT_ENGINE or local)",
+    )
+    index.add_argument(
+        "--ray-address",
+        default=os.environ.get("RAY_ADDRESS") or None,
+        help="Ray cluster to embed on, e.g. ray://head:10001 (default: $RAY_ADDRESS, else a "
+        "local Ray)",
+    )
+    index.add_argument(
+        "--index-type",
+        choices=INDEX_TYPES,
+        default=env("QABOT_INDEX_TYPE", "auto"),
+        help="FAISS index: exact flat, or approximate hnsw / ivf-sq8 / ivf-pq (default: "
+        f"$QABOT_INDEX_TYPE or auto: flat up to {FLAT_MAX_ROWS:,} rows, then ivf-sq8)",
+    )
+    index.add_argument(
+        "--embedding-cache",
+        default=os.environ.get("QABOT_EMBEDDING_CACHE") or None,
+        metavar="DIR",
+        help="folder of embedded texts reused between builds, shareable between indexes "
+        f"(default: $QABOT_EMBEDDING_CACHE or INDEX_DIR/{DEFAULT_CACHE_DIR})",
     )
 
     ask = command(subparsers, "ask", cmd_ask, "answer a question")

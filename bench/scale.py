@@ -1,0 +1,198 @@
+"""Scale: build time, serving RSS, per-question latency and recall@10 at 10k to 1M passages.
+
+    PYTHONPATH=src .venv/bin/python bench/scale.py --passages 100000
+    PYTHONPATH=src .venv/bin/python bench/scale.py --passages 1000000 --json   # last line: JSON
+
+SYNTHETIC: embedding a million real texts takes hours here, so the texts are generated and
+embedded by a bag-of-words model over clustered word vectors (64 topics, 384 dimensions): a
+passage is one sentence drawn mostly from one topic's words, so vectors cluster as real ones
+do, and a question made of some of a passage's words lands near it (dense) and shares its
+words (BM25). Everything else is the product: `build_index` over a JSONL corpus (1 in 10 rows an
+FAQ entry), `load_index` in a fresh process, `Answerer.answer` one question at a time (encode
+included, but the synthetic encode costs microseconds where MiniLM's costs ~10 ms).
+
+Reported: build seconds; the serving process's RSS after loading and answering; p50/p99 per
+question; recall@10 of the store's candidates against an exact search of the same rows; and
+p50 of the same run at 10k passages (``p50_ms_10k``) for the latency target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+DIMENSION, TOPICS, VOCABULARY, QUESTIONS = 384, 64, 20_000, 300
+_WORD = re.compile(r"\w\w+")
+
+
+def vocabulary() -> list[str]:
+    """Pronounceable generated words (three syllables), distinct and stable."""
+    syllables = [c + v for c in "bdfgklmnprtvz" for v in "aiou"]  # 52, none a stemmer suffix
+    words = [a + b + c for a in syllables for b in syllables for c in syllables]
+    return [w for w in np.random.default_rng(7).permutation(words)[:VOCABULARY]]
+
+
+class SyntheticEmbedder:
+    """Bag-of-words over clustered word vectors: texts sharing words get similar vectors."""
+
+    name = "synthetic-bow-384"
+    dimension = DIMENSION
+
+    def __init__(self) -> None:
+        rng = np.random.default_rng(11)
+        centres = rng.normal(size=(TOPICS, DIMENSION))
+        topic = np.arange(VOCABULARY) % TOPICS
+        self.word_vectors = (
+            centres[topic] + 1.2 * rng.normal(size=(VOCABULARY, DIMENSION))
+        ).astype(np.float32)
+        self.ids = {w: i for i, w in enumerate(vocabulary())}
+
+    def embed_batch(self, texts, *, progress=False, role="document"):
+        out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+        for start in range(0, len(texts), 8192):  # bounded memory at a million texts
+            chunk = texts[start : start + 8192]
+            ids = [[self.ids.get(w, hash(w) % VOCABULARY) for w in _WORD.findall(t)] for t in chunk]
+            lengths = np.array([max(len(i), 1) for i in ids])
+            flat = np.array([w for i in ids for w in (i or [0])])
+            sums = np.add.reduceat(self.word_vectors[flat], np.r_[0, np.cumsum(lengths)[:-1]])
+            out[start : start + len(chunk)] = sums
+        out /= np.linalg.norm(out, axis=1, keepdims=True)
+        return out
+
+
+def make_corpus(path: Path, passages: int) -> list[str]:
+    """A JSONL corpus of ``passages`` one-sentence rows; returns questions about some of them."""
+    rng = np.random.default_rng(3)
+    words = np.array(vocabulary())
+    topic_words = [np.flatnonzero(np.arange(VOCABULARY) % TOPICS == t) for t in range(TOPICS)]
+    questions = []
+    targets = set(rng.choice(passages, size=min(QUESTIONS, passages), replace=False).tolist())
+    with path.open("w", encoding="utf-8") as out:
+        for n in range(passages):
+            own = topic_words[n % TOPICS]
+            picks = np.where(
+                rng.random(14) < 0.8,
+                own[rng.integers(0, len(own), 14)],
+                rng.integers(0, VOCABULARY, 14),
+            )
+            sentence = " ".join(words[picks[:12]]).capitalize() + "."
+            if n % 10 == 9:
+                row = {
+                    "id": f"f{n}",
+                    "question": " ".join(words[picks[12:]]) + "?",
+                    "answer": sentence,
+                }
+            else:
+                row = {"id": f"d{n}", "title": f"Note {n}", "text": sentence}
+            out.write(json.dumps(row) + "\n")
+            if n in targets:
+                questions.append(" ".join(words[rng.choice(picks[:12], 5, replace=False)]) + "?")
+    return questions
+
+
+def build(passages: int, work: Path, index_type: str) -> tuple[float, Path, Path]:
+    """Generate and index a corpus; returns build seconds, the index folder, the questions file."""
+    from qabot.index import build_index
+
+    corpus = work / f"corpus-{passages}.jsonl"
+    questions = make_corpus(corpus, passages)
+    question_file = work / f"questions-{passages}.json"
+    question_file.write_text(json.dumps(questions), encoding="utf-8")
+    index_dir = work / f"index-{passages}"
+    started = time.perf_counter()
+    build_index(corpus, index_dir, SyntheticEmbedder(), index_type=index_type, cache_dir=None)
+    return time.perf_counter() - started, index_dir, question_file
+
+
+def serve(index_dir: Path, question_file: Path) -> dict:
+    """In a fresh process: load, answer one question at a time, then RSS and recall@10."""
+    import psutil
+
+    from qabot.answering import Answerer
+    from qabot.evidence import GRAIN_SENTENCE
+    from qabot.index import load_index
+    from qabot.retrieval import Retriever
+
+    embedder = SyntheticEmbedder()
+    questions = json.loads(question_file.read_text(encoding="utf-8"))
+    index = load_index(index_dir)
+    answerer = Answerer(Retriever(index, embedder))
+    for question in questions[:20]:  # warm-up: first touches of pages and caches
+        answerer.answer(question)
+    latencies = []
+    for question in questions:
+        started = time.perf_counter()
+        answerer.answer(question)
+        latencies.append((time.perf_counter() - started) * 1000)
+    rss_mb = psutil.Process().memory_info().rss / 2**20
+    store = index.store
+    searchable = np.flatnonzero(store.row_grain != GRAIN_SENTENCE)
+    queries = embedder.embed_batch(questions, role="query")
+    best = np.full((len(queries), 10), -np.inf, dtype=np.float32)
+    best_rows = np.zeros((len(queries), 10), dtype=np.int64)
+    for start in range(0, len(searchable), 65536):  # exact search, in slices of rows
+        rows = searchable[start : start + 65536]
+        scores = queries @ np.asarray(store.vectors[rows]).T
+        merged = np.concatenate([best, scores], axis=1)
+        merged_rows = np.concatenate([best_rows, np.broadcast_to(rows, scores.shape)], axis=1)
+        top = np.argsort(-merged, axis=1)[:, :10]
+        best, best_rows = (
+            np.take_along_axis(merged, top, 1),
+            np.take_along_axis(merged_rows, top, 1),
+        )
+    # Passages, not rows: the exact top 10 distinct passages are taken from the top rows.
+    found = store.search_batch(queries, 10)
+    recall = []
+    for q, candidates in enumerate(found):
+        exact = list(dict.fromkeys(store.row_passage[best_rows[q]].tolist()))[:10]
+        recall.append(len(set(exact) & set(candidates.numbers.tolist())) / len(exact))
+    return {
+        "rss_mb": round(rss_mb),
+        "p50_ms": round(float(np.percentile(latencies, 50)), 2),
+        "p99_ms": round(float(np.percentile(latencies, 99)), 2),
+        "recall_at_10": round(float(np.mean(recall)), 4),
+        "index_type": store.index_type,
+    }
+
+
+def measure(passages: int, work: Path, index_type: str) -> dict:
+    build_s, index_dir, question_file = build(passages, work, index_type)
+    command = [sys.executable, __file__, "--serve", str(index_dir), str(question_file)]
+    served = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    return {"passages": passages, "build_s": round(build_s, 1), **served}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--passages", type=int, default=100_000)
+    parser.add_argument("--index-type", default="auto", help="see qabot index --index-type")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    parser.add_argument("--work-dir", type=Path, default=None, help="default: a temporary one")
+    parser.add_argument("--serve", nargs=2, type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        print(json.dumps(serve(*args.serve)))
+        return 0
+    print("SYNTHETIC vectors and texts (see the docstring); the rest is the product.", flush=True)
+    with tempfile.TemporaryDirectory(dir=args.work_dir) as tmp:
+        result = measure(args.passages, Path(tmp), args.index_type)
+        print(f"{args.passages:,} passages: {result}", flush=True)
+        small = result if args.passages == 10_000 else measure(10_000, Path(tmp), args.index_type)
+        if small is not result:
+            print(f"10,000 passages: {small}", flush=True)
+    result["p50_ms_10k"] = small["p50_ms"]
+    result["p50_ratio"] = round(result["p50_ms"] / small["p50_ms"], 2)
+    print(json.dumps(result) if args.json else result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

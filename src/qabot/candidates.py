@@ -1,0 +1,39 @@
+"""Candidates, as the vector store and the keyword index propose them, and how passages are numbered.
+
+Passage numbers are the one bridge between ids and arrays. A passage's number is its position
+in ``Index.passages`` (the order of ``passages.jsonl``); the vector store's ``passage_ids``
+and the keyword index's ``ids`` list the same ids in the same order, so a number means the same
+passage to all three. `check_numbering` verifies that when an index is loaded
+(`qabot.index.load_index`), so a mismatched file is an `IndexCorruptError`, never a wrong
+answer. Numbers never leave retrieval: hits carry passages, and FAISS rows and bm25s rows stay
+inside `qabot.store` and `qabot.lexical`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """One question's candidates, best first: passage ``numbers`` (int64) and their ``scores``."""
+
+    numbers: np.ndarray
+    scores: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+
+def no_candidates() -> Candidates:
+    """Candidates of a question nothing matches."""
+    return Candidates(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+
+
+def check_numbering(passage_ids: Sequence[str], *numbered: Sequence[str]) -> bool:
+    """Whether every sequence in ``numbered`` lists ``passage_ids`` in the same order."""
+    expected = tuple(passage_ids)
+    return all(tuple(ids) == expected for ids in numbered)

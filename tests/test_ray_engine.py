@@ -1,0 +1,66 @@
+"""`qabot index --engine ray`: a local Ray (2 CPUs) builds the same index as a local build."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from qabot.answering import Answerer
+from qabot.cli import main
+from qabot.index import build_index, load_index
+from qabot.retrieval import Retriever
+
+from conftest import SEED_CORPUS, SEED_QUESTIONS
+
+ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'qabot[ray]')")
+
+SMALL_FAQ = (
+    "id,question,answer\n"
+    "f1,How do I reset my password?,Open settings and choose Reset password.\n"
+    "f2,Where is the office?,The office is in Zagreb near the main station.\n"
+    "f3,When is lunch served?,Lunch is served at noon in the cafeteria.\n"
+)
+SMALL_QUESTIONS = ["I forgot my password", "where do you work from", "what time is lunch", "pi"]
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    # Loopback only: the tests may not reach the network, and need not.
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    yield
+    ray.shutdown()
+
+
+def _answers(index_dir: Path, embedder, questions: list[str]) -> list[tuple]:
+    answerer = Answerer(Retriever(load_index(index_dir), embedder))
+    return [
+        (a.found, a.source.passage_id if a.source else None, a.answer, round(a.score, 4))
+        for a in answerer.answer_batch(questions)
+    ]
+
+
+def test_ray_builds_answer_like_local_builds(
+    local_ray, tmp_path: Path, embedder, seed_index_dir: Path, capsys
+):
+    small = tmp_path / "small"
+    small.mkdir()
+    (small / "faq.csv").write_text(SMALL_FAQ, encoding="utf-8")
+    seed_questions = [json.loads(line)["question"] for line in SEED_QUESTIONS.open()]
+    small_dir = tmp_path / "small-local"
+    build_index(small, small_dir, embedder)
+    for corpus, local_dir, questions in (
+        (SEED_CORPUS, seed_index_dir, seed_questions),
+        (small, small_dir, SMALL_QUESTIONS),
+    ):
+        ray_dir = tmp_path / f"{corpus.name}-ray"
+        # A fresh cache: every text goes through the Ray actors.
+        cache = tmp_path / f"{corpus.name}-cache"
+        args = ["--index-dir", str(ray_dir), "--engine", "ray", "--embedding-cache", str(cache)]
+        code = main(["index", str(corpus), *args])
+        assert code == 0 and "Indexed" in capsys.readouterr().out
+        local, distributed = load_index(local_dir), load_index(ray_dir)
+        assert distributed.store.passage_ids == local.store.passage_ids
+        assert distributed.manifest.model == local.manifest.model
+        assert _answers(ray_dir, embedder, questions) == _answers(local_dir, embedder, questions)
