@@ -186,7 +186,7 @@ class Answerer:
         rows = self._faq_rows.get(hit.passage.passage_id)
         faq_bm25 = 0.0
         if rows and index.faq_lexical is not None:
-            faq_bm25 = float(index.faq_lexical.scores_batch([question])[0][rows].max())
+            faq_bm25 = float(index.faq_lexical.score_batch([question], [np.array(rows)])[0].max())
         features = confidence_features(
             hit.dense_score,
             hit.margin,
