@@ -239,8 +239,8 @@ def hits(*scored: tuple[str, float]) -> list[Hit]:
 class HitScoreAnswerer(Answerer):
     """Reads the top hit's score as the confidence: these tests judge outcomes, not a model."""
 
-    def score(self, question: str, hits) -> float:
-        return hits[0].score if hits else 0.0
+    def score(self, question: str, hits, position: int = 0) -> float:
+        return hits[position].score if position < len(hits) else 0.0
 
 
 ANSWERER = HitScoreAnswerer(retriever=None, threshold=0.5)  # compose needs no retriever

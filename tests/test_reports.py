@@ -21,6 +21,7 @@ from qabot.evaluation.reports import (
     write_reports,
 )
 from qabot.evaluation.run import METRIC_KEYS, evaluate
+from qabot.evidence import FEATURES
 from qabot.index import load_index
 from qabot.retrieval import Retriever
 
@@ -60,7 +61,7 @@ def test_report_files_exist_and_parse(tmp_path, seed_report):
     first = data["questions"][0]
     assert {"question", "gold", "answer", "answer_id", "found", "score", "correct"} <= set(first)
     assert first["id"] == "s007" and first["gold"]["ids"] == ["nato-ukraine-2023-11-29.txt#0"]
-    assert 0 <= first["score"] <= 1 and len(first["features"]) == 7
+    assert 0 <= first["score"] <= 1 and len(first["features"]) == len(FEATURES)
     with open(paths["results"], encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == SEED_DEV.questions and rows[0]["id"] == "s007"
