@@ -33,17 +33,6 @@ INT8_MEAN_COSINE = 0.99
 
 
 @pytest.fixture(scope="session")
-def onnx_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled model exported once per session (about 15 s)."""
-    from qabot.embedding import DEFAULT_MODEL, bundled_model_path
-    from qabot.onnx_export import export_onnx
-
-    folder = tmp_path_factory.mktemp("onnx")
-    export_onnx(bundled_model_path(), folder, name=DEFAULT_MODEL)
-    return folder
-
-
-@pytest.fixture(scope="session")
 def onnx_fp32(onnx_folder: Path) -> OnnxEmbedder:
     return OnnxEmbedder(onnx_folder, quantized=False)
 

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from qabot.atomic import write_json_atomic
+from qabot.backends import manifest_record, save_model
 from qabot.chunking import DEFAULT_MAX_CHARS, Passage, chunk_documents, with_alternates
 from qabot.confidence import ConfidenceModel, default_model
 from qabot.corpus import Corpus, corpus_fingerprint, load_corpus
@@ -84,6 +85,8 @@ class IndexManifest:
     grains: tuple[str, ...] = GRAINS
     confidence: dict = field(default_factory=dict)
     retain_seconds: float = DEFAULT_RETAIN_SECONDS
+    backend: str = "torch"  # qabot.backends.BACKENDS; indexes from before backends were torch
+    onnx: dict = field(default_factory=dict)  # how the stored ONNX model was made
 
     def to_dict(self) -> dict:
         return {**asdict(self), "problems": list(self.problems), "grains": list(self.grains)}
@@ -144,7 +147,7 @@ def build_index(
     faq_lexical = faq_question_index(passages)
     index_dir.mkdir(parents=True, exist_ok=True)
     data_dir = f"data-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-    staging = _stage(index_dir, data_dir, passages, store, lexical, faq_lexical)
+    staging = _stage(index_dir, data_dir, passages, store, lexical, faq_lexical, embedder)
     manifest = _manifest(corpus, corpus_path, passages, store, embedder.name, max_chars, data_dir)
     confidence = confidence or default_model()
     manifest = replace(
@@ -152,6 +155,7 @@ def build_index(
         problems=(*manifest.problems, *problems),
         confidence={"version": confidence.version, "sha256": confidence.fingerprint()},
         retain_seconds=retain_seconds,
+        **manifest_record(embedder),
     )
     # The commit: one build at a time renames its data in, swaps the manifest and clears the old
     # data, so that two builds (say `serve` and `ask`) never delete each other's folder.
@@ -170,11 +174,13 @@ def _stage(
     store: VectorStore,
     lexical: LexicalIndex,
     faq_lexical: LexicalIndex | None,
+    embedder: Embedder | None = None,
 ) -> Path:
     """Write the data files into a hidden staging folder, read-only; removed if that fails."""
     staging = Path(tempfile.mkdtemp(prefix=f".{data_dir}.", dir=index_dir))
     try:
         store.save(staging)
+        save_model(embedder, staging)  # an ONNX model travels with its index
         lexical.save(staging / _LEXICAL_DIR)
         if faq_lexical is not None:
             faq_lexical.save(staging / _FAQ_LEXICAL_DIR)

@@ -117,7 +117,7 @@ def export_onnx(
     files = [ONNX_FILE, INT8_FILE, *(f for f in _TOKENIZER_FILES if (out_dir / f).is_file())]
     record = OnnxExport(
         source_model=name or str(model_dir),
-        source_sha256=_weights_sha256(transformer_dir),
+        source_sha256=weights_sha256(transformer_dir),
         exporter=exporter,
         opset=opset,
         onnxruntime=onnxruntime.__version__,
@@ -249,7 +249,8 @@ def _last_hidden_state(model, inputs: list[str]):
     return LastHiddenState()
 
 
-def _weights_sha256(transformer_dir: Path) -> str:
+def weights_sha256(transformer_dir: Path) -> str:
+    """One digest of a transformer folder's weight files (safetensors, else pytorch .bin)."""
     candidates: Sequence[Path] = sorted(transformer_dir.glob("*.safetensors")) or sorted(
         transformer_dir.glob("pytorch_model*.bin")
     )

@@ -12,7 +12,6 @@ from qabot.cli.wiring import (
     add_reranker_option,
     answerer_for,
     command,
-    load_embedder,
     log,
     non_negative_int,
     open_answerer,
@@ -128,8 +127,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_holder(args: argparse.Namespace, make_embedder: Callable = load_embedder):
+def _open_holder(args: argparse.Namespace, make_embedder: Callable | None = None):
     """The served answerer in a holder, and the follower that swaps in new builds."""
+    from qabot.backends import check_backend
     from qabot.startup import wait_for_index
     from qabot.web.follow import ManifestFollower
     from qabot.web.holder import AnswererHolder
@@ -145,11 +145,14 @@ def _open_holder(args: argparse.Namespace, make_embedder: Callable = load_embedd
         reranker=args.reranker,
         build=not args.no_build,
         make_embedder=make_embedder,
+        backend=args.backend,
     )
     answerer.answer("warm up")  # the first real question should not pay for lazy set-up
     embedder = answerer.retriever.embedder
 
     def make_answerer(index):
+        # A build of another backend would mix vectors: the follower keeps the current one.
+        check_backend(index.manifest, embedder, index.index_dir)
         # The same reranker serves every build; the confidence is the new index's own.
         new = answerer_for(
             index, embedder, alternatives=args.alternatives, reranker=answerer.reranker

@@ -8,6 +8,7 @@ import json
 import sys
 
 from qabot.answering import ANSWER_KEYS, DEFAULT_ALTERNATIVES
+from qabot.backends import DEFAULT_BACKEND
 from qabot.chunking import DEFAULT_MAX_CHARS
 from qabot.cli.wiring import (
     add_index_options,
@@ -36,12 +37,15 @@ def cmd_index(args: argparse.Namespace) -> int:
       qabot index
       qabot index docs/ --index-dir /tmp/docs-index
       qabot index faq.csv --model /models/all-mpnet-base-v2
+      qabot index --backend onnx-int8
     """
+    from qabot.backends import backend_of
     from qabot.index import build_index
 
     model = args.model or DEFAULT_MODEL
-    embedder = load_embedder(model)
-    log(f"Indexing {args.corpus} with {model} ...")
+    # An explicit build takes the default backend, not the previous index's (like --max-chars).
+    embedder = load_embedder(model, args.backend or DEFAULT_BACKEND, index_dir=args.index_dir)
+    log(f"Indexing {args.corpus} with {model} on {backend_of(embedder)} ...")
     index = build_index(
         args.corpus, args.index_dir, embedder, max_chars=args.max_chars, progress=True
     )
@@ -50,7 +54,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     m = index.manifest
     print(
         f"Indexed {m.documents} documents: {m.passages} passages and {m.faq_entries} FAQ entries "
-        f"into {args.index_dir} (model {m.model}, {m.dimension} dimensions)."
+        f"into {args.index_dir} (model {m.model}, {m.dimension} dimensions, backend {m.backend})."
     )
     return 0
 
@@ -74,6 +78,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         alternatives=args.alternatives,
         reranker=args.reranker,
+        backend=args.backend,
     )
     if args.question == "-":
         # Undecodable bytes must not end a long batch: they become U+FFFD, the rest is answered.
