@@ -38,7 +38,7 @@ BACKENDS = ("torch", "onnx", "onnx-int8")
 # The fastest backend that passes the quality gate (bench/results/onnx-gate.md): fp32 ONNX.
 DEFAULT_BACKEND = "onnx"
 MODEL_DIR = "onnx"  # inside an index's data folder
-_EXPORT_FORMAT = 1  # bump when the export's output changes, so that caches are not reused
+_EXPORT_FORMAT = 2  # bump when the export's output changes, so that caches are not reused
 
 
 def backend_of(embedder: Embedder) -> str:
@@ -147,11 +147,12 @@ def exported_folder(
     source = Path(resolve_model(model))
     if not (source / "modules.json").is_file():
         raise ModelError(
-            f"The ONNX backends export a local sentence-transformers folder; {model!r} is not "
-            "one. Pass a model folder with --model, or use --backend torch."
+            f"Could not load embedding model {model!r}: the ONNX backends export a local "
+            "sentence-transformers folder, and this is not one. Pass a model folder with "
+            "--model, or use --backend torch."
         )
     layout = read_layout(source)
-    key = _export_key(weights_sha256(source / layout["transformer_path"]), quantisation)
+    key = _export_key(weights_sha256(source / layout["transformer_path"]), layout, quantisation)
     target = Path(cache_dir) / "onnx" / f"{_slug(model)}-{key}"
     if (target / CONFIG_FILE).is_file():
         return target
@@ -219,10 +220,11 @@ def _manifest_or_none(index_dir: Path | str | None) -> IndexManifest | None:
         return None
 
 
-def _export_key(source_sha256: str, quantisation: Quantisation) -> str:
+def _export_key(source_sha256: str, layout: dict, quantisation: Quantisation) -> str:
     settings = {
         "format": _EXPORT_FORMAT,
         "source": source_sha256,
+        "layout": layout,  # pooling, lengths, prompts: what the weights alone do not say
         "opset": DEFAULT_OPSET,
         "quantisation": asdict(quantisation),
     }

@@ -69,6 +69,7 @@ class OnnxEmbedder:
         self.pooling = config["pooling"]
         self.max_seq_length = int(config["max_seq_length"])
         self.do_lower_case = bool(config.get("do_lower_case", False))
+        self.prompts = {role: _prompt(config, role) for role in ("query", "document")}
         self.threads = threads or machine_threads()
         model_path = self.folder / _MODEL_FILES[quantized]
         try:
@@ -92,12 +93,15 @@ class OnnxEmbedder:
     def embed_batch(
         self, texts: Sequence[str], *, progress: bool = False, role: str = "document"
     ) -> np.ndarray:
-        # The exported models carry no query/document prompts, so both roles embed alike;
         # ``progress`` is accepted for the contract (an ONNX pass is quick enough to go without).
-        del progress, role
+        del progress
+        if role not in self.prompts:
+            raise ValueError(f"role must be 'query' or 'document', not {role!r}.")
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        prepared = [str(t).strip() for t in texts]
+        # As sentence-transformers: the prompt is prepended, then the whole text stripped.
+        prompt = self.prompts[role]
+        prepared = [(prompt + str(t)).strip() for t in texts]
         if self.do_lower_case:
             prepared = [t.lower() for t in prepared]
         encodings = self.tokenizer.encode_batch(prepared)
@@ -152,6 +156,16 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero), as torch's F.normalize."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _prompt(config: dict, role: str) -> str:
+    """The prompt sentence-transformers' encode_query / encode_document would apply."""
+    prompts = config.get("prompts") or {}
+    names = ("query",) if role == "query" else ("document", "passage", "corpus")
+    for name in (*names, config.get("default_prompt_name")):
+        if name in prompts:
+            return str(prompts[name])
+    return ""
 
 
 def _read_config(folder: Path) -> dict:

@@ -162,6 +162,13 @@ def read_layout(model_dir: Path) -> dict:
             f"Model {str(model_dir)!r} pools with {pooling}; the ONNX runtime handles exactly "
             f"one of {list(_POOLING_MODES)}."
         )
+    if pooling.get("include_prompt") is False:
+        raise ModelError(
+            f"Model {str(model_dir)!r} pools without its prompt tokens; the ONNX runtime "
+            "pools over every token."
+        )
+    st_config = model_dir / "config_sentence_transformers.json"
+    st_settings = json.loads(st_config.read_text("utf-8")) if st_config.is_file() else {}
     bert_config = model_dir / paths["Transformer"] / "sentence_bert_config.json"
     settings = json.loads(bert_config.read_text("utf-8")) if bert_config.is_file() else {}
     hf_config = json.loads((model_dir / paths["Transformer"] / "config.json").read_text("utf-8"))
@@ -175,6 +182,10 @@ def read_layout(model_dir: Path) -> dict:
         ),
         "do_lower_case": bool(settings.get("do_lower_case", False)),
         "normalize": "Normalize" in paths,
+        # Query/document prompts (e5's "query: "), applied by `OnnxEmbedder` as encode_query
+        # and encode_document apply them.
+        "prompts": dict(st_settings.get("prompts") or {}),
+        "default_prompt_name": st_settings.get("default_prompt_name"),
     }
 
 
