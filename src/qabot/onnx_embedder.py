@@ -62,7 +62,6 @@ class OnnxEmbedder:
         self.quantized = quantized
         self.backend = "onnx-int8" if quantized else "onnx"
         self.batch_size = batch_size
-        self.progress = False  # the CLI toggles this on every embedder; nothing to show here
         config = _read_config(self.folder)
         self.name = name or config["export"]["source_model"]
         self.dimension = int(config["dimension"])
@@ -93,8 +92,6 @@ class OnnxEmbedder:
     def embed_batch(
         self, texts: Sequence[str], *, progress: bool = False, role: str = "document"
     ) -> np.ndarray:
-        # ``progress`` is accepted for the contract (an ONNX pass is quick enough to go without).
-        del progress
         if role not in self.prompts:
             raise ValueError(f"role must be 'query' or 'document', not {role!r}.")
         if not texts:
@@ -108,9 +105,14 @@ class OnnxEmbedder:
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
         # Grouping texts of similar length keeps padding, hence wasted work, small.
         order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+        bar = _progress_bar(len(texts)) if progress and len(texts) > self.batch_size else None
         for start in range(0, len(order), self.batch_size):
             chosen = order[start : start + self.batch_size]
             vectors[chosen] = self._forward([encodings[i] for i in chosen])
+            if bar is not None:
+                bar.update(len(chosen))
+        if bar is not None:
+            bar.close()
         return vectors
 
     def _forward(self, encodings: list) -> np.ndarray:
@@ -166,6 +168,13 @@ def _prompt(config: dict, role: str) -> str:
         if name in prompts:
             return str(prompts[name])
     return ""
+
+
+def _progress_bar(total: int):
+    """A tqdm bar on stderr, counting texts (as sentence-transformers shows for a build)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="Embedding", unit="text")
 
 
 def _read_config(folder: Path) -> dict:
