@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import logging
 import shutil
 import warnings
 from collections.abc import Sequence
@@ -193,15 +194,33 @@ def quantise(source: Path, target: Path, quantisation: Quantisation) -> None:
     """Dynamically quantise an fp32 ONNX file's weights to int8."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(
-        source,
-        target,
-        op_types_to_quantize=list(quantisation.op_types),
-        per_channel=quantisation.per_channel,
-        reduce_range=quantisation.reduce_range,
-        weight_type=getattr(QuantType, quantisation.weight_type),
-        nodes_to_exclude=list(quantisation.nodes_to_exclude),
-    )
+    # onnxruntime advises shape pre-processing on the root logger; it is for static
+    # quantisation, and a build's output should not carry it.
+    hint = _DropMessage("pre-processing before quantization")
+    logging.getLogger().addFilter(hint)
+    try:
+        quantize_dynamic(
+            source,
+            target,
+            op_types_to_quantize=list(quantisation.op_types),
+            per_channel=quantisation.per_channel,
+            reduce_range=quantisation.reduce_range,
+            weight_type=getattr(QuantType, quantisation.weight_type),
+            nodes_to_exclude=list(quantisation.nodes_to_exclude),
+        )
+    finally:
+        logging.getLogger().removeFilter(hint)
+
+
+class _DropMessage(logging.Filter):
+    """Drops log records whose message contains ``text``."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
 
 
 def file_sha256(path: Path) -> str:
