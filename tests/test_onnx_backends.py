@@ -174,3 +174,22 @@ def test_threads_follow_the_cores_or_qabot_threads(monkeypatch, onnx_folder: Pat
     monkeypatch.setenv("QABOT_THREADS", "many")
     with pytest.raises(QabotError, match="QABOT_THREADS"):
         threads()
+
+
+def test_a_server_keeps_its_build_when_a_new_one_has_another_backend(tmp_path: Path):
+    from qabot.cli.chat import _open_holder
+
+    index_dir = tmp_path / "idx"
+    served = FakeEmbedder(name="fake")
+    args = build_parser().parse_args(
+        ["serve", "--corpus", str(SEED_CORPUS), "--index-dir", str(index_dir)]
+    )
+    holder, follower = _open_holder(args, make_embedder=lambda name: served)
+    logs: list[str] = []
+    follower.log = logs.append
+    first = holder.manifest.data_dir
+    build_index(SEED_CORPUS, index_dir, FakeOnnxEmbedder(name="fake"))
+    assert follower.check() is False and holder.manifest.data_dir == first
+    assert "backend 'onnx', not 'torch'" in logs[0]
+    build_index(SEED_CORPUS, index_dir, FakeEmbedder(name="fake"))
+    assert follower.check() is True and holder.manifest.data_dir != first
