@@ -42,17 +42,22 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT / "src")}
 
 
-def test_ask_imports_no_torch(onnx_index: Path):
+def _ask(index_dir: Path) -> tuple[dict, subprocess.CompletedProcess]:
+    """Run `qabot ask --json` in a fresh interpreter: its exit code and heavy imports, and it."""
     command = [sys.executable, "-c", ASK_AND_LIST, "ask", "What is NATO?", "--json"]
     result = subprocess.run(
-        [*command, "--index-dir", str(onnx_index)],
+        [*command, "--index-dir", str(index_dir)],
         capture_output=True,
         text=True,
         env=_env(),
         timeout=300,
         check=False,
     )
-    report = json.loads(result.stderr.strip().splitlines()[-1])
+    return json.loads(result.stderr.strip().splitlines()[-1]), result
+
+
+def test_ask_imports_no_torch(onnx_index: Path):
+    report, result = _ask(onnx_index)
     assert report == {"code": 0, "heavy": []}, result.stderr
     answer = json.loads(result.stdout)
     assert answer["found"] and answer["faq_question"] == "What is NATO?"
@@ -60,16 +65,7 @@ def test_ask_imports_no_torch(onnx_index: Path):
 
 def test_the_control_a_torch_index_does_import_torch(tmp_path: Path, seed_index_dir: Path):
     # The same check on an index built with torch: the probe really sees torch when it is there.
-    command = [sys.executable, "-c", ASK_AND_LIST, "ask", "What is NATO?"]
-    result = subprocess.run(
-        [*command, "--index-dir", str(seed_index_dir)],
-        capture_output=True,
-        text=True,
-        env=_env(),
-        timeout=300,
-        check=False,
-    )
-    report = json.loads(result.stderr.strip().splitlines()[-1])
+    report, result = _ask(seed_index_dir)
     assert report["code"] == 0 and "torch" in report["heavy"], result.stderr
 
 
