@@ -63,7 +63,7 @@ def test_ask_imports_no_torch(onnx_index: Path):
     assert answer["found"] and answer["faq_question"] == "What is NATO?"
 
 
-def test_the_control_a_torch_index_does_import_torch(tmp_path: Path, seed_index_dir: Path):
+def test_the_control_a_torch_index_does_import_torch(seed_index_dir: Path):
     # The same check on an index built with torch: the probe really sees torch when it is there.
     report, result = _ask(seed_index_dir)
     assert report["code"] == 0 and "torch" in report["heavy"], result.stderr
