@@ -38,13 +38,15 @@ def questions() -> list[str]:
     return [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def in_process(texts: list[str], rounds: int, singles: int, threads: int | None) -> dict:
+def in_process(
+    texts: list[str], rounds: int, singles: int, threads: int | None, names=BACKENDS
+) -> dict:
     """Batched texts/s (best round) and single-question p50 (over all rounds) per backend."""
-    embedders = {name: make_backend(name, threads) for name in BACKENDS}
+    embedders = {name: make_backend(name, threads) for name in names}
     for embedder in embedders.values():
         embedder.embed_batch(texts[:32])  # warm-up: first-call allocations, lazy inits
-    batched: dict[str, list[float]] = {name: [] for name in BACKENDS}
-    single: dict[str, list[float]] = {name: [] for name in BACKENDS}
+    batched: dict[str, list[float]] = {name: [] for name in names}
+    single: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(rounds):
         for name, embedder in embedders.items():
             started = time.perf_counter()
@@ -56,7 +58,7 @@ def in_process(texts: list[str], rounds: int, singles: int, threads: int | None)
                 single[name].append((time.perf_counter() - started) * 1000)
     return {
         name: {"texts/s": max(batched[name]), "p50 ms": statistics.median(single[name])}
-        for name in BACKENDS
+        for name in names
     }
 
 
@@ -78,13 +80,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--singles", type=int, default=100, help="questions timed one by one")
     parser.add_argument("--starts", type=int, default=3, help="fresh processes per backend")
     parser.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads")
+    parser.add_argument(
+        "--backends", nargs="+", default=list(BACKENDS), help="torch first; int8 variants too"
+    )
     args = parser.parse_args(argv)
     onnx_folder()  # export before timing anything
     load_before = os.getloadavg()[0]
     texts = questions()
-    figures = in_process(texts, args.rounds, args.singles, args.threads)
-    for name in BACKENDS:
-        figures[name]["start s"] = start_up(name, args.starts)
+    names = args.backends
+    figures = in_process(texts, args.rounds, args.singles, args.threads, names)
+    for name in names:
+        # A variant starts as onnx-int8 does (same runtime, a file of about the same size).
+        figures[name]["start s"] = start_up(name, args.starts) if name in _START else float("nan")
     base = figures["torch"]
     print(
         f"{len(texts)} StackFAQ questions, {args.rounds} rounds, onnx threads "
@@ -95,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         "| backend | batched texts/s | × torch | single p50 ms | × torch | start-up s | × torch |"
     )
     print("|---|---|---|---|---|---|---|")
-    for name in BACKENDS:
+    for name in names:
         f = figures[name]
         print(
             f"| {name} | {f['texts/s']:.0f} | {f['texts/s'] / base['texts/s']:.2f} | "

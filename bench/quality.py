@@ -7,6 +7,10 @@ product's defaults) on the StackFAQ test block and the SciFact test split from
     .venv/bin/python bench/quality.py                   # both, indexes rebuilt (SciFact ~5+ min)
     .venv/bin/python bench/quality.py --reuse           # keep indexes already built
     .venv/bin/python bench/quality.py --only stackfaq   # just one benchmark
+    .venv/bin/python bench/quality.py --backend torch   # another backend than the default
+
+The quality gate of the backends (how much ONNX and int8 lose against torch, and which layers
+int8 hurts) is ``bench/onnx_quality.py``: the same path in one process, vectors cached.
 
 StackFAQ is scored with ``qrels_pairs.tsv``: every FAQ pair of the gold thread counts, so Hit@1
 equals the published thread-level Hit@1, while MRR@10 counts pairs (not distinct threads) and
@@ -71,7 +75,14 @@ BENCHMARKS_RUN = (
 )
 
 
-def run(benchmark: Benchmark, source: Path, work: Path, qabot: Path, reuse: bool) -> dict:
+def run(
+    benchmark: Benchmark,
+    source: Path,
+    work: Path,
+    qabot: Path,
+    reuse: bool,
+    backend: str | None = None,
+) -> dict:
     """Index (unless reusing) and evaluate one benchmark; returns its report.json plus timings."""
     index_dir = work / benchmark.name
     report_dir = work / f"{benchmark.name}-report"
@@ -79,7 +90,8 @@ def run(benchmark: Benchmark, source: Path, work: Path, qabot: Path, reuse: bool
     indexed_in = None
     if not (reuse and (index_dir / "manifest.json").is_file()):
         started = time.perf_counter()
-        _call([qabot, "index", corpus, "--index-dir", index_dir])
+        chosen = ["--backend", backend] if backend else []
+        _call([qabot, "index", corpus, "--index-dir", index_dir, *chosen])
         indexed_in = time.perf_counter() - started
     command = [qabot, "eval", source / benchmark.questions, "--qrels", source / benchmark.qrels]
     for condition in benchmark.where:
@@ -103,6 +115,7 @@ def table(results: dict[str, dict]) -> str:
             f"**{benchmark.name}** — {metrics['questions']} test questions, "
             f"{report['index']['documents']} documents ({report['index']['passages']} passages, "
             f"{report['index']['faq_entries']} FAQ entries), "
+            f"backend {report['index'].get('backend', 'torch')}, "
             f"{metrics['questions-per-second']:.0f} questions/s, "
             f"p50 {metrics['latency-p50-ms']:.0f} ms, p95 {metrics['latency-p95-ms']:.0f} ms"
             + (f", indexed in {report['indexed_in']:.0f} s" if report["indexed_in"] else ""),
@@ -129,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=[b.name for b in BENCHMARKS_RUN], action="append")
     parser.add_argument("--reuse", action="store_true", help="keep indexes already built")
     parser.add_argument(
+        "--backend",
+        choices=("torch", "onnx", "onnx-int8"),
+        help="what runs the model (default: qabot's default); indexes go to WORK_DIR/BACKEND",
+    )
+    parser.add_argument(
         "--qabot", type=Path, default=Path(sys.executable).parent / "qabot", help="qabot command"
     )
     args = parser.parse_args(argv)
@@ -137,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and benchmark.name not in args.only:
             continue
         print(f"== {benchmark.name}", file=sys.stderr, flush=True)
+        work = args.work_dir / args.backend if args.backend else args.work_dir
         results[benchmark.name] = run(
-            benchmark, args.benchmarks, args.work_dir, args.qabot, args.reuse
+            benchmark, args.benchmarks, work, args.qabot, args.reuse, args.backend
         )
     print(table(results))
     return 0

@@ -41,6 +41,23 @@ def _guarded_connect(self: socket.socket, address: object) -> None:
 socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX export cache for the whole session (and its subprocesses): exported once."""
+    folder = tmp_path_factory.mktemp("qabot-cache")
+    os.environ["QABOT_CACHE"] = str(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def onnx_folder(onnx_cache: Path) -> Path:
+    """The bundled model's ONNX export (fp32 and int8), the one `qabot index` uses."""
+    from qabot.backends import exported_folder
+    from qabot.embedding import DEFAULT_MODEL
+
+    return exported_folder(DEFAULT_MODEL, onnx_cache)
+
+
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()

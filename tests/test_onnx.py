@@ -33,17 +33,6 @@ INT8_MEAN_COSINE = 0.99
 
 
 @pytest.fixture(scope="session")
-def onnx_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled model exported once per session (about 15 s)."""
-    from qabot.embedding import DEFAULT_MODEL, bundled_model_path
-    from qabot.onnx_export import export_onnx
-
-    folder = tmp_path_factory.mktemp("onnx")
-    export_onnx(bundled_model_path(), folder, name=DEFAULT_MODEL)
-    return folder
-
-
-@pytest.fixture(scope="session")
 def onnx_fp32(onnx_folder: Path) -> OnnxEmbedder:
     return OnnxEmbedder(onnx_folder, quantized=False)
 
@@ -153,3 +142,27 @@ def test_pooling_ignores_padding() -> None:
     np.testing.assert_allclose(pool(hidden, mask, "max_tokens"), [[3.0, 2.0]])
     np.testing.assert_allclose(pool(hidden, mask, "cls_token"), [[1.0, 0.0]])
     np.testing.assert_allclose(normalise(np.array([[3.0, 4.0], [0.0, 0.0]])), [[0.6, 0.8], [0, 0]])
+
+
+def test_prompts_are_applied_by_role_as_sentence_transformers_does(
+    onnx_folder: Path, onnx_fp32: OnnxEmbedder, tmp_path: Path
+) -> None:
+    for path in onnx_folder.iterdir():
+        if path.name != INT8_FILE:
+            (tmp_path / path.name).symlink_to(path)
+    config = json.loads((onnx_folder / "onnx.json").read_text(encoding="utf-8"))
+    config["prompts"] = {"query": "query: ", "passage": "passage: "}
+    (tmp_path / "onnx.json").unlink()
+    (tmp_path / "onnx.json").write_text(json.dumps(config), encoding="utf-8")
+    prompted = OnnxEmbedder(tmp_path)
+    texts = TEXTS[:3]
+    as_query = prompted.embed_batch(texts, role="query")
+    as_document = prompted.embed_batch(texts, role="document")
+    expected_query = onnx_fp32.embed_batch([f"query: {t}" for t in texts])
+    np.testing.assert_allclose(as_query, expected_query, atol=1e-5)
+    # "passage" stands in for a missing "document" prompt, as in encode_document.
+    expected_document = onnx_fp32.embed_batch([f"passage: {t}" for t in texts])
+    np.testing.assert_allclose(as_document, expected_document, atol=1e-5)
+    assert (np.sum(as_query * as_document, axis=1) < 0.999).all()
+    with pytest.raises(ValueError, match="'query' or 'document'"):
+        prompted.embed_batch(texts, role="passage")

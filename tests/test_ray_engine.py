@@ -58,9 +58,11 @@ def test_ray_builds_answer_like_local_builds(
         # A fresh cache: every text goes through the Ray actors.
         cache = tmp_path / f"{corpus.name}-cache"
         args = ["--index-dir", str(ray_dir), "--engine", "ray", "--embedding-cache", str(cache)]
+        args += ["--backend", "torch"]  # the local builds' backend: the same vectors expected
         code = main(["index", str(corpus), *args])
         assert code == 0 and "Indexed" in capsys.readouterr().out
         local, distributed = load_index(local_dir), load_index(ray_dir)
         assert distributed.store.passage_ids == local.store.passage_ids
         assert distributed.manifest.model == local.manifest.model
+        assert distributed.manifest.backend == local.manifest.backend == "torch"
         assert _answers(ray_dir, embedder, questions) == _answers(local_dir, embedder, questions)

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from qabot.atomic import write_json_atomic
+from qabot.backends import manifest_record, save_model
 from qabot.candidates import check_numbering
 from qabot.chunking import DEFAULT_MAX_CHARS, Passage, chunk_documents, with_alternates
 from qabot.confidence import ConfidenceModel, default_model
@@ -89,6 +90,8 @@ class IndexManifest:
     retain_seconds: float = DEFAULT_RETAIN_SECONDS
     embedding_cache: str = ""  # the cache folder, relative to the index folder; "" for none
     index_type: str = "flat"  # the FAISS index kind (`qabot.store.INDEX_TYPES`)
+    backend: str = "torch"  # qabot.backends.BACKENDS; indexes from before backends were torch
+    onnx: dict = field(default_factory=dict)  # how the stored ONNX model was made
 
     def to_dict(self) -> dict:
         return {**asdict(self), "problems": list(self.problems), "grains": list(self.grains)}
@@ -155,7 +158,7 @@ def build_index(
     faq_lexical = faq_question_index(passages)
     index_dir.mkdir(parents=True, exist_ok=True)
     data_dir = f"data-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-    staging = _stage(index_dir, data_dir, passages, store, lexical, faq_lexical)
+    staging = _stage(index_dir, data_dir, passages, store, lexical, faq_lexical, embedder)
     manifest = _manifest(corpus, corpus_path, passages, store, embedder.name, max_chars, data_dir)
     confidence = confidence or default_model()
     manifest = replace(
@@ -165,6 +168,7 @@ def build_index(
         retain_seconds=retain_seconds,
         embedding_cache="" if cache_dir is None else str(cache_dir),
         index_type=store.index_type,
+        **manifest_record(embedder),
     )
     # The commit: one build at a time renames its data in, swaps the manifest and clears the old
     # data, so that two builds (say `serve` and `ask`) never delete each other's folder.
@@ -184,11 +188,13 @@ def _stage(
     store: VectorStore,
     lexical: LexicalIndex,
     faq_lexical: LexicalIndex | None,
+    embedder: Embedder | None = None,
 ) -> Path:
     """Write the data files into a hidden staging folder, read-only; removed if that fails."""
     staging = Path(tempfile.mkdtemp(prefix=f".{data_dir}.", dir=index_dir))
     try:
         store.save(staging)
+        save_model(embedder, staging)  # an ONNX model travels with its index
         lexical.save(staging / _LEXICAL_DIR)
         if faq_lexical is not None:
             faq_lexical.save(staging / _FAQ_LEXICAL_DIR)

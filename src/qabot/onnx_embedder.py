@@ -62,13 +62,13 @@ class OnnxEmbedder:
         self.quantized = quantized
         self.backend = "onnx-int8" if quantized else "onnx"
         self.batch_size = batch_size
-        self.progress = False  # the CLI toggles this on every embedder; nothing to show here
         config = _read_config(self.folder)
         self.name = name or config["export"]["source_model"]
         self.dimension = int(config["dimension"])
         self.pooling = config["pooling"]
         self.max_seq_length = int(config["max_seq_length"])
         self.do_lower_case = bool(config.get("do_lower_case", False))
+        self.prompts = {role: _prompt(config, role) for role in ("query", "document")}
         self.threads = threads or machine_threads()
         model_path = self.folder / _MODEL_FILES[quantized]
         try:
@@ -92,21 +92,27 @@ class OnnxEmbedder:
     def embed_batch(
         self, texts: Sequence[str], *, progress: bool = False, role: str = "document"
     ) -> np.ndarray:
-        # The exported models carry no query/document prompts, so both roles embed alike;
-        # ``progress`` is accepted for the contract (an ONNX pass is quick enough to go without).
-        del progress, role
+        if role not in self.prompts:
+            raise ValueError(f"role must be 'query' or 'document', not {role!r}.")
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        prepared = [str(t).strip() for t in texts]
+        # As sentence-transformers: the prompt is prepended, then the whole text stripped.
+        prompt = self.prompts[role]
+        prepared = [(prompt + str(t)).strip() for t in texts]
         if self.do_lower_case:
             prepared = [t.lower() for t in prepared]
         encodings = self.tokenizer.encode_batch(prepared)
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
         # Grouping texts of similar length keeps padding, hence wasted work, small.
         order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+        bar = _progress_bar(len(texts)) if progress and len(texts) > self.batch_size else None
         for start in range(0, len(order), self.batch_size):
             chosen = order[start : start + self.batch_size]
             vectors[chosen] = self._forward([encodings[i] for i in chosen])
+            if bar is not None:
+                bar.update(len(chosen))
+        if bar is not None:
+            bar.close()
         return vectors
 
     def _forward(self, encodings: list) -> np.ndarray:
@@ -152,6 +158,23 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero), as torch's F.normalize."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _prompt(config: dict, role: str) -> str:
+    """The prompt sentence-transformers' encode_query / encode_document would apply."""
+    prompts = config.get("prompts") or {}
+    names = ("query",) if role == "query" else ("document", "passage", "corpus")
+    for name in (*names, config.get("default_prompt_name")):
+        if name in prompts:
+            return str(prompts[name])
+    return ""
+
+
+def _progress_bar(total: int):
+    """A tqdm bar on stderr, counting texts (as sentence-transformers shows for a build)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="Embedding", unit="text")
 
 
 def _read_config(folder: Path) -> dict:

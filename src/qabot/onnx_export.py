@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import logging
 import shutil
 import warnings
 from collections.abc import Sequence
@@ -117,7 +118,7 @@ def export_onnx(
     files = [ONNX_FILE, INT8_FILE, *(f for f in _TOKENIZER_FILES if (out_dir / f).is_file())]
     record = OnnxExport(
         source_model=name or str(model_dir),
-        source_sha256=_weights_sha256(transformer_dir),
+        source_sha256=weights_sha256(transformer_dir),
         exporter=exporter,
         opset=opset,
         onnxruntime=onnxruntime.__version__,
@@ -162,6 +163,13 @@ def read_layout(model_dir: Path) -> dict:
             f"Model {str(model_dir)!r} pools with {pooling}; the ONNX runtime handles exactly "
             f"one of {list(_POOLING_MODES)}."
         )
+    if pooling.get("include_prompt") is False:
+        raise ModelError(
+            f"Model {str(model_dir)!r} pools without its prompt tokens; the ONNX runtime "
+            "pools over every token."
+        )
+    st_config = model_dir / "config_sentence_transformers.json"
+    st_settings = json.loads(st_config.read_text("utf-8")) if st_config.is_file() else {}
     bert_config = model_dir / paths["Transformer"] / "sentence_bert_config.json"
     settings = json.loads(bert_config.read_text("utf-8")) if bert_config.is_file() else {}
     hf_config = json.loads((model_dir / paths["Transformer"] / "config.json").read_text("utf-8"))
@@ -175,6 +183,10 @@ def read_layout(model_dir: Path) -> dict:
         ),
         "do_lower_case": bool(settings.get("do_lower_case", False)),
         "normalize": "Normalize" in paths,
+        # Query/document prompts (e5's "query: "), applied by `OnnxEmbedder` as encode_query
+        # and encode_document apply them.
+        "prompts": dict(st_settings.get("prompts") or {}),
+        "default_prompt_name": st_settings.get("default_prompt_name"),
     }
 
 
@@ -182,15 +194,33 @@ def quantise(source: Path, target: Path, quantisation: Quantisation) -> None:
     """Dynamically quantise an fp32 ONNX file's weights to int8."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(
-        source,
-        target,
-        op_types_to_quantize=list(quantisation.op_types),
-        per_channel=quantisation.per_channel,
-        reduce_range=quantisation.reduce_range,
-        weight_type=getattr(QuantType, quantisation.weight_type),
-        nodes_to_exclude=list(quantisation.nodes_to_exclude),
-    )
+    # onnxruntime advises shape pre-processing on the root logger; it is for static
+    # quantisation, and a build's output should not carry it.
+    hint = _DropMessage("pre-processing before quantization")
+    logging.getLogger().addFilter(hint)
+    try:
+        quantize_dynamic(
+            source,
+            target,
+            op_types_to_quantize=list(quantisation.op_types),
+            per_channel=quantisation.per_channel,
+            reduce_range=quantisation.reduce_range,
+            weight_type=getattr(QuantType, quantisation.weight_type),
+            nodes_to_exclude=list(quantisation.nodes_to_exclude),
+        )
+    finally:
+        logging.getLogger().removeFilter(hint)
+
+
+class _DropMessage(logging.Filter):
+    """Drops log records whose message contains ``text``."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
 
 
 def file_sha256(path: Path) -> str:
@@ -249,7 +279,8 @@ def _last_hidden_state(model, inputs: list[str]):
     return LastHiddenState()
 
 
-def _weights_sha256(transformer_dir: Path) -> str:
+def weights_sha256(transformer_dir: Path) -> str:
+    """One digest of a transformer folder's weight files (safetensors, else pytorch .bin)."""
     candidates: Sequence[Path] = sorted(transformer_dir.glob("*.safetensors")) or sorted(
         transformer_dir.glob("pytorch_model*.bin")
     )

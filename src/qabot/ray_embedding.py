@@ -14,6 +14,8 @@ Every Ray worker must be able to import qabot and load the model from its own di
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -30,11 +32,11 @@ class _EmbedActor:
     def __init__(
         self, model: str, make_embedder: Callable[[str], Embedder], threads: int | None
     ) -> None:
-        if threads:
+        self.embedder = make_embedder(model)
+        if threads and "torch" in sys.modules:  # onnxruntime takes its threads when loaded
             import torch
 
             torch.set_num_threads(threads)  # one actor per CPU: no oversubscription
-        self.embedder = make_embedder(model)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         texts = [str(t) for t in batch["text"]]
@@ -69,8 +71,30 @@ class RayEmbedder:
         backend: str = "torch",
     ) -> None:
         self.name, self.dimension, self.backend = model, dimension, backend
+        self.folder: str | None = None  # an ONNX backend's model files, stored with the index
         self.address, self.workers, self.batch_size = address, workers, batch_size
         self.make_embedder = make_embedder
+
+    @classmethod
+    def like(cls, local: Embedder, *, address: str | None = None, **options) -> RayEmbedder:
+        """A Ray embedder giving ``local``'s vectors: same model and backend on every actor.
+
+        Each actor loads the model as ``local`` was loaded (`qabot.backends.load_embedder`, its
+        ONNX export cached on that node), and the index stores ``local``'s exported model.
+        """
+        from qabot.backends import backend_of, load_embedder
+
+        backend = backend_of(local)
+        ray_embedder = cls(
+            local.name,
+            dimension=local.dimension,
+            address=address,
+            make_embedder=functools.partial(load_embedder, backend=backend, threads=1),
+            backend=backend,
+            **options,
+        )
+        ray_embedder.folder = getattr(local, "folder", None)  # the model the index stores
+        return ray_embedder
 
     def embed_batch(
         self, texts: Sequence[str], *, progress: bool = False, role: Role = "document"

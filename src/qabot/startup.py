@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from qabot.backends import check_backend
 from qabot.chunking import DEFAULT_MAX_CHARS
 from qabot.confidence import ConfidenceModel
 from qabot.embedding import Embedder
@@ -100,19 +101,21 @@ def ensure_index(
         manifest = None
     embedder = make_embedder(model or (manifest.model if manifest else None) or default_model)
     if not build:
-        return load_index(index_dir, model=embedder.name), embedder
+        index = load_index(index_dir, model=embedder.name)
+        check_backend(index.manifest, embedder, Path(index_dir))
+        return index, embedder
     if corpus_path is None:
         corpus_path = manifest.corpus_path if manifest else default_corpus
     elif not Path(corpus_path).exists():
         raise CorpusError(f"Corpus path {str(corpus_path)!r} does not exist.")
     if max_chars is None:
         max_chars = manifest.max_chars if manifest else DEFAULT_MAX_CHARS
-    index, reason = _load_current(index_dir, embedder.name, corpus_path, max_chars, log)
+    index, reason = _load_current(index_dir, embedder, corpus_path, max_chars, log)
     if index is not None:
         return index, embedder
     # One builder at a time; whoever waited here loads the build just committed instead.
     with build_lock(Path(index_dir)):
-        index, _ = _load_current(index_dir, embedder.name, corpus_path, max_chars, log)
+        index, _ = _load_current(index_dir, embedder, corpus_path, max_chars, log)
         if index is None:
             log(f"{reason} Building the index in {str(index_dir)!r} from {str(corpus_path)!r} ...")
             index = build_index(
@@ -130,14 +133,15 @@ def ensure_index(
 
 def _load_current(
     index_dir: Path | str,
-    model: str,
+    embedder: Embedder,
     corpus_path: Path | str,
     max_chars: int,
     log: Callable[[str], None],
 ) -> tuple[Index | None, str]:
     """The index when it is current for these settings, else None and the reason why."""
     try:
-        index = load_index(index_dir, model=model)
+        index = load_index(index_dir, model=embedder.name)
+        check_backend(index.manifest, embedder, Path(index_dir))
         check_settings(index.manifest, max_chars=max_chars)
         if Path(corpus_path).exists():
             check_fresh(index.manifest, corpus_path, index_dir=index.index_dir)

@@ -9,6 +9,7 @@ import os
 import sys
 
 from qabot.answering import ANSWER_KEYS, DEFAULT_ALTERNATIVES
+from qabot.backends import DEFAULT_BACKEND
 from qabot.chunking import DEFAULT_MAX_CHARS
 from qabot.cli.wiring import (
     add_index_options,
@@ -41,20 +42,21 @@ def cmd_index(args: argparse.Namespace) -> int:
       qabot index
       qabot index docs/ --index-dir /tmp/docs-index
       qabot index faq.csv --model /models/all-mpnet-base-v2
+      qabot index --backend onnx-int8
       qabot index docs/ --engine ray --ray-address ray://head:10001
       qabot index docs/ --embedding-cache /shared/qabot-cache --index-type hnsw
     """
+    from qabot.backends import backend_of
     from qabot.index import build_index
 
     model = args.model or DEFAULT_MODEL
-    embedder = load_embedder(model)
+    # An explicit build takes the default backend, not the previous index's (like --max-chars).
+    embedder = load_embedder(model, args.backend or DEFAULT_BACKEND, index_dir=args.index_dir)
     if args.engine == "ray":
         from qabot.ray_embedding import RayEmbedder
 
-        embedder = RayEmbedder(
-            embedder.name, dimension=embedder.dimension, address=args.ray_address
-        )
-    log(f"Indexing {args.corpus} with {model} ({args.engine}) ...")
+        embedder = RayEmbedder.like(embedder, address=args.ray_address)
+    log(f"Indexing {args.corpus} with {model} on {backend_of(embedder)} ({args.engine}) ...")
     index = build_index(
         args.corpus,
         args.index_dir,
@@ -69,7 +71,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     m = index.manifest
     print(
         f"Indexed {m.documents} documents: {m.passages} passages and {m.faq_entries} FAQ entries "
-        f"into {args.index_dir} (model {m.model}, {m.dimension} dimensions)."
+        f"into {args.index_dir} (model {m.model}, {m.dimension} dimensions, backend {m.backend})."
     )
     return 0
 
@@ -93,6 +95,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         alternatives=args.alternatives,
         reranker=args.reranker,
+        backend=args.backend,
     )
     if args.question == "-":
         # Undecodable bytes must not end a long batch: they become U+FFFD, the rest is answered.

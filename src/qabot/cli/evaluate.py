@@ -108,6 +108,7 @@ def _open_answerer(args: argparse.Namespace) -> tuple[Answerer, str]:
         model=args.model,
         threshold=args.threshold,
         reranker=args.reranker,
+        backend=args.backend,
     )
     if args.threshold is not None:
         return answerer, "--threshold"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from qabot.cli.wiring import add_index_options, command, finite_float, log
+from qabot.cli.wiring import add_index_options, command, finite_float, load_embedder, log
 
 EXIT_FINDINGS = 1
 
@@ -28,7 +28,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
       qabot lint docs/ --question-similarity 0.9
       qabot lint faq.csv --json
     """
-    from qabot.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder
+    from qabot.embedding import DEFAULT_MODEL
     from qabot.errors import QabotIndexError
     from qabot.evaluation.lint import lint_corpus
     from qabot.index import read_manifest
@@ -41,7 +41,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
             model = DEFAULT_MODEL
     findings = lint_corpus(
         args.corpus,
-        SentenceTransformerEmbedder(model),
+        load_embedder(model, args.backend, index_dir=args.index_dir),
         question_similarity=args.question_similarity,
         passage_similarity=args.passage_similarity,
     )

@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Callable
 
 from qabot.cli.feedback import feedback_path
-from qabot.cli.wiring import answerer_for, load_embedder, log, open_answerer
+from qabot.cli.wiring import answerer_for, log, open_answerer
 
 # How the parent hands the command's options to its worker processes.
 WORKER_ARGS_ENV = "QABOT_SERVE_WORKER_ARGS"
@@ -76,7 +76,7 @@ def serve_app(
     *,
     chat: bool = True,
     metrics_dir: str | None = None,
-    make_embedder: Callable = load_embedder,
+    make_embedder: Callable | None = None,
 ):
     """The app `qabot serve` runs (once per worker process): loaded, following the manifest.
 
@@ -128,8 +128,9 @@ def _follow_while_serving(app, follower, metrics) -> None:
     app.router.lifespan_context = lifespan
 
 
-def open_holder(args: argparse.Namespace, make_embedder: Callable = load_embedder):
+def open_holder(args: argparse.Namespace, make_embedder: Callable | None = None):
     """The served answerer in a holder, and the follower that swaps in new builds."""
+    from qabot.backends import check_backend
     from qabot.startup import wait_for_index
     from qabot.web.follow import ManifestFollower
     from qabot.web.holder import AnswererHolder
@@ -145,11 +146,14 @@ def open_holder(args: argparse.Namespace, make_embedder: Callable = load_embedde
         reranker=args.reranker,
         build=not args.no_build,
         make_embedder=make_embedder,
+        backend=args.backend,
     )
     answerer.answer("warm up")  # the first real question should not pay for lazy set-up
     embedder = answerer.retriever.embedder
 
     def make_answerer(index):
+        # A build of another backend would mix vectors: the follower keeps the current one.
+        check_backend(index.manifest, embedder, index.index_dir)
         # The same reranker serves every build; the confidence is the new index's own.
         new = answerer_for(
             index, embedder, alternatives=args.alternatives, reranker=answerer.reranker

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qabot.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
+from qabot.backends import BACKENDS, DEFAULT_BACKEND
+from qabot.embedding import DEFAULT_MODEL, Embedder
 
 if TYPE_CHECKING:  # for annotations only: the commands import what they use when they run
     from qabot.answering import Answerer
@@ -32,9 +33,39 @@ def env(name: str, default: str) -> str:
     return os.environ.get(name) or default
 
 
-def load_embedder(model: str) -> Embedder:
-    """The sentence-transformers embedder the commands use (model loaded from disk only)."""
-    return SentenceTransformerEmbedder(model)
+def cache_dir() -> Path:
+    """Where ONNX exports are cached: $QABOT_CACHE, else $XDG_CACHE_HOME/qabot (~/.cache/qabot)."""
+    if os.environ.get("QABOT_CACHE"):
+        return Path(os.environ["QABOT_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qabot"
+
+
+def threads() -> int | None:
+    """onnxruntime's intra-op threads: $QABOT_THREADS, else None (the machine's cores)."""
+    from qabot.errors import QabotError
+
+    text = os.environ.get("QABOT_THREADS")
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise QabotError(f"QABOT_THREADS must be a whole number of at least 1, not {text!r}.")
+    return int(text)
+
+
+def load_embedder(
+    model: str, backend: str | None = None, *, index_dir: str | Path | None = None
+) -> Embedder:
+    """The embedder the commands use: ``backend`` None means the index's own, else the default.
+
+    An index built with an ONNX backend brings its own model (no torch is imported); otherwise
+    the model is loaded from disk (never downloaded) and, for ONNX, exported once into
+    `cache_dir`.
+    """
+    from qabot.backends import load_embedder as load
+
+    return load(
+        model, backend, index_dir=index_dir, cache_dir=cache_dir(), threads=threads(), log=log
+    )
 
 
 def load_reranker(path: str) -> Reranker:
@@ -54,15 +85,17 @@ def open_answerer(
     progress: bool = True,
     reranker: str | Path | None = None,
     build: bool = True,
-    make_embedder: Callable[[str], Embedder] = load_embedder,
+    make_embedder: Callable[[str], Embedder] | None = None,
     confidence_path: str | Path | None = None,
     make_reranker: Callable[[str], Reranker] = load_reranker,
+    backend: str | None = None,
 ) -> Answerer:
     """Load (building when needed) the index and return a ready `Answerer`.
 
     ``corpus`` None means the corpus the index was built from (or ./corpus for a new index).
     ``progress`` shows a bar while the index is (re)built; ``build=False`` never builds (a
-    replica); ``make_embedder(model name)`` makes the embedder (tests pass a fake one). The
+    replica); ``make_embedder(model name)`` makes the embedder (tests pass a fake one; by
+    default `load_embedder` on ``backend``, None meaning the index's own). The
     confidence is the model in ``confidence_path`` (else the shipped one), replaced by its
     calibration stored with the index when there is one; ``threshold`` (a probability)
     overrides its threshold. ``reranker``, a local cross-encoder folder, is loaded with
@@ -74,10 +107,14 @@ def open_answerer(
     # Loaded first: a wrong path should fail before a long index build, not after.
     loaded_reranker = make_reranker(str(reranker)) if reranker else None
     base = default_model(confidence_path)
+
+    def default_embedder(name: str) -> Embedder:
+        return load_embedder(name, backend, index_dir=index_dir)
+
     index, embedder = ensure_index(
         corpus,
         index_dir,
-        make_embedder,
+        make_embedder or default_embedder,
         model=model,
         default_model=DEFAULT_MODEL,
         default_corpus=DEFAULT_CORPUS,
@@ -150,6 +187,15 @@ def add_index_options(parser: argparse.ArgumentParser, *, corpus_positional: boo
         default=os.environ.get("QABOT_MODEL") or None,
         help="sentence-transformers model name or local path (default: $QABOT_MODEL, else the "
         f"index's model, else the bundled {DEFAULT_MODEL}); never downloaded",
+    )
+    index_default = "" if corpus_positional else "the index's own, else "
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=os.environ.get("QABOT_BACKEND") or None,
+        help="what runs the model: torch, onnx (fp32 export) or onnx-int8 (quantised export); "
+        "index and questions always use the same one (default: $QABOT_BACKEND, else "
+        f"{index_default}{DEFAULT_BACKEND})",
     )
 
 
