@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
+import ray  # the test environment installs the ray extra (make install)
 
 from qabot.answering import Answerer
 from qabot.cli import main
@@ -12,8 +13,6 @@ from qabot.index import build_index, load_index
 from qabot.retrieval import Retriever
 
 from conftest import SEED_CORPUS, SEED_QUESTIONS
-
-ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'qabot[ray]')")
 
 SMALL_FAQ = (
     "id,question,answer\n"
@@ -66,3 +65,14 @@ def test_ray_builds_answer_like_local_builds(
         assert distributed.manifest.model == local.manifest.model
         assert distributed.manifest.backend == local.manifest.backend == "torch"
         assert _answers(ray_dir, embedder, questions) == _answers(local_dir, embedder, questions)
+
+
+def test_a_ray_embedder_is_made_like_the_local_one(onnx_folder):
+    from qabot.onnx_embedder import OnnxEmbedder
+    from qabot.ray_embedding import RayEmbedder
+
+    local = OnnxEmbedder(onnx_folder)
+    remote = RayEmbedder.like(local, address="ray://head:10001")
+    assert (remote.name, remote.dimension, remote.backend) == (local.name, 384, "onnx")
+    assert remote.folder == local.folder  # the index stores the local export
+    assert remote.make_embedder.keywords == {"backend": "onnx", "threads": 1}
