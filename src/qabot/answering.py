@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
 from qabot.answer_types import absent_name, is_dated, type_missing
+from qabot.candidates import Candidates, no_candidates
 from qabot.chunking import Kind, Passage
 from qabot.confidence import ConfidenceModel, default_model
 from qabot.errors import QuestionError
@@ -25,7 +26,7 @@ from qabot.evidence import absent_share, confidence_features, matched_share
 from qabot.index import IndexManifest
 from qabot.lexical import tokenize
 from qabot.questions import clean_question
-from qabot.reranking import Reranker, rerank
+from qabot.reranking import Reranker, rerank_hits
 from qabot.retrieval import Hit, Retriever
 from qabot.structure import Link
 
@@ -33,6 +34,7 @@ DEFAULT_ALTERNATIVES = 2
 DEFAULT_RERANK_TOP_N = 10  # candidates a reranker rescores: the answer and its close rivals
 DECLINE_MESSAGE = "I don't know: nothing in the documents answers that question."
 _SUGGESTION_POOL = 10
+_QUESTION_MEMO = 256  # questions whose question-only evidence is kept (see _question_evidence)
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,7 @@ class Answerer:
         self.reranker = reranker
         self.rerank_top_n = rerank_top_n
         self._faq_rows: dict[str, list[int]] | None = None
+        self._question_memo: dict[str, tuple[list[str], Candidates, float, float]] = {}
 
     # Read-only views, so that callers (chat, server, evaluation) never reach through the
     # retriever into the index.
@@ -177,29 +180,46 @@ class Answerer:
         if position >= len(hits) or hits[position].exact:
             return None
         hit = hits[position]
+        tokens, faq_matches, absent, named = self._question_evidence(question)
+        rows = self._faq_rows.get(hit.passage.passage_id)  # type: ignore[union-attr]
+        faq_bm25 = float(faq_matches.scores_of(np.array(rows)).max()) if rows else 0.0
+        features = confidence_features(
+            hit.dense_score,
+            hit.margin,
+            np.array(hit.grains),
+            matched_share(tokens, set(tokenize([hit.passage.keyword_text()])[0])),
+            faq_bm25,
+            absent,
+            type_missing(question, hit.passage.text, dated=is_dated(hit.passage)),
+            named,
+        )
+        if hit.rerank_score is not None:
+            features = np.append(features, hit.rerank_score)
+        return features
+
+    def _question_evidence(self, question: str) -> tuple[list[str], Candidates, float, float]:
+        """The question-only features (tokens, FAQ BM25 matches, absent share, absent name),
+        memoised: an answer reads them for its top hit and for each alternative."""
+        found = self._question_memo.get(question)
+        if found is not None:
+            return found
         index = self.retriever.index
         if self._faq_rows is None:  # the FAQ-question rows of each entry, found once
             self._faq_rows = {}
             for row, passage_id in enumerate(index.faq_lexical.ids if index.faq_lexical else ()):
                 self._faq_rows.setdefault(passage_id, []).append(row)
-        question_tokens = tokenize([question])[0]
-        rows = self._faq_rows.get(hit.passage.passage_id)
-        faq_bm25 = 0.0
-        if rows and index.faq_lexical is not None:
-            faq_bm25 = float(index.faq_lexical.score_batch([question], [np.array(rows)])[0].max())
-        features = confidence_features(
-            hit.dense_score,
-            hit.margin,
-            np.array(hit.grains),
-            matched_share(question_tokens, set(tokenize([hit.passage.keyword_text()])[0])),
-            faq_bm25,
-            absent_share(question_tokens, index.lexical.vocabulary),
-            type_missing(question, hit.passage.text, dated=is_dated(hit.passage)),
-            absent_name(question, index.lexical.vocabulary, tokenize),
+        tokens = tokenize([question])[0]
+        vocabulary = index.lexical.vocabulary
+        found = (
+            tokens,
+            index.faq_lexical.matches(question) if index.faq_lexical else no_candidates(),
+            absent_share(tokens, vocabulary),
+            absent_name(question, vocabulary, tokenize),
         )
-        if hit.rerank_score is not None:
-            features = np.append(features, hit.rerank_score)
-        return features
+        if len(self._question_memo) >= _QUESTION_MEMO:
+            self._question_memo.clear()
+        self._question_memo[question] = found
+        return found
 
     def score(self, question: str, hits: Sequence[Hit], position: int = 0) -> float:
         """P(``hits[position]`` answers ``question``): 1.0 when verbatim, 0.0 without it."""
@@ -214,20 +234,9 @@ class Answerer:
         Reranked hits carry the reranker's score (`Hit.rerank_score`); hits that already
         carry one are returned as they are, so ranking twice changes nothing.
         """
-        hits = list(hits)
-        if self.reranker is None or not hits or hits[0].rerank_score is not None:
-            return hits
-        head = hits[: self.rerank_top_n]
-        texts = [
-            f"{h.passage.question}\n{h.passage.text}" if h.passage.question else h.passage.text
-            for h in head
-        ]
-        reordered, scores = rerank(hits, self.reranker.score_pairs(question, texts), len(head))
-        head = [
-            replace(h, rerank_score=float(s))
-            for h, s in zip(reordered[: len(scores)], scores, strict=True)
-        ]
-        return head + reordered[len(head) :]
+        if self.reranker is None:
+            return list(hits)
+        return rerank_hits(self.reranker, question, hits, self.rerank_top_n)
 
     def answer(self, question: str, alternatives: int | None = None) -> Answer:
         """Answer one question: ``answer_batch([question])[0]``."""

@@ -27,6 +27,18 @@ class Candidates:
     def __len__(self) -> int:
         return len(self.numbers)
 
+    def scores_of(self, wanted: np.ndarray) -> np.ndarray:
+        """The scores of the passages ``wanted`` (0 for those not among these candidates).
+
+        Only for candidates in passage-number order (as `qabot.lexical.LexicalIndex.matches`
+        returns them), not best first.
+        """
+        wanted = np.asarray(wanted, dtype=np.int64)
+        if not len(self):
+            return np.zeros(len(wanted), dtype=np.float32)
+        at = np.minimum(np.searchsorted(self.numbers, wanted), len(self) - 1)
+        return np.where(self.numbers[at] == wanted, self.scores[at], 0).astype(np.float32)
+
 
 def no_candidates() -> Candidates:
     """Candidates of a question nothing matches."""

@@ -115,16 +115,10 @@ class LexicalIndex:
         self, queries: Sequence[str], numbers: Sequence[np.ndarray]
     ) -> list[np.ndarray]:
         """BM25 of each query on the rows ``numbers[i]`` (0 where no token is shared)."""
-        results = []
-        for query, wanted in zip(queries, numbers, strict=True):
-            found, wanted = self.matches(query), np.asarray(wanted, dtype=np.int64)
-            if not len(found):
-                results.append(np.zeros(len(wanted), dtype=np.float32))
-                continue
-            at = np.minimum(np.searchsorted(found.numbers, wanted), len(found) - 1)
-            hit = found.numbers[at] == wanted
-            results.append(np.where(hit, found.scores[at], 0).astype(np.float32))
-        return results
+        return [
+            self.matches(query).scores_of(wanted)
+            for query, wanted in zip(queries, numbers, strict=True)
+        ]
 
     def scores_batch(self, queries: Sequence[str]) -> np.ndarray:
         """BM25 of every row for every query, ``(len(queries), len(ids))``.

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -21,6 +22,7 @@ DEFAULT_RERANK_TOP_N = 10
 DEFAULT_BATCH_SIZE = 32
 
 T = TypeVar("T")
+H = TypeVar("H", bound=Any)  # a retrieval hit: has ``passage`` and ``rerank_score``
 
 
 @runtime_checkable
@@ -53,6 +55,28 @@ def rerank(hits: Sequence[T], scores: np.ndarray, top_n: int) -> tuple[list[T], 
         raise ValueError(f"{len(scores)} reranker scores for {len(head)} hits.")
     order = np.argsort(-scores, kind="stable")
     return [head[i] for i in order] + list(hits[len(head) :]), scores[order]
+
+
+def rerank_hits(reranker: Reranker, question: str, hits: Sequence[H], top_n: int) -> list[H]:
+    """Hits (`qabot.retrieval.Hit`) with the first ``top_n`` reordered by ``reranker``.
+
+    Each reranked hit carries the reranker's score (``rerank_score``); hits that already
+    carry one are returned as they are, so ranking twice changes nothing.
+    """
+    hits = list(hits)
+    if not hits or hits[0].rerank_score is not None:
+        return hits
+    head = hits[:top_n]
+    texts = [
+        f"{h.passage.question}\n{h.passage.text}" if h.passage.question else h.passage.text
+        for h in head
+    ]
+    reordered, scores = rerank(hits, reranker.score_pairs(question, texts), len(head))
+    scored = [
+        replace(h, rerank_score=float(s))
+        for h, s in zip(reordered[: len(scores)], scores, strict=True)
+    ]
+    return scored + reordered[len(scored) :]
 
 
 class CrossEncoderReranker:

@@ -119,7 +119,9 @@ class VectorStore:
         params: dict,
     ) -> None:
         self.passage_ids = tuple(passage_ids)
-        self.vectors = vectors
+        # A plain ndarray view of a memory map: the same pages, without np.memmap's per-index
+        # Python overhead (a gather per question indexes it).
+        self.vectors = np.asarray(vectors)
         self.row_passage = np.asarray(row_passage, dtype=np.int32)
         self.row_grain = np.asarray(row_grain, dtype=np.int8)
         self._check_rows()
