@@ -2,11 +2,9 @@
 
 No text is generated. The answer is the best FAQ entry's answer or the best passage, with its
 sentence most similar to the question marked. ``score`` is P(the answer is right), read by a
-monotone confidence model (`qabot.confidence`) from the top hit's evidence: its fused score,
-its margin over the runner-up, its whole and sentence cosines, the share of the question's
-terms it contains, raw BM25 of the question on FAQ questions, and the share of the question's
-terms found nowhere in the corpus. Below the model's threshold the answer is a plain "I don't
-know" (``found`` is False) with the closest FAQ questions as suggestions.
+monotone confidence model (`qabot.confidence`) from the hit's evidence (`qabot.evidence.FEATURES`).
+Below the model's threshold the answer is a plain "I don't know" (``found`` is False) with the
+closest FAQ questions as suggestions.
 """
 
 from __future__ import annotations
@@ -17,14 +15,13 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from qabot.answer_types import absent_name, is_dated, type_missing
-from qabot.candidates import Candidates, no_candidates
+from qabot.answer_types import is_dated, type_missing
 from qabot.chunking import Kind, Passage
 from qabot.confidence import ConfidenceModel, default_model
 from qabot.errors import QuestionError
-from qabot.evidence import absent_share, confidence_features, matched_share
+from qabot.evidence import confidence_features, matched_share
 from qabot.index import IndexManifest
-from qabot.lexical import tokenize
+from qabot.index_facts import IndexFacts
 from qabot.questions import clean_question
 from qabot.reranking import Reranker, rerank_hits
 from qabot.retrieval import Hit, Retriever
@@ -34,7 +31,6 @@ DEFAULT_ALTERNATIVES = 2
 DEFAULT_RERANK_TOP_N = 10  # candidates a reranker rescores: the answer and its close rivals
 DECLINE_MESSAGE = "I don't know: nothing in the documents answers that question."
 _SUGGESTION_POOL = 10
-_QUESTION_MEMO = 256  # questions whose question-only evidence is kept (see _question_evidence)
 
 
 @dataclass(frozen=True)
@@ -139,8 +135,7 @@ class Answerer:
         self.alternatives = alternatives
         self.reranker = reranker
         self.rerank_top_n = rerank_top_n
-        self._faq_rows: dict[str, list[int]] | None = None
-        self._question_memo: dict[str, tuple[list[str], Candidates, float, float]] = {}
+        self._index_facts: IndexFacts | None = None
 
     # Read-only views, so that callers (chat, server, evaluation) never reach through the
     # retriever into the index.
@@ -180,14 +175,15 @@ class Answerer:
         if position >= len(hits) or hits[position].exact:
             return None
         hit = hits[position]
-        tokens, faq_matches, absent, named = self._question_evidence(question)
-        rows = self._faq_rows.get(hit.passage.passage_id)  # type: ignore[union-attr]
+        facts = self._facts()
+        tokens, faq_matches, absent, named = facts.question(question)
+        rows = facts.faq_rows(hit.passage.passage_id)
         faq_bm25 = float(faq_matches.scores_of(np.array(rows)).max()) if rows else 0.0
         features = confidence_features(
             hit.dense_score,
             hit.margin,
             np.array(hit.grains),
-            matched_share(tokens, set(tokenize([hit.passage.keyword_text()])[0])),
+            matched_share(tokens, facts.passage_tokens(hit.passage)),
             faq_bm25,
             absent,
             type_missing(question, hit.passage.text, dated=is_dated(hit.passage)),
@@ -197,29 +193,10 @@ class Answerer:
             features = np.append(features, hit.rerank_score)
         return features
 
-    def _question_evidence(self, question: str) -> tuple[list[str], Candidates, float, float]:
-        """The question-only features (tokens, FAQ BM25 matches, absent share, absent name),
-        memoised: an answer reads them for its top hit and for each alternative."""
-        found = self._question_memo.get(question)
-        if found is not None:
-            return found
-        index = self.retriever.index
-        if self._faq_rows is None:  # the FAQ-question rows of each entry, found once
-            self._faq_rows = {}
-            for row, passage_id in enumerate(index.faq_lexical.ids if index.faq_lexical else ()):
-                self._faq_rows.setdefault(passage_id, []).append(row)
-        tokens = tokenize([question])[0]
-        vocabulary = index.lexical.vocabulary
-        found = (
-            tokens,
-            index.faq_lexical.matches(question) if index.faq_lexical else no_candidates(),
-            absent_share(tokens, vocabulary),
-            absent_name(question, vocabulary, tokenize),
-        )
-        if len(self._question_memo) >= _QUESTION_MEMO:
-            self._question_memo.clear()
-        self._question_memo[question] = found
-        return found
+    def _facts(self) -> IndexFacts:
+        if self._index_facts is None:  # lazily: some callers compose without a retriever
+            self._index_facts = IndexFacts(self.retriever.index)
+        return self._index_facts
 
     def score(self, question: str, hits: Sequence[Hit], position: int = 0) -> float:
         """P(``hits[position]`` answers ``question``): 1.0 when verbatim, 0.0 without it."""

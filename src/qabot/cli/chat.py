@@ -15,6 +15,8 @@ from qabot.cli.wiring import (
     command,
     log,
     non_negative_int,
+    positive_float,
+    positive_int,
 )
 from qabot.errors import QabotError
 
@@ -45,28 +47,6 @@ def require_extra(
                 f"qabot {command} needs the {extra} extra ({name} is missing): "
                 f"pip install 'qabot[{extra}]'"
             ) from exc
-
-
-def positive_float(text: str) -> float:
-    """An argparse type: a number of seconds above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a number above 0")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number above 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
-    return value
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

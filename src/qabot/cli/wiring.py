@@ -215,6 +215,17 @@ def positive_int(text: str) -> int:
     return _whole_number(text, minimum=1)
 
 
+def positive_float(text: str) -> float:
+    """An argparse type: a number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a number above 0")
+    return value
+
+
 def non_negative_int(text: str) -> int:
     """An argparse type: a whole number of at least 0."""
     return _whole_number(text, minimum=0)
