@@ -282,7 +282,7 @@ def test_an_index_written_with_a_context_field_still_loads(tmp_path: Path, fake_
     data.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     (data.parent / "checksums.json").unlink()  # indexes of that time had none
     loaded = load_index(tmp_path / "idx")
-    assert loaded.passages == index.passages
+    assert tuple(loaded.passages) == index.passages
 
 
 def test_progress_is_asked_for_only_when_wanted(tmp_path: Path, fake_embedder):

@@ -17,6 +17,7 @@ since when), so that a replica loading the previous build never sees its files v
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -55,8 +56,8 @@ from qabot.index_folder import (
     write_checksums,
 )
 from qabot.lexical import DEFAULT_B, DEFAULT_K1, LexicalIndex
+from qabot.passage_table import PassageTable
 from qabot.store import VectorStore
-from qabot.structure import Link
 from qabot.version import __version__
 
 FORMAT_VERSION = 2  # 2: grain rows (whole, question, sentence)
@@ -101,19 +102,25 @@ class IndexManifest:
 class Index:
     """A loaded index: its manifest, passages, vector store and keyword indexes.
 
-    ``faq_lexical`` scores FAQ questions only (one row per phrasing; None without FAQ entries).
+    ``passages`` are in passage-number order: a tuple after a build, a `PassageTable` (read from
+    disk when asked for) after `load_index`. ``faq_lexical`` scores FAQ questions only (one row
+    per phrasing; None without FAQ entries).
     """
 
     index_dir: Path
     manifest: IndexManifest
-    passages: tuple[Passage, ...]
+    passages: Sequence[Passage]
     store: VectorStore
     lexical: LexicalIndex
     faq_lexical: LexicalIndex | None = None
-    by_id: dict[str, Passage] = field(repr=False, compare=False, default_factory=dict)
 
     def passage(self, passage_id: str) -> Passage:
-        return self.by_id[passage_id]
+        """The passage with this id (`KeyError` if there is none)."""
+        return self.passages[self._numbers[passage_id]]
+
+    @functools.cached_property
+    def _numbers(self) -> dict[str, int]:
+        return {passage_id: n for n, passage_id in enumerate(self.store.passage_ids)}
 
 
 def build_index(
@@ -177,8 +184,7 @@ def build_index(
         write_json_atomic(index_dir / MANIFEST_FILE, manifest.to_dict())
         retire_old_data(index_dir, keep=data_dir, retain_seconds=retain_seconds)
     store = VectorStore.load(index_dir / data_dir)  # memory-mapped: the vectors held once
-    by_id = {p.passage_id: p for p in passages}
-    return Index(index_dir, manifest, tuple(passages), store, lexical, faq_lexical, by_id)
+    return Index(index_dir, manifest, tuple(passages), store, lexical, faq_lexical)
 
 
 def _stage(
@@ -290,31 +296,35 @@ def load_index(index_dir: Path | str, *, model: str | None = None) -> Index:
         )
     data = index_dir / manifest.data_dir
     verify_checksums(data, index_dir)
+    store = VectorStore.load(data)
+    ids = store.passage_ids
     try:
-        lines = (data / _PASSAGES_FILE).read_text(encoding="utf-8").splitlines()
-        passages = tuple(_passage_from_dict(json.loads(line)) for line in lines if line)
-    except (OSError, ValueError, TypeError) as exc:
+        # Each passage is checked against its id when it is read; the ends are read now.
+        passages = PassageTable(data / _PASSAGES_FILE, ids)
+        if len(passages):
+            passages[0], passages[-1]
+    except OSError as exc:
         raise IndexCorruptError(
             f"Passages of the index in {str(index_dir)!r} are unreadable ({exc}).",
             index_dir,
         ) from exc
-    store = VectorStore.load(data)
+    except IndexCorruptError as exc:
+        raise IndexCorruptError(str(exc), index_dir) from exc
     lexical = LexicalIndex.load(data / _LEXICAL_DIR)
-    faq = any(p.kind == "faq" for p in passages)
+    faq = manifest.faq_entries > 0
     faq_lexical = LexicalIndex.load(data / _FAQ_LEXICAL_DIR) if faq else None
-    by_id = {p.passage_id: p for p in passages}
-    ids = [p.passage_id for p in passages]
     if (
         store.dimension != manifest.dimension
         or len(store) != manifest.rows
-        or len(by_id) != len(ids)
-        or not check_numbering(ids, store.passage_ids, lexical.ids)
+        or len(passages) != manifest.passages + manifest.faq_entries
+        or len(set(ids)) != len(ids)
+        or not check_numbering(ids, lexical.ids)
     ):
         raise IndexCorruptError(
             f"Index files in {str(index_dir)!r} disagree with each other.",
             index_dir,
         )
-    return Index(index_dir, manifest, passages, store, lexical, faq_lexical, by_id)
+    return Index(index_dir, manifest, passages, store, lexical, faq_lexical)
 
 
 def check_fresh(
@@ -336,13 +346,3 @@ def check_fresh(
     )
     if fingerprint != manifest.corpus_fingerprint:
         raise StaleIndexError(f"Corpus {str(corpus_path)!r} changed since the index was built.")
-
-
-def _passage_from_dict(data: dict) -> Passage:
-    data["sources"] = tuple(Link(**link) for link in data.get("sources") or ())
-    data["alternates"] = tuple(data.get("alternates") or ())
-    # Indexes written before `context` was folded into `section` still load: it held the
-    # section heading, or a structured row's title where the section was empty.
-    context = data.pop("context", "")
-    data["section"] = data.get("section") or context
-    return Passage(**data)

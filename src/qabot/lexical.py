@@ -56,8 +56,12 @@ class LexicalIndex:
 
     def __init__(self, ids: Sequence[str], bm25: object) -> None:
         self.ids = tuple(ids)
-        self.position = {passage_id: row for row, passage_id in enumerate(self.ids)}
         self._bm25 = bm25
+
+    @functools.cached_property
+    def position(self) -> dict[str, int]:
+        """Each id's row number (made when first asked for: serving never needs it)."""
+        return {passage_id: row for row, passage_id in enumerate(self.ids)}
 
     @classmethod
     def build(

@@ -99,11 +99,19 @@ class Retriever:
         self.embedder = embedder
         self.fusion = fusion
         self.candidates = candidates
-        self._is_faq = np.array([p.kind == "faq" for p in index.passages], dtype=bool)
-        self._keys = [answer_key(p) for p in index.passages]
+        # One pass over the passages (read from disk for a loaded index); only these columns
+        # are kept. An answer's key (`answer_key`) is kept as the number of its first passage.
+        count = len(index.passages)
+        self._is_faq = np.zeros(count, dtype=bool)
+        self._keys = np.arange(count, dtype=np.int64)
+        first_of_key: dict[str, int] = {}
         self._faq_by_question: dict[str, list[int]] = {}
         for number, passage in enumerate(index.passages):
-            if passage.kind == "faq" and passage.question:
+            if passage.kind != "faq":
+                continue
+            self._is_faq[number] = True
+            self._keys[number] = first_of_key.setdefault(answer_key(passage), number)
+            if passage.question:
                 for phrasing in dict.fromkeys([passage.question, *passage.alternates]):
                     key = normalise_question(phrasing)
                     self._faq_by_question.setdefault(key, []).append(number)
@@ -185,7 +193,7 @@ class Retriever:
         give an off-topic question a large lead.
         """
         pool = np.argsort(-fused, kind="stable")[:RIVALS]
-        pool_keys = np.array([self._keys[n] for n in candidates[pool]], dtype=object)
+        pool_keys = self._keys[candidates[pool]]
         margins = np.ones(len(order))
         for slot, i in enumerate(order):
             rivals = pool[pool_keys != self._keys[candidates[i]]]

@@ -139,8 +139,13 @@ class Chat:
 
     def starter_questions(self, top_k: int = DEFAULT_STARTERS_TOP_K) -> list[str]:
         """The corpus's first ``top_k`` FAQ questions, offered as examples to start with."""
-        questions = (p.question for p in self.answerer.passages if p.kind == "faq")
-        return list(dict.fromkeys(q for q in questions if q))[:top_k]
+        questions: dict[str, None] = {}
+        for passage in self.answerer.passages:  # read from disk: stop once there are enough
+            if len(questions) >= top_k:
+                break
+            if passage.kind == "faq" and passage.question:
+                questions.setdefault(passage.question)
+        return list(questions)
 
     def turn(
         self, message: str, history: list[dict], session: ChatSession

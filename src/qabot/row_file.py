@@ -1,0 +1,64 @@
+"""Rows of a 2-D ``.npy`` file, read by row number with ``os.pread``.
+
+A question reads the rows of a few dozen passages. Memory-mapping the file would be simplest,
+but the kernel caches files in large folios and maps a whole folio on a touch: on this machine
+800 scattered rows of a 180 MB file mapped all 180 MB into the process (bench/results/scale.md),
+so a million-passage index's 1.6 GB of rows soon counted in every replica's resident memory.
+Read by offset, the rows stay in the page cache, which every process serving the folder shares,
+and a process holds only the rows it asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from pathlib import Path
+
+import numpy as np
+
+
+class RowFile:
+    """The rows of one C-order 2-D ``.npy`` file (as `numpy.save` writes them)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        with self.path.open("rb") as f:
+            version = np.lib.format.read_magic(f)
+            header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = header(f)
+            self._data = f.tell()
+        if len(shape) != 2 or fortran or dtype.hasobject:
+            raise ValueError(f"{self.path} is not a C-order 2-D array (shape {shape})")
+        self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
+        self.dtype = dtype
+        self._row_bytes = self.shape[1] * dtype.itemsize
+        if os.path.getsize(self.path) < self._data + self.shape[0] * self._row_bytes:
+            raise ValueError(f"{self.path} is shorter than its {self.shape} header says")
+        fd = os.open(self.path, os.O_RDONLY)
+        weakref.finalize(self, os.close, fd)
+        self._fd = fd
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The given rows, in the given order: one read per run of consecutive row numbers."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if not len(rows):
+            return np.zeros((0, self.shape[1]), dtype=self.dtype)
+        if not 0 <= int(rows.min()) <= int(rows.max()) < self.shape[0]:
+            raise IndexError(f"row numbers outside 0..{self.shape[0] - 1}")
+        breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+        starts = np.r_[0, breaks]
+        ends = np.r_[breaks, len(rows)]
+        size, base = self._row_bytes, self._data
+        chunks = [
+            os.pread(self._fd, int(end - start) * size, base + int(rows[start]) * size)
+            for start, end in zip(starts.tolist(), ends.tolist(), strict=True)
+        ]
+        out = np.frombuffer(b"".join(chunks), dtype=self.dtype)
+        return out.reshape(len(rows), self.shape[1])
