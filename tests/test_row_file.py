@@ -10,10 +10,12 @@ import pytest
 from qabot.row_file import RowFile
 
 
-def test_take_returns_the_rows_asked_for_in_that_order(tmp_path: Path):
+@pytest.mark.parametrize("mapped", [True, False])
+def test_take_returns_the_rows_asked_for_in_that_order(tmp_path: Path, mapped: bool):
     rows = np.arange(40, dtype=np.float32).reshape(10, 4)
     np.save(tmp_path / "rows.npy", rows)
-    table = RowFile(tmp_path / "rows.npy")
+    table = RowFile(tmp_path / "rows.npy", map_max_bytes=10**6 if mapped else 0)
+    assert table.mapped == mapped
     assert table.shape == (10, 4) and len(table) == 10
     wanted = np.array([3, 4, 5, 0, 9, 8, 8])  # runs, a jump back, a repeat
     assert np.array_equal(table.take(wanted), rows[wanted])

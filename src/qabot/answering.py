@@ -140,8 +140,9 @@ class Answerer:
     # Read-only views, so that callers (chat, server, evaluation) never reach through the
     # retriever into the index.
     @property
-    def passages(self) -> tuple[Passage, ...]:
-        """Every passage and FAQ entry the answers come from, in index order."""
+    def passages(self) -> Sequence[Passage]:
+        """Every passage and FAQ entry the answers come from, in index order (read from disk
+        for a loaded index: iterate it rather than hold it)."""
         return self.retriever.index.passages
 
     @property

@@ -4,8 +4,9 @@ Passage numbers are the one bridge between ids and arrays. A passage's number is
 in ``Index.passages`` (the order of ``passages.jsonl``); the vector store's ``passage_ids``
 and the keyword index's ``ids`` list the same ids in the same order, so a number means the same
 passage to all three. `check_numbering` verifies that when an index is loaded
-(`qabot.index.load_index`), so a mismatched file is an `IndexCorruptError`, never a wrong
-answer. Numbers never leave retrieval: hits carry passages, and FAISS rows and bm25s rows stay
+(`qabot.index.load_index`), and a loaded index's `qabot.passage_table.PassageTable` checks each
+passage it reads against the store's id for its number, so a mismatched file is an
+`IndexCorruptError`, never a wrong answer. Numbers never leave retrieval: hits carry passages, and FAISS rows and bm25s rows stay
 inside `qabot.store` and `qabot.lexical`.
 """
 

@@ -89,14 +89,20 @@ class LexicalIndex:
         vocab = getattr(self._bm25, "vocab_dict", None) or {}
         return frozenset(t for t in vocab if t and t != _EMPTY)
 
+    @functools.cached_property
+    def _postings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """bm25s's score matrix (indptr, indices, data) as plain views of its memory maps:
+        each np.memmap index costs Python overhead, and a question indexes them dozens of times."""
+        matrix = self._bm25.scores
+        return tuple(np.asarray(matrix[name]) for name in ("indptr", "indices", "data"))
+
     def matches(self, query: str) -> Candidates:
         """Every row sharing a token with ``query``, by row number, with its BM25 score."""
         vocab = getattr(self._bm25, "vocab_dict", None) or {}
         token_ids = [vocab[t] for t in tokenize([query])[0] if t in vocab]
         if not token_ids:
             return no_candidates()
-        matrix = self._bm25.scores
-        indptr, indices, data = matrix["indptr"], matrix["indices"], matrix["data"]
+        indptr, indices, data = self._postings
         spans = [(int(indptr[t]), int(indptr[t + 1])) for t in token_ids]
         rows = np.concatenate([indices[a:b] for a, b in spans])
         numbers, slot = np.unique(rows, return_inverse=True)
