@@ -10,7 +10,7 @@ from qabot.evidence import (
     GRAIN_WHOLE,
     Fusion,
     absent_share,
-    best_sentence_row,
+    best_sentence_rows,
     confidence_features,
     gather_rows,
     grain_maxima,
@@ -58,12 +58,15 @@ def test_grain_maxima_work_on_a_batch_of_questions():
     assert grains[1, 2, GRAIN_SENTENCE] == pytest.approx(0.9)  # 1 - 0.1
 
 
-def test_best_sentence_row_is_the_highlight():
+def test_best_sentence_rows_are_the_highlights():
     rows, owner = gather_rows(passage_offsets(ROW_PASSAGE, 3), np.array([0, 1, 2]))
     grain = ROW_GRAIN[rows]
-    assert best_sentence_row(ROW_SCORES[rows], rows, owner, grain, 2) == 6
-    assert best_sentence_row(ROW_SCORES[rows], rows, owner, grain, 0) == 3
-    assert best_sentence_row(ROW_SCORES[rows], rows, owner, grain, 1) == -1
+    best = best_sentence_rows(ROW_SCORES[rows], rows, owner, grain, 3)
+    assert best.tolist() == [3, -1, 6]  # candidate 1 has no sentence rows
+    # Candidates in another order; of equal scores the first row wins, as argmax would.
+    rows, owner = gather_rows(passage_offsets(ROW_PASSAGE, 3), np.array([2, 0]))
+    tied = np.where(ROW_GRAIN[rows] == GRAIN_SENTENCE, 0.5, 0.9)
+    assert best_sentence_rows(tied, rows, owner, ROW_GRAIN[rows], 2).tolist() == [6, 2]
 
 
 def test_fusion_formula_by_kind():

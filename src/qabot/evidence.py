@@ -140,14 +140,21 @@ def grain_maxima(
     return out
 
 
-def best_sentence_row(
-    row_scores: np.ndarray, rows: np.ndarray, owner: np.ndarray, grain: np.ndarray, position: int
-) -> int:
-    """The row of candidate ``position``'s best sentence (its highlight), or -1 if it has none."""
-    mine = (owner == position) & (grain == GRAIN_SENTENCE)
-    if not mine.any():
-        return -1
-    return int(rows[mine][np.argmax(row_scores[mine])])
+def best_sentence_rows(
+    row_scores: np.ndarray, rows: np.ndarray, owner: np.ndarray, grain: np.ndarray, candidates: int
+) -> np.ndarray:
+    """Each candidate's best sentence row (its highlight), -1 for one without sentence rows.
+
+    Of equal scores the first row wins, as with ``argmax``.
+    """
+    best = np.full(candidates, -1, dtype=np.int64)
+    sentence = grain == GRAIN_SENTENCE
+    if sentence.any():
+        whose, scores, numbers = owner[sentence], row_scores[sentence], rows[sentence]
+        order = np.lexsort((-scores, whose))  # by candidate, best first; stable on ties
+        first = np.r_[True, whose[order][1:] != whose[order][:-1]]
+        best[whose[order][first]] = numbers[order][first]
+    return best
 
 
 def absent_share(question_tokens: Sequence[str], vocabulary: Collection[str]) -> float:

@@ -113,13 +113,7 @@ class LexicalIndex:
 
     def search_batch(self, queries: Sequence[str], top_k: int) -> list[Candidates]:
         """The ``top_k`` best rows per query, best first (ties by row); zero scores dropped."""
-        results = []
-        for query in queries:
-            found = self.matches(query)
-            order = np.lexsort((found.numbers, -found.scores))[: max(top_k, 0)]
-            order = order[found.scores[order] > 0]
-            results.append(Candidates(found.numbers[order], found.scores[order]))
-        return results
+        return [best_matches(self.matches(query), top_k) for query in queries]
 
     def score_batch(
         self, queries: Sequence[str], numbers: Sequence[np.ndarray]
@@ -134,7 +128,7 @@ class LexicalIndex:
         """BM25 of every row for every query, ``(len(queries), len(ids))``.
 
         For research scripts over small corpora (``bench/``); retrieval never builds this
-        matrix, it uses `search_batch` and `score_batch`.
+        matrix, it reads `matches` once per question.
         """
         scores = np.zeros((len(queries), len(self.ids)), dtype=np.float32)
         for row, query in enumerate(queries):
@@ -159,3 +153,10 @@ class LexicalIndex:
         except (OSError, ValueError, KeyError) as exc:
             raise IndexCorruptError(f"Keyword index in {directory} is unreadable: {exc}") from exc
         return cls(ids, bm25)
+
+
+def best_matches(found: Candidates, top_k: int) -> Candidates:
+    """The ``top_k`` best of `LexicalIndex.matches`, best first (ties by row); zeros dropped."""
+    order = np.lexsort((found.numbers, -found.scores))[: max(top_k, 0)]
+    order = order[found.scores[order] > 0]
+    return Candidates(found.numbers[order], found.scores[order])

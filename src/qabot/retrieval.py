@@ -16,6 +16,7 @@ score 1.0. Each hit's highlight is its sentence most similar to the question.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -26,9 +27,9 @@ import numpy as np
 from qabot.candidates import Candidates
 from qabot.chunking import Passage, split_sentences
 from qabot.embedding import Embedder
-from qabot.evidence import DEFAULT_FUSION, Fusion, best_sentence_row
+from qabot.evidence import DEFAULT_FUSION, Fusion, best_sentence_rows
 from qabot.index import Index
-from qabot.store import Evidence
+from qabot.lexical import best_matches
 
 DEFAULT_CANDIDATES = 100
 RIVALS = 50  # the margin is taken over the best candidates only, as the confidence was fitted
@@ -129,11 +130,16 @@ class Retriever:
         pool = max(top_k, self.candidates)
         query_vectors = self.embedder.embed_batch(list(questions), role="query")
         dense = self.index.store.search_batch(query_vectors, pool)
-        keyword = self.index.lexical.search_batch(questions, pool)
+        # Every keyword match once per question: its best `pool` propose, and it scores the union.
+        matches = [self.index.lexical.matches(question) for question in questions]
         candidates = [
-            self._candidates(question, dense[q], keyword[q]) for q, question in enumerate(questions)
+            self._candidates(question, dense[q], best_matches(matches[q], pool))
+            for q, question in enumerate(questions)
         ]
-        keyword_scores = self.index.lexical.score_batch(questions, [c for c, _ in candidates])
+        keyword_scores = [
+            found.scores_of(numbers)
+            for found, (numbers, _) in zip(matches, candidates, strict=True)
+        ]
         return [
             self._rank(query_vectors[q], *candidates[q], keyword_scores[q], top_k)
             for q in range(len(questions))
@@ -168,15 +174,19 @@ class Retriever:
         order = np.argsort(-rank, kind="stable")[:top_k]
         margins = self._margins(fused, dense, candidates, order)
         fused[verbatim] = 1.0
+        sentence_rows = best_sentence_rows(
+            evidence.row_scores, evidence.rows, evidence.owner, evidence.grain, len(candidates)
+        )
+        passages = [self.index.passages[candidates[i]] for i in order]
         return [
             Hit(
-                self.index.passages[candidates[i]],
+                passages[slot],
                 float(fused[i]),
                 float(dense[i]),
                 float(keyword[i]),
                 grains=tuple(float(g) for g in evidence.grains[i]),  # type: ignore[arg-type]
                 margin=float(margins[slot]),
-                highlight=self._highlight(evidence, int(i)),
+                highlight=self._highlight(passages[slot], int(sentence_rows[i])),
                 exact=bool(verbatim[i]),
             )
             for slot, i in enumerate(order)
@@ -201,14 +211,16 @@ class Retriever:
                 margins[slot] = dense[i] - dense[rivals].max()
         return margins
 
-    def _highlight(self, evidence: Evidence, position: int) -> str | None:
-        """The candidate's sentence closest to the question (by cosine), if it has sentences."""
-        row = best_sentence_row(
-            evidence.row_scores, evidence.rows, evidence.owner, evidence.grain, position
-        )
+    def _highlight(self, passage: Passage, row: int) -> str | None:
+        """The passage's sentence in grain ``row`` (its best by cosine); None for row -1."""
         if row < 0:
             return None
-        passage = self.index.passages[evidence.candidates[position]]
-        sentences = split_sentences(passage.text)
+        sentences = _sentences(passage.text)
         number = self.index.store.sentence_number(row)
         return sentences[number] if 0 <= number < len(sentences) else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _sentences(text: str) -> tuple[str, ...]:
+    """`split_sentences`, kept: the same passages come back question after question."""
+    return tuple(split_sentences(text))
