@@ -20,15 +20,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import onnx_quality
 from onnx_quality import BENCHMARKS, ROOT, onnx_folder
+from onnx_speed import questions as stackfaq_questions
+from onnx_speed import time_embedders
 
 from qabot.onnx_embedder import OnnxEmbedder
 from qabot.onnx_export import Quantisation, quantise
@@ -94,25 +94,12 @@ def _session(path: Path):
 
 def speed(files: dict[str, Path], folder: Path, rounds: int) -> dict[str, tuple[float, float]]:
     """Single-question p50 ms and batched texts/s per file, rounds interleaved."""
-    path = BENCHMARKS / "stackfaq" / "queries.jsonl"
-    texts = [json.loads(line)["text"] for line in path.open(encoding="utf-8")]
     embedders = {}
     for name, file in files.items():
         embedders[name] = OnnxEmbedder(folder)
         embedders[name].session = _session(file)
-        embedders[name].embed_batch(texts[:32])
-    single: dict[str, list[float]] = {name: [] for name in files}
-    batched: dict[str, list[float]] = {name: [] for name in files}
-    for _ in range(rounds):
-        for name, embedder in embedders.items():
-            started = time.perf_counter()
-            embedder.embed_batch(texts)
-            batched[name].append(len(texts) / (time.perf_counter() - started))
-            for text in texts[:100]:
-                started = time.perf_counter()
-                embedder.embed_batch([text], role="query")
-                single[name].append((time.perf_counter() - started) * 1000)
-    return {name: (statistics.median(single[name]), max(batched[name])) for name in files}
+    figures = time_embedders(embedders, stackfaq_questions(), rounds, singles=100)
+    return {name: (f["p50 ms"], f["texts/s"]) for name, f in figures.items()}
 
 
 def seed_dev_changes(name: str, quantisation: Quantisation, work: Path) -> int:

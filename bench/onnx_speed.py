@@ -43,6 +43,12 @@ def in_process(
 ) -> dict:
     """Batched texts/s (best round) and single-question p50 (over all rounds) per backend."""
     embedders = {name: make_backend(name, threads) for name in names}
+    return time_embedders(embedders, texts, rounds, singles)
+
+
+def time_embedders(embedders: dict, texts: list[str], rounds: int, singles: int) -> dict:
+    """Batched texts/s (best round) and single-text p50 ms per embedder, rounds interleaved."""
+    names = list(embedders)
     for embedder in embedders.values():
         embedder.embed_batch(texts[:32])  # warm-up: first-call allocations, lazy inits
     batched: dict[str, list[float]] = {name: [] for name in names}

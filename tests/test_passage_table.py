@@ -57,6 +57,7 @@ def test_a_table_outlives_its_file_being_replaced(tmp_path: Path):
     table = PassageTable(path, IDS)
     path.unlink()  # a newer build retired this data folder
     assert table[2] == PASSAGES[2]
+    assert tuple(table) == PASSAGES  # iteration reads through the same open descriptor
 
 
 def test_files_that_disagree_with_the_ids_are_corrupt(tmp_path: Path):

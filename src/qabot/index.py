@@ -17,7 +17,6 @@ since when), so that a replica loading the previous build never sees its files v
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import tempfile
@@ -115,12 +114,11 @@ class Index:
     faq_lexical: LexicalIndex | None = None
 
     def passage(self, passage_id: str) -> Passage:
-        """The passage with this id (`KeyError` if there is none)."""
-        return self.passages[self._numbers[passage_id]]
+        """The passage with this id (`KeyError` if there is none).
 
-    @functools.cached_property
-    def _numbers(self) -> dict[str, int]:
-        return {passage_id: n for n, passage_id in enumerate(self.store.passage_ids)}
+        The keyword index's rows are passage numbers (`qabot.candidates`), so its id map serves.
+        """
+        return self.passages[self.lexical.position[passage_id]]
 
 
 def build_index(

@@ -48,13 +48,14 @@ class RowFile:
         self._row_bytes = self.shape[1] * dtype.itemsize
         if os.path.getsize(self.path) < self._data + self.shape[0] * self._row_bytes:
             raise ValueError(f"{self.path} is shorter than its {self.shape} header says")
-        fd = os.open(self.path, os.O_RDONLY)
-        weakref.finalize(self, os.close, fd)
-        self._fd = fd
         self._map: np.ndarray | None = None
+        self._fd = -1
         if os.path.getsize(self.path) <= map_max_bytes:
             # A plain ndarray view of the map: no np.memmap overhead on each gather.
             self._map = np.asarray(np.load(self.path, mmap_mode="r", allow_pickle=False))
+        else:
+            self._fd = os.open(self.path, os.O_RDONLY)
+            weakref.finalize(self, os.close, self._fd)
 
     @property
     def mapped(self) -> bool:
