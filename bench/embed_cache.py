@@ -146,7 +146,13 @@ def _claim_groups(relevant: dict[str, set[str]]) -> dict[str, str]:
     for q, docs in relevant.items():
         for d in docs:
             parent[find(f"q{q}")] = find(f"d{d}")
-    return {q: find(f"q{q}") for q in relevant}
+    # A group is named by its smallest member, not by its root: the root depends on the order
+    # of the sets above, which changes from process to process (string hashing), and so would
+    # the folds the names are hashed into.
+    name: dict[str, str] = {}
+    for member in sorted(parent):
+        name.setdefault(find(member), member)
+    return {q: name[find(f"q{q}")] for q in relevant}
 
 
 def _seed() -> tuple[str, list[Question], dict[str, str]]:

@@ -104,7 +104,37 @@ def make_backend(backend: str, threads: int | None = None):
 
     if backend in ("onnx", "onnx-int8"):
         return OnnxEmbedder(onnx_folder(), quantized=backend == "onnx-int8", threads=threads)
+    if backend == FUSED:
+        return OnnxEmbedder(fused_folder(), threads=threads)
     return OnnxEmbedder(onnx_folder(backend), quantized=True, threads=threads)
+
+
+FUSED = "onnx-fused"
+
+
+def fused_folder() -> Path:
+    """The fp32 export with onnxruntime's transformer graph fusions applied offline (fused
+    attention, skip layer norm, bias GELU, embedding layer norm): a candidate for speed only."""
+    from onnxruntime.transformers import optimizer
+
+    from qabot.embedding import bundled_model_path
+
+    base, folder = onnx_folder(), CACHE / f"minilm-{FUSED}"
+    if not (folder / "model.onnx").is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in base.iterdir():
+            if path.name not in ("model.onnx", INT8_FILE):
+                shutil.copyfile(path, folder / path.name)
+        shape = json.loads((bundled_model_path() / "config.json").read_text(encoding="utf-8"))
+        model = optimizer.optimize_model(
+            str(base / "model.onnx"),
+            model_type="bert",
+            num_heads=int(shape["num_attention_heads"]),
+            hidden_size=int(shape["hidden_size"]),
+            opt_level=1,
+        )
+        model.save_model_to_file(str(folder / "model.onnx"))
+    return folder
 
 
 PARTS = ("stackfaq", "seed", "scifact")

@@ -19,6 +19,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -56,8 +59,16 @@ DEV_NAMES = {
 }  # margin is taken over the best candidates only, as at run time
 
 
-def feature_rows(arrays: Arrays) -> tuple[np.ndarray, np.ndarray]:
-    """Features of each question's top hit and its label."""
+def feature_rows(
+    arrays: Arrays, *, ablate: bool = False
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, bool]]]:
+    """Features of each question's top hit, its label, and (question number, ablated).
+
+    With ``ablate``, each answerable question is asked of the corpus with its right answers
+    taken out: its gold passages are masked, and their words that no other passage has leave
+    the vocabulary. The top hit is then wrong by construction (label 0): a near-domain
+    question whose topic is in the corpus and whose fact is not.
+    """
     bench = arrays.bench
     fused = DEFAULT_FUSION.fuse(arrays.grains, arrays.is_faq, arrays.keyword)
     right = right_first(arrays, fused) & arrays.answerable
@@ -67,6 +78,7 @@ def feature_rows(arrays: Arrays) -> tuple[np.ndarray, np.ndarray]:
         (p.question or "").casefold() if p.kind == "faq" else p.passage_id for p in bench.passages
     ]
     passage_tokens = [set(t) for t in tokenize([p.keyword_text() for p in bench.passages])]
+    frequency = Counter(t for tokens in passage_tokens for t in tokens)
     question_tokens = tokenize([q.text for q in bench.questions])
     faq_numbers = [n for n, p in enumerate(bench.passages) if p.kind == "faq"]
     faq_bm25 = (
@@ -75,29 +87,95 @@ def feature_rows(arrays: Arrays) -> tuple[np.ndarray, np.ndarray]:
         else np.zeros((len(bench.questions), 0))
     )
     faq_column = {n: i for i, n in enumerate(faq_numbers)}
-    rows = []
-    for q in range(len(bench.questions)):
-        order = np.argsort(-fused[q], kind="stable")[:RIVALS]
-        top = int(order[0])
-        column = faq_column.get(top)
-        passage = bench.passages[top]
-        rows.append(
-            confidence_features(
-                float(dense[q, top]),
-                margin(dense[q, order], [keys[i] for i in order], 0),
-                arrays.grains[q, top],
-                matched_share(question_tokens[q], passage_tokens[top]),
-                float(faq_bm25[q, column]) if column is not None else 0.0,
-                absent_share(question_tokens[q], bench.vocabulary),
-                type_missing(bench.questions[q].text, passage.text, dated=is_dated(passage)),
-                absent_name(bench.questions[q].text, bench.vocabulary, tokenize),
+    rows, labels, owners = [], [], []
+    for q, question in enumerate(bench.questions):
+        cases = [(fused[q], bench.vocabulary, float(right[q]), False)]
+        if ablate and question.relevant:
+            gold = np.array([k in question.relevant for k in bench.answer_key])
+            only_gold = Counter(t for n in np.flatnonzero(gold) for t in passage_tokens[n])
+            gone = {t for t, c in only_gold.items() if frequency[t] == c}
+            cases.append((np.where(gold, -np.inf, fused[q]), bench.vocabulary - gone, 0.0, True))
+        for scores, vocabulary, label, ablated in cases:
+            order = np.argsort(-scores, kind="stable")[:RIVALS]
+            top = int(order[0])
+            column = faq_column.get(top)
+            passage = bench.passages[top]
+            rows.append(
+                confidence_features(
+                    float(dense[q, top]),
+                    margin(dense[q, order], [keys[i] for i in order], 0),
+                    arrays.grains[q, top],
+                    matched_share(question_tokens[q], passage_tokens[top]),
+                    float(faq_bm25[q, column]) if column is not None else 0.0,
+                    absent_share(question_tokens[q], vocabulary),
+                    type_missing(question.text, passage.text, dated=is_dated(passage)),
+                    absent_name(question.text, vocabulary, tokenize),
+                )
             )
-        )
-    return np.array(rows), right.astype(float)
+            labels.append(label)
+            owners.append((q, ablated))
+    return np.array(rows), np.array(labels), owners
 
 
 def fold_of(group: str) -> int:
     return int(hashlib.sha256(group.encode()).hexdigest(), 16) % FOLDS
+
+
+@dataclass
+class DevRows:
+    """Feature rows of the dev questions of several corpora, with what each row is."""
+
+    x: np.ndarray
+    y: np.ndarray
+    corpus: np.ndarray  # the corpus's name
+    fold: np.ndarray  # its grouped fold
+    category: np.ndarray  # answerable | ablated | near-domain | out-of-scope
+    question: np.ndarray  # the question's number in its corpus
+
+    def corpus_weights(self) -> np.ndarray:
+        """Each corpus weighs the same in the fit."""
+        return np.array([1.0 / np.sum(self.corpus == c) for c in self.corpus])
+
+
+def dev_rows(names: Sequence[str], *, ablate: bool = False) -> DevRows:
+    """`feature_rows` of each named dev corpus, stacked."""
+    x, y, corpus, fold, category, question = [], [], [], [], [], []
+    for name in names:
+        arrays = evidence_arrays(load_bench(name))
+        features, labels, owners = feature_rows(arrays, ablate=ablate)
+        questions = arrays.bench.questions
+        x.append(features)
+        y.append(labels)
+        corpus += [name] * len(labels)
+        fold += [fold_of(questions[q].group) for q, _ in owners]
+        category += ["ablated" if a else questions[q].category for q, a in owners]
+        question += [q for q, _ in owners]
+    return DevRows(
+        np.concatenate(x),
+        np.concatenate(y),
+        np.array(corpus),
+        np.array(fold),
+        np.array(category),
+        np.array(question),
+    )
+
+
+def out_of_fold(
+    x: np.ndarray, rows: DevRows, names: Sequence[str], weights: np.ndarray
+) -> np.ndarray:
+    """Each row's probability from the model fitted on the other folds (columns ``names``)."""
+    signs = [SIGNS.get(f, 1) for f in names]
+    oof = np.zeros(len(rows.y))
+    for k in range(FOLDS):
+        held = rows.fold == k
+        model = fit(x[~held], rows.y[~held], names, signs, weights=weights[~held])
+        oof[held] = model.predict(x[held])
+    return oof
+
+
+def budget_threshold(oof: np.ndarray, category: np.ndarray, budget: float) -> float:
+    """The highest threshold declining at most ``budget`` of all answerable rows (pooled)."""
+    return float(np.quantile(oof[category == "answerable"], budget, method="lower"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,30 +184,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--corpora", nargs="+", default=["stackfaq", "scifact", "seed"], help="a quick look"
     )
+    parser.add_argument(
+        "--ablate",
+        action="store_true",
+        help="also fit on each answerable question asked with its answers taken out",
+    )
     args = parser.parse_args(argv)
     names = tuple(args.corpora)
-    x, y, corpus, fold, category = [], [], [], [], []
-    for name in names:
-        arrays = evidence_arrays(load_bench(name))
-        features, labels = feature_rows(arrays)
-        x.append(features)
-        y.append(labels)
-        corpus += [name] * len(labels)
-        fold += [fold_of(q.group) for q in arrays.bench.questions]
-        category += [q.category for q in arrays.bench.questions]
-    x, y = np.concatenate(x), np.concatenate(y)
-    corpus, fold, category = np.array(corpus), np.array(fold), np.array(category)
-    weights = np.array([1.0 / np.sum(corpus == c) for c in corpus])
-    signs = [SIGNS.get(f, 1) for f in FEATURES]
-    oof = np.zeros(len(y))
-    for k in range(FOLDS):
-        held = fold == k
-        model = fit(x[~held], y[~held], FEATURES, signs, weights=weights[~held])
-        oof[held] = model.predict(x[held])
-    answerable = category == "answerable"
-    # At most 2 % of all answerable dev questions (pooled) are declined.
-    threshold = float(np.quantile(oof[answerable], DECLINE_BUDGET, method="lower"))
-    final = fit(x, y, FEATURES, signs, weights=weights)
+    rows = dev_rows(names, ablate=args.ablate)
+    weights = rows.corpus_weights()
+    oof = out_of_fold(rows.x, rows, FEATURES, weights)
+    threshold = budget_threshold(oof, rows.category, DECLINE_BUDGET)
+    final = fit(rows.x, rows.y, FEATURES, [SIGNS.get(f, 1) for f in FEATURES], weights=weights)
     final = ConfidenceModel(
         final.features,
         final.signs,
@@ -140,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         + "; fusion "
         + ", ".join(f"{v:g}" for v in DEFAULT_FUSION.__dict__.values()),
     )
-    report(final, x, y, oof, corpus, category, threshold)
+    report(final, rows.x, rows.y, oof, rows.corpus, rows.category, threshold)
     if args.write:
         final.save(SHIPPED)
         print(f"\nwrote {SHIPPED.relative_to(SHIPPED.parents[3])}", file=sys.stderr)
@@ -159,13 +225,14 @@ def report(model, x, y, oof, corpus, category, threshold) -> None:
     print(f"| intercept | | {model.intercept:.3f} | | |\n")
     print(f"Threshold {threshold:.4f}: declines at most {DECLINE_BUDGET:.0%} of all")
     print("answerable dev questions, pooled (out-of-fold probabilities).\n")
-    print("| corpus | questions | right first | ECE (10 bins) | answerable declined |", end="")
-    print(" near-domain declined | out-of-scope declined |\n|---|---|---|---|---|---|---|")
+    print("| corpus | rows | right first | ECE (10 bins) | answerable declined |", end="")
+    print(" ablated declined | near-domain declined | out-of-scope declined |")
+    print("|---|---|---|---|---|---|---|---|")
     for c in (*dict.fromkeys(corpus), "all"):
         mine = np.ones(len(y), bool) if c == "all" else corpus == c
         declined = oof < threshold
         cells = []
-        for cat in ("answerable", "near-domain", "out-of-scope"):
+        for cat in ("answerable", "ablated", "near-domain", "out-of-scope"):
             sel = mine & (category == cat)
             cells.append(f"{declined[sel].sum()}/{sel.sum()}" if sel.any() else "–")
         print(
@@ -178,7 +245,7 @@ def report(model, x, y, oof, corpus, category, threshold) -> None:
     print(" near-domain declined | out-of-scope declined |\n|---|---|---|---|---|")
     seed = corpus == "seed"
     for budget in (0.02, 0.05, 0.10, 0.20):
-        t = float(np.quantile(oof[category == "answerable"], budget, method="lower"))
+        t = budget_threshold(oof, category, budget)
         declined = oof < t
         ans = seed & (category == "answerable") & declined
         near = seed & (category == "near-domain")

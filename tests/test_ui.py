@@ -166,11 +166,26 @@ def test_example_question(sample, question):
 
 def test_describe_corpus_names_the_first_titles():
     answerer = StubAnswerer({})
-    answerer.passages = tuple(SimpleNamespace(title=t) for t in "abcdea")
+    answerer.passages = tuple(SimpleNamespace(title=t) for t in "aabcdea")
     answerer.manifest = SimpleNamespace(documents=5)
     assert describe_corpus(answerer).startswith(
         "Answers quoted from 5 documents (a, b, c and 2 more), with their source."
     )
+
+
+def test_describe_corpus_stops_reading_passages_after_three_titles():
+    read = []
+
+    def passages():
+        for title in "abcdefgh":
+            read.append(title)
+            yield SimpleNamespace(title=title)
+
+    answerer = StubAnswerer({})
+    answerer.passages = passages()
+    answerer.manifest = SimpleNamespace(documents=8)
+    assert "(a, b, c and 5 more)" in describe_corpus(answerer)
+    assert read == ["a", "b", "c"]
 
 
 def test_the_page_keeps_analytics_off_without_touching_the_environment(monkeypatch):

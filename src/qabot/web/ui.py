@@ -61,10 +61,20 @@ def chat_theme() -> gr.themes.Base:
 
 
 def describe_corpus(answerer: Answerer | AnswererHolder | AnswerBatcher) -> str:
-    """One line saying what the chat knows about, from the index's documents."""
-    titles = list(dict.fromkeys(p.title for p in answerer.passages))
-    shown = ", ".join(titles[:3]) + (f" and {len(titles) - 3} more" if len(titles) > 3 else "")
+    """One line saying what the chat knows about, from the index's documents.
+
+    Reads passages only until three titles are found: a large index's passages are parsed from
+    disk when asked for (`qabot.passage_table`), and the rest are counted by the manifest.
+    """
     documents = answerer.manifest.documents
+    titles: list[str] = []
+    for passage in answerer.passages:
+        if passage.title not in titles:
+            titles.append(passage.title)
+            if len(titles) == 3:
+                break
+    more = documents - len(titles)
+    shown = ", ".join(titles) + (f" and {more} more" if more > 0 else "")
     plural = "document" if documents == 1 else "documents"
     return (
         f"Answers quoted from {documents} {plural} ({shown}), with their source. "
