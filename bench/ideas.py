@@ -180,11 +180,43 @@ def clauses(arrays: dict[str, Arrays]) -> list[tuple[str, Figures]]:
     return [("clauses as sentence rows", figures)]
 
 
+def hubness(arrays: dict[str, Arrays]) -> list[tuple[str, Figures]]:
+    """Hub correction (as CSLS): every grain score of a passage minus lambda times its hubness,
+    the mean cosine of its whole text with its 10 nearest sentence/question rows of other
+    passages (pseudo-questions from the corpus itself), so that a passage close to everything
+    (a generic FAQ entry) stops winning questions it does not answer."""
+    hubs = {name: _hubness(a, 10) for name, a in arrays.items()}
+    rows = []
+    for weight in (0.05, 0.1, 0.2, 0.3):
+        figures = {
+            name: _figure(a, a.grains - weight * hubs[name][None, :, None], a.keyword)
+            for name, a in arrays.items()
+        }
+        rows.append((f"lambda={weight}", figures))
+    return rows
+
+
+def _hubness(arrays: Arrays, k: int) -> np.ndarray:
+    bench = arrays.bench
+    n = len(bench.passages)
+    whole = bench.row_vectors[np.flatnonzero(bench.row_grain == GRAIN_WHOLE)]
+    probes = np.flatnonzero(bench.row_grain != GRAIN_WHOLE)
+    vectors, owner = bench.row_vectors[probes], bench.row_passage[probes]
+    hub = np.zeros(n)
+    for s in range(0, n, 512):
+        scores = whole[s : s + 512] @ vectors.T
+        scores[owner[None, :] == np.arange(s, min(s + 512, n))[:, None]] = -np.inf
+        top = -np.partition(-scores, min(k, scores.shape[1] - 1) - 1, axis=1)[:, :k]
+        hub[s : s + 512] = np.nanmean(np.where(np.isfinite(top), top, np.nan), axis=1)
+    return hub
+
+
 RANKING: dict[str, Callable[[dict[str, Arrays]], list[tuple[str, Figures]]]] = {
     "prf": prf,
     "bm25": bm25,
     "keyword-floor": keyword_floor,
     "clauses": clauses,
+    "hubness": hubness,
 }
 
 
