@@ -58,9 +58,8 @@ def _figure(
     """The corpus's dev figure under the shipped fusion (``normalised``: keyword is final)."""
     if not normalised:
         return metric(arrays, DEFAULT_FUSION.fuse(grains, arrays.is_faq, keyword))
-    weight = np.where(arrays.is_faq, DEFAULT_FUSION.faq_keyword, DEFAULT_FUSION.passage_keyword)
     dense = DEFAULT_FUSION.dense(grains, arrays.is_faq)
-    return metric(arrays, (1.0 - weight) * dense + weight * keyword)
+    return metric(arrays, DEFAULT_FUSION.combine(dense, arrays.is_faq, keyword))
 
 
 def prf(arrays: dict[str, Arrays]) -> list[tuple[str, Figures]]:
@@ -238,7 +237,7 @@ def confidence_row(label: str, rows: DevRows, x: np.ndarray, names, weights) -> 
     return "| " + " | ".join(cells) + " |"
 
 
-def confidence_ideas(only: set[str]) -> None:
+def confidence_ideas(only: set[str], arrays: dict[str, Arrays]) -> None:
     print("## Confidence\n")
     print("Threshold: declines at most 2 % of all answerable dev questions (pooled, out of fold).")
     print("Answerable declined per corpus; near-domain and out-of-scope declined on seed dev.\n")
@@ -247,7 +246,7 @@ def confidence_ideas(only: set[str]) -> None:
         "seed near-domain declined | seed out-of-scope declined | seed ECE |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    rows = dev_rows(NAMES)
+    rows = dev_rows(NAMES, arrays=arrays)
     weights = rows.corpus_weights()
     print(confidence_row("**shipped**", rows, rows.x, FEATURES, weights))
     if "seed-weight" in only:
@@ -255,7 +254,7 @@ def confidence_ideas(only: set[str]) -> None:
             heavier = weights * np.where(rows.corpus == "seed", times, 1.0)
             print(confidence_row(f"seed dev weighs {times}x", rows, rows.x, FEATURES, heavier))
     if "ablation" in only:
-        ablated = dev_rows(NAMES, ablate=True)
+        ablated = dev_rows(NAMES, ablate=True, arrays=arrays)
         print(
             confidence_row(
                 "+ each answerable question again with its answers taken out (label 0)",
@@ -266,7 +265,7 @@ def confidence_ideas(only: set[str]) -> None:
             )
         )
     if "coverage" in only:
-        x = np.column_stack([rows.x, token_coverage(rows)])
+        x = np.column_stack([rows.x, token_coverage(rows, arrays)])
         names = (*FEATURES, "coverage")
         print(
             confidence_row(
@@ -275,7 +274,7 @@ def confidence_ideas(only: set[str]) -> None:
         )
 
 
-def token_coverage(rows: DevRows) -> np.ndarray:
+def token_coverage(rows: DevRows, arrays: dict[str, Arrays]) -> np.ndarray:
     """Per row: the mean, over the question's content word pieces, of the best cosine with any
     word piece of its top answer (the model's own contextual token vectors, BERTScore-style)."""
     import os
@@ -303,13 +302,11 @@ def token_coverage(rows: DevRows) -> np.ndarray:
     special = {"[CLS]", "[SEP]"}
     coverage = np.zeros(len(rows.y))
     for name in NAMES:
-        arrays = evidence_arrays(load_bench(name))
-        bench = arrays.bench
-        top = DEFAULT_FUSION.fuse(arrays.grains, arrays.is_faq, arrays.keyword).argmax(axis=1)
-        questions = pieces([q.text for q in bench.questions])
-        answers = pieces([bench.passages[t].embedding_texts()[-1] for t in top])
-        for row in np.flatnonzero(rows.corpus == name):
-            (qw, qv), (aw, av) = questions[rows.question[row]], answers[rows.question[row]]
+        bench = arrays[name].bench
+        mine = np.flatnonzero(rows.corpus == name)
+        questions = pieces([bench.questions[q].text for q in rows.question[mine]])
+        answers = pieces([bench.passages[t].embedding_texts()[-1] for t in rows.top[mine]])
+        for row, (qw, qv), (aw, av) in zip(mine, questions, answers, strict=True):
             keep = [
                 i
                 for i, w in enumerate(qw)
@@ -328,8 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     only = set(parser.parse_args(argv).only)
     print("# Ideas tried on the dev splits (none beat the shipped design)\n")
     wanted = [name for name in RANKING if name in only]
+    arrays = {name: evidence_arrays(load_bench(name)) for name in NAMES}  # read once, for all
     if wanted:
-        arrays = {name: evidence_arrays(load_bench(name)) for name in NAMES}
         base = shipped(arrays)
         print("## Ranking\n")
         print("Cells: dev figure (change against the shipped design).\n")
@@ -342,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"| {idea} | {variant} | {cells} |", flush=True)
         print()
     if only & {"seed-weight", "ablation", "coverage"}:
-        confidence_ideas(only)
+        confidence_ideas(only, arrays)
     return 0
 
 

@@ -61,8 +61,8 @@ DEV_NAMES = {
 
 def feature_rows(
     arrays: Arrays, *, ablate: bool = False
-) -> tuple[np.ndarray, np.ndarray, list[tuple[int, bool]]]:
-    """Features of each question's top hit, its label, and (question number, ablated).
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, bool, int]]]:
+    """Features of each question's top hit, its label, and (question number, ablated, top hit).
 
     With ``ablate``, each answerable question is asked of the corpus with its right answers
     taken out: its gold passages are masked, and their words that no other passage has leave
@@ -113,7 +113,7 @@ def feature_rows(
                 )
             )
             labels.append(label)
-            owners.append((q, ablated))
+            owners.append((q, ablated, top))
     return np.array(rows), np.array(labels), owners
 
 
@@ -131,25 +131,29 @@ class DevRows:
     fold: np.ndarray  # its grouped fold
     category: np.ndarray  # answerable | ablated | near-domain | out-of-scope
     question: np.ndarray  # the question's number in its corpus
+    top: np.ndarray  # the passage number of its top hit
 
     def corpus_weights(self) -> np.ndarray:
         """Each corpus weighs the same in the fit."""
         return np.array([1.0 / np.sum(self.corpus == c) for c in self.corpus])
 
 
-def dev_rows(names: Sequence[str], *, ablate: bool = False) -> DevRows:
-    """`feature_rows` of each named dev corpus, stacked."""
-    x, y, corpus, fold, category, question = [], [], [], [], [], []
+def dev_rows(
+    names: Sequence[str], *, ablate: bool = False, arrays: dict[str, Arrays] | None = None
+) -> DevRows:
+    """`feature_rows` of each named dev corpus, stacked (``arrays``: corpora already loaded)."""
+    x, y, corpus, fold, category, question, top = [], [], [], [], [], [], []
     for name in names:
-        arrays = evidence_arrays(load_bench(name))
-        features, labels, owners = feature_rows(arrays, ablate=ablate)
-        questions = arrays.bench.questions
+        arrays_ = arrays[name] if arrays else evidence_arrays(load_bench(name))
+        features, labels, owners = feature_rows(arrays_, ablate=ablate)
+        questions = arrays_.bench.questions
         x.append(features)
         y.append(labels)
         corpus += [name] * len(labels)
-        fold += [fold_of(questions[q].group) for q, _ in owners]
-        category += ["ablated" if a else questions[q].category for q, a in owners]
-        question += [q for q, _ in owners]
+        fold += [fold_of(questions[q].group) for q, _, _ in owners]
+        category += ["ablated" if a else questions[q].category for q, a, _ in owners]
+        question += [q for q, _, _ in owners]
+        top += [t for _, _, t in owners]
     return DevRows(
         np.concatenate(x),
         np.concatenate(y),
@@ -157,6 +161,7 @@ def dev_rows(names: Sequence[str], *, ablate: bool = False) -> DevRows:
         np.array(fold),
         np.array(category),
         np.array(question),
+        np.array(top),
     )
 
 

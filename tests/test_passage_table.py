@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -58,6 +60,22 @@ def test_a_table_outlives_its_file_being_replaced(tmp_path: Path):
     path.unlink()  # a newer build retired this data folder
     assert table[2] == PASSAGES[2]
     assert tuple(table) == PASSAGES  # iteration reads through the same open descriptor
+
+
+def test_a_dropped_table_closes_its_file_at_once(tmp_path: Path):
+    """No reference cycle: a replica that drops a retired index frees its file without waiting
+    for the cycle collector."""
+    gc.disable()
+    try:
+        table = PassageTable(_write(tmp_path / "passages.jsonl"), IDS)
+        assert table[1].question == "A question?"
+        fd = table._fd
+        assert os.fstat(fd)
+        del table
+        with pytest.raises(OSError):
+            os.fstat(fd)
+    finally:
+        gc.enable()
 
 
 def test_files_that_disagree_with_the_ids_are_corrupt(tmp_path: Path):

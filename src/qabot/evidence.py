@@ -82,8 +82,12 @@ class Fusion:
 
     def fuse(self, grains: np.ndarray, is_faq: np.ndarray, keyword: np.ndarray) -> np.ndarray:
         """Fused score per candidate; ``keyword`` is raw BM25, ``(..., n)``."""
+        return self.combine(self.dense(grains, is_faq), is_faq, normalise_keyword(keyword))
+
+    def combine(self, dense: np.ndarray, is_faq: np.ndarray, keyword: np.ndarray) -> np.ndarray:
+        """The last step of `fuse`: dense scores and keyword scores already in [0, 1]."""
         weight = np.where(is_faq, self.faq_keyword, self.passage_keyword)
-        return (1.0 - weight) * self.dense(grains, is_faq) + weight * normalise_keyword(keyword)
+        return (1.0 - weight) * dense + weight * keyword
 
 
 TODAY = Fusion(0.0, 0.0, 0.0, 1.0, 0.0, 0.0, faq_keyword=0.05, passage_keyword=0.3)

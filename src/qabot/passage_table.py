@@ -64,7 +64,10 @@ class PassageTable(Sequence[Passage]):
             raise IndexCorruptError(
                 f"{self.path} holds {len(self._starts)} passages for {len(ids)} ids."
             )
-        self._read = functools.lru_cache(maxsize=kept)(self._parse)
+        # The cache wraps a function that does not hold the table: a bound method would make a
+        # reference cycle, and the descriptor would stay open until the cycle collector ran.
+        read = functools.partial(_read_line, fd, self._starts, self._ends, self.path, ids)
+        self._read = functools.lru_cache(maxsize=kept)(read)
 
     def __len__(self) -> int:
         return len(self._starts)
@@ -91,25 +94,28 @@ class PassageTable(Sequence[Passage]):
             block = os.pread(self._fd, int(self._ends[numbers[-1]]) - base, base)
             for n in numbers:
                 line = block[int(self._starts[n]) - base : int(self._ends[n]) - base]
-                yield self._checked(n, line.decode("utf-8"))
+                yield _checked(self.path, self.ids, n, line.decode("utf-8"))
 
-    def _parse(self, number: int) -> Passage:
-        start, end = int(self._starts[number]), int(self._ends[number])
-        return self._checked(number, os.pread(self._fd, end - start, start).decode("utf-8"))
 
-    def _checked(self, number: int, line: str) -> Passage:
-        try:
-            passage = passage_from_dict(json.loads(line))
-        except (ValueError, TypeError) as exc:
-            raise IndexCorruptError(
-                f"Passage {number} in {self.path} is unreadable: {exc}"
-            ) from exc
-        if passage.passage_id != self.ids[number]:
-            raise IndexCorruptError(
-                f"Passage {number} in {self.path} is {passage.passage_id!r}, "
-                f"the vectors say {self.ids[number]!r}."
-            )
-        return passage
+def _read_line(
+    fd: int, starts: np.ndarray, ends: np.ndarray, path: Path, ids: Sequence[str], number: int
+) -> Passage:
+    start, end = int(starts[number]), int(ends[number])
+    return _checked(path, ids, number, os.pread(fd, end - start, start).decode("utf-8"))
+
+
+def _checked(path: Path, ids: Sequence[str], number: int, line: str) -> Passage:
+    """The passage on ``line``, which must be passage ``number`` (`IndexCorruptError` if not)."""
+    try:
+        passage = passage_from_dict(json.loads(line))
+    except (ValueError, TypeError) as exc:
+        raise IndexCorruptError(f"Passage {number} in {path} is unreadable: {exc}") from exc
+    if passage.passage_id != ids[number]:
+        raise IndexCorruptError(
+            f"Passage {number} in {path} is {passage.passage_id!r}, "
+            f"the vectors say {ids[number]!r}."
+        )
+    return passage
 
 
 def _line_spans(fd: int) -> tuple[np.ndarray, np.ndarray]:

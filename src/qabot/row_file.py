@@ -46,11 +46,12 @@ class RowFile:
         self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
         self.dtype = dtype
         self._row_bytes = self.shape[1] * dtype.itemsize
-        if os.path.getsize(self.path) < self._data + self.shape[0] * self._row_bytes:
+        size = os.path.getsize(self.path)
+        if size < self._data + self.shape[0] * self._row_bytes:
             raise ValueError(f"{self.path} is shorter than its {self.shape} header says")
         self._map: np.ndarray | None = None
         self._fd = -1
-        if os.path.getsize(self.path) <= map_max_bytes:
+        if size <= map_max_bytes:
             # A plain ndarray view of the map: no np.memmap overhead on each gather.
             self._map = np.asarray(np.load(self.path, mmap_mode="r", allow_pickle=False))
         else:
