@@ -1,10 +1,10 @@
 """The three dev corpora as grain rows, embedded once and cached under artifacts/quality-cache/.
 
-Every passage owns rows tagged by grain (see `qabot.evidence`): one WHOLE row (a body
+Every passage owns rows tagged by grain (see `qabot.answering.evidence`): one WHOLE row (a body
 passage's context + text; an FAQ entry's question + answer), one QUESTION row for FAQ entries,
 and one SENTENCE row per sentence of the passage text or FAQ answer (a body passage of a single
 sentence gets none: its sentence is its whole). Passages and tokens come from the product's own
-modules (`load_corpus`, `chunk_documents`, `split_sentences`, `LexicalIndex`).
+modules (`load_corpus`, `chunk_documents`, `split_sentences`, `KeywordIndex`).
 
     PYTHONPATH=src .venv/bin/python bench/embed_cache.py            # embed what is not cached
     PYTHONPATH=src .venv/bin/python bench/embed_cache.py --only seed
@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from qabot.chunking import Passage, chunk_documents, split_sentences
-from qabot.corpus import load_corpus
-from qabot.evidence import GRAIN_QUESTION, GRAIN_SENTENCE, GRAIN_WHOLE
-from qabot.lexical import LexicalIndex, tokenize
+from qabot.documents.chunking import Passage, chunk_documents, split_sentences
+from qabot.documents.corpus import load_corpus
+from qabot.documents.grains import GRAIN_QUESTION, GRAIN_SENTENCE, GRAIN_WHOLE
+from qabot.index.keyword import KeywordIndex, tokenize
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT.parent / "shared" / "benchmarks"
@@ -59,8 +59,8 @@ class Bench:
     row_vectors: np.ndarray
     questions: list[Question]
     query_vectors: np.ndarray
-    lexical: LexicalIndex
-    faq_question_lexical: LexicalIndex | None
+    keyword_index: KeywordIndex
+    faq_question_keyword: KeywordIndex | None
     vocabulary: frozenset[str]
     answer_key: list[str]  # what "right" is judged on: thread id, doc id or passage id
 
@@ -194,7 +194,7 @@ def load_bench(name: str, embedder_factory=None) -> Bench:
         name
     ]()
     if embedder_factory is None:
-        from qabot.embedding import SentenceTransformerEmbedder
+        from qabot.models.embedding import SentenceTransformerEmbedder
 
         embedder_factory = SentenceTransformerEmbedder
     passages = chunk_documents(load_corpus(corpus_path).documents)
@@ -202,10 +202,10 @@ def load_bench(name: str, embedder_factory=None) -> Bench:
     row_vectors = embed_cached(row_text, f"{name}-rows", embedder_factory)
     query_vectors = embed_cached([q.text for q in questions], f"{name}-queries", embedder_factory)
     keyword_texts = [p.keyword_text() for p in passages]
-    lexical = LexicalIndex.build([p.passage_id for p in passages], keyword_texts)
+    keyword_index = KeywordIndex.build([p.passage_id for p in passages], keyword_texts)
     faq = [p for p in passages if p.kind == "faq"]
-    faq_lexical = (
-        LexicalIndex.build([p.passage_id for p in faq], [p.question or "" for p in faq])
+    faq_keyword_index = (
+        KeywordIndex.build([p.passage_id for p in faq], [p.question or "" for p in faq])
         if faq
         else None
     )
@@ -225,8 +225,8 @@ def load_bench(name: str, embedder_factory=None) -> Bench:
         row_vectors,
         questions,
         query_vectors,
-        lexical,
-        faq_lexical,
+        keyword_index,
+        faq_keyword_index,
         vocabulary,
         key,
     )

@@ -4,7 +4,7 @@ On SciFact (the largest dev corpus: ~60k grain rows), one question at a time:
 
 - bare:      encode the question, FAISS top-100 over the WHOLE + QUESTION rows (today's index)
 - evidence:  gather the candidates' rows (all grains) from a plain matrix, per-grain max,
-             fusion, margin and features (what `qabot.evidence` adds per question)
+             fusion, margin and features (what `qabot.answering.evidence` adds per question)
 
     PYTHONPATH=src .venv/bin/python bench/evidence_cost.py
 """
@@ -22,19 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from embed_cache import load_bench
 
-from qabot.embedding import SentenceTransformerEmbedder
-from qabot.evidence import (
-    DEFAULT_FUSION,
-    GRAIN_SENTENCE,
-    absent_share,
-    confidence_features,
-    gather_rows,
-    grain_maxima,
-    margin,
-    passage_offsets,
-)
-from qabot.lexical import tokenize
-from qabot.store import _faiss
+from qabot.answering.evidence import DEFAULT_FUSION
+from qabot.answering.features import absent_share, confidence_features, margin
+from qabot.documents.grains import GRAIN_SENTENCE
+from qabot.index.grains import gather_rows, grain_maxima, passage_offsets
+from qabot.index.keyword import tokenize
+from qabot.index.store import _faiss
+from qabot.models.embedding import SentenceTransformerEmbedder
 
 QUESTIONS = 100
 CANDIDATES = 100

@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from embed_cache import Bench, load_bench
 
-from qabot.evidence import TODAY, Fusion, grain_maxima
+from qabot.answering.evidence import TODAY, Fusion
+from qabot.index.grains import grain_maxima
 
 STEP = 0.25
 FAQ_KEYWORD = (0.0, 0.05, 0.1, 0.2, 0.3)
@@ -50,7 +51,7 @@ def evidence_arrays(bench: Bench, chunk: int = 64) -> Arrays:
     for start in range(0, len(bench.questions), chunk):
         scores = bench.query_vectors[start : start + chunk] @ bench.row_vectors.T
         parts.append(grain_maxima(scores, bench.row_passage, bench.row_grain, n))
-    keyword = bench.lexical.scores_batch([q.text for q in bench.questions])
+    keyword = bench.keyword_index.scores_batch([q.text for q in bench.questions])
     return Arrays(
         bench,
         np.concatenate(parts),

@@ -1,6 +1,6 @@
 """Ideas tried against the shipped ranking and confidence, on the dev splits only: one table each.
 
-Each idea changes one thing against the shipped design (`qabot.evidence.DEFAULT_FUSION`, the
+Each idea changes one thing against the shipped design (`qabot.answering.evidence.DEFAULT_FUSION`, the
 shipped confidence features) and prints the dev figures beside the shipped ones. Ranking ideas
 are scored as ``bench/fusion_search.py`` scores a formula (StackFAQ dev hit@1, SciFact train
 nDCG@10, seed dev hit@1 on answerable questions); confidence ideas as
@@ -40,10 +40,13 @@ from train_confidence import (
     out_of_fold,
 )
 
-from qabot.chunking import split_sentences
-from qabot.confidence import expected_calibration_error
-from qabot.evidence import DEFAULT_FUSION, FEATURES, GRAIN_SENTENCE, GRAIN_WHOLE, grain_maxima
-from qabot.lexical import LexicalIndex, tokenize
+from qabot.answering.confidence import expected_calibration_error
+from qabot.answering.evidence import DEFAULT_FUSION
+from qabot.answering.features import FEATURES
+from qabot.documents.chunking import split_sentences
+from qabot.documents.grains import GRAIN_SENTENCE, GRAIN_WHOLE
+from qabot.index.grains import grain_maxima
+from qabot.index.keyword import KeywordIndex, tokenize
 
 Figures = dict[str, float]
 
@@ -101,13 +104,13 @@ def bm25(arrays: dict[str, Arrays]) -> list[tuple[str, Figures]]:
         figures = {}
         for name, a in arrays.items():
             bench = a.bench
-            lexical = LexicalIndex.build(
+            keyword_index = KeywordIndex.build(
                 [p.passage_id for p in bench.passages],
                 [p.keyword_text() for p in bench.passages],
                 k1=k1,
                 b=b,
             )
-            keyword = lexical.scores_batch([q.text for q in bench.questions])
+            keyword = keyword_index.scores_batch([q.text for q in bench.questions])
             figures[name] = _figure(a, a.grains, keyword)
         rows.append((f"k1={k1}, b={b}", figures))
     return rows
@@ -150,11 +153,12 @@ _CLAUSE_CUT = re.compile(r"(?<=[,;:])\s+|\s+[—–-]\s+")
 def clauses(arrays: dict[str, Arrays]) -> list[tuple[str, Figures]]:
     """Clauses (a sentence cut at , ; : and dashes, parts of 3+ words) as more sentence rows:
     finer evidence for a question about one clause of a long sentence."""
-    from qabot.backends import load_embedder
-    from qabot.embedding import bundled_model_path
+    from qabot.cli.wiring import cache_dir
+    from qabot.models.backends import load_embedder
+    from qabot.models.embedding import bundled_model_path
 
     def factory():
-        return load_embedder(str(bundled_model_path()), "onnx")
+        return load_embedder(str(bundled_model_path()), "onnx", cache_dir=cache_dir())
 
     figures = {}
     for name, a in arrays.items():
@@ -279,8 +283,8 @@ def token_coverage(rows: DevRows, arrays: dict[str, Arrays]) -> np.ndarray:
     word piece of its top answer (the model's own contextual token vectors, BERTScore-style)."""
     import os
 
-    from qabot.embedding import bundled_model_path
-    from qabot.lexical import _stopwords
+    from qabot.index.keyword import _stopwords
+    from qabot.models.embedding import bundled_model_path
     from qabot.offline import OFFLINE_ENV
 
     os.environ.update(OFFLINE_ENV)

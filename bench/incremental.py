@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from qabot.corpus import corpus_fingerprint
-from qabot.digest_memo import remembered_fingerprint
-from qabot.embedding import SentenceTransformerEmbedder
-from qabot.grains import grain_rows
-from qabot.index import build_index, check_fresh
+from qabot.documents.corpus import corpus_fingerprint
+from qabot.documents.digest_memo import remembered_fingerprint
+from qabot.index.build import build_index, check_fresh
+from qabot.index.grains import grain_rows
+from qabot.models.embedding import SentenceTransformerEmbedder
 
 TOPICS = ("billing", "shipping", "accounts", "security", "returns", "warranty", "support", "api")
 WORDS = [
@@ -164,7 +164,7 @@ def ray_throughput(embedder: SentenceTransformerEmbedder, passages) -> str:
     """Texts per second embedding the corpus's grain rows locally and on a 2-worker local Ray."""
     import ray
 
-    from qabot.ray_embedding import RayEmbedder
+    from qabot.models.ray_embedding import RayEmbedder
 
     texts = list(dict.fromkeys(grain_rows(passages)[2]))
     _, local_s = timed(embedder.embed_batch, texts)

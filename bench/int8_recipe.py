@@ -30,14 +30,14 @@ from onnx_quality import BENCHMARKS, ROOT, onnx_folder
 from onnx_speed import questions as stackfaq_questions
 from onnx_speed import time_embedders
 
-from qabot.onnx_embedder import OnnxEmbedder
-from qabot.onnx_export import Quantisation, quantise
+from qabot.models.onnx_embedder import OnnxEmbedder
+from qabot.models.onnx_export import Quantisation, quantise
 
 
 def dev_texts() -> tuple[list[str], list[str]]:
     """Dev questions and dev documents (no test block, no seed check question)."""
-    from qabot.chunking import chunk_documents
-    from qabot.corpus import load_corpus
+    from qabot.documents.chunking import chunk_documents
+    from qabot.documents.corpus import load_corpus
 
     stackfaq = BENCHMARKS / "stackfaq"
     rows = [json.loads(line) for line in (stackfaq / "queries.jsonl").open(encoding="utf-8")]
@@ -86,7 +86,7 @@ class Vectors:
 def _session(path: Path):
     import onnxruntime
 
-    from qabot.onnx_embedder import _session_options, machine_threads
+    from qabot.models.onnx_embedder import _session_options, machine_threads
 
     options = _session_options(onnxruntime, machine_threads())
     return onnxruntime.InferenceSession(str(path), options, ["CPUExecutionProvider"])

@@ -1,6 +1,6 @@
 """Quality gate of the ONNX backends (issue 10, point 3), measured through the product's own path.
 
-Each backend builds its own indexes with ``qabot.index.build_index`` and answers through
+Each backend builds its own indexes with ``qabot.index.build.build_index`` and answers through
 ``Retriever`` (hybrid dense + BM25 fusion, production defaults) and ``Answerer``:
 
 - StackFAQ test block (624 questions), Hit@1 at thread level (pairs of the gold thread count);
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qabot.onnx_export import CONFIG_FILE, INT8_FILE, Quantisation, export_onnx, quantise
+from qabot.models.onnx_export import CONFIG_FILE, INT8_FILE, Quantisation, export_onnx, quantise
 
 ROOT = Path(__file__).resolve().parent.parent
 # Beside the main checkout; $QABOT_BENCHMARKS elsewhere (a git worktree, say).
@@ -56,26 +56,27 @@ class CachedEmbedder:
     """Wraps an embedder; each ``embed_batch`` result is kept on disk, keyed by backend + texts."""
 
     def __init__(self, inner, key: str, folder: Path = CACHE / "vectors") -> None:
-        self.inner, self.key, self.folder = inner, key, folder
+        self.inner, self.key, self.vectors_folder = inner, key, folder
         self.name, self.dimension = inner.name, inner.dimension
+        self.backend, self.folder = inner.backend, inner.folder
         self.progress = False
 
     def embed_batch(
         self, texts: Sequence[str], *, progress: bool = False, role: str = "document"
     ) -> np.ndarray:
         digest = hashlib.sha256("\x00".join([self.key, role, *texts]).encode()).hexdigest()[:24]
-        path = self.folder / f"{self.key}-{digest}.npy"
+        path = self.vectors_folder / f"{self.key}-{digest}.npy"
         if path.is_file():
             return np.load(path)
         vectors = self.inner.embed_batch(texts, progress=progress, role=role)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.vectors_folder.mkdir(parents=True, exist_ok=True)
         np.save(path, vectors)
         return vectors
 
 
 def onnx_folder(variant: str | None = None) -> Path:
     """The bundled model exported once into the cache; a variant re-quantises a copy of it."""
-    from qabot.embedding import DEFAULT_MODEL, bundled_model_path
+    from qabot.models.embedding import DEFAULT_MODEL, bundled_model_path
 
     base = CACHE / "minilm"
     if not (base / CONFIG_FILE).is_file():
@@ -97,10 +98,10 @@ def onnx_folder(variant: str | None = None) -> Path:
 def make_backend(backend: str, threads: int | None = None):
     """An embedder by backend name: torch, onnx, onnx-int8 or one of `VARIANTS`."""
     if backend == "torch":
-        from qabot.embedding import SentenceTransformerEmbedder
+        from qabot.models.embedding import SentenceTransformerEmbedder
 
         return SentenceTransformerEmbedder()
-    from qabot.onnx_embedder import OnnxEmbedder
+    from qabot.models.onnx_embedder import OnnxEmbedder
 
     if backend in ("onnx", "onnx-int8"):
         return OnnxEmbedder(onnx_folder(), quantized=backend == "onnx-int8", threads=threads)
@@ -117,7 +118,7 @@ def fused_folder() -> Path:
     attention, skip layer norm, bias GELU, embedding layer norm): a candidate for speed only."""
     from onnxruntime.transformers import optimizer
 
-    from qabot.embedding import bundled_model_path
+    from qabot.models.embedding import bundled_model_path
 
     base, folder = onnx_folder(), CACHE / f"minilm-{FUSED}"
     if not (folder / "model.onnx").is_file():
@@ -148,11 +149,11 @@ _RUNS = {
 
 def measure(backend: str, work: Path, parts: Sequence[str] = PARTS) -> dict:
     """StackFAQ hit@1, SciFact nDCG@10 and the seed answers of one backend (the parts asked)."""
-    from qabot.answering import Answerer
+    from qabot.answering.answerer import Answerer
+    from qabot.answering.retrieval import Retriever
     from qabot.evaluation import evaluate, load_question_set
     from qabot.evaluation.questionsets import read_qrels, resolve_gold
-    from qabot.index import build_index
-    from qabot.retrieval import Retriever
+    from qabot.index.build import build_index
 
     embedder = CachedEmbedder(make_backend(backend), backend)
     figures: dict = {}

@@ -27,9 +27,9 @@ from onnx_quality import BENCHMARKS, make_backend, onnx_folder
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ("torch", "onnx", "onnx-int8")
 _START = {
-    "torch": "from qabot.embedding import SentenceTransformerEmbedder as E; e = E()",
-    "onnx": "from qabot.onnx_embedder import OnnxEmbedder as E; e = E({folder!r})",
-    "onnx-int8": "from qabot.onnx_embedder import OnnxEmbedder as E; e = E({folder!r}, quantized=True)",
+    "torch": "from qabot.models.embedding import SentenceTransformerEmbedder as E; e = E()",
+    "onnx": "from qabot.models.onnx_embedder import OnnxEmbedder as E; e = E({folder!r})",
+    "onnx-int8": "from qabot.models.onnx_embedder import OnnxEmbedder as E; e = E({folder!r}, quantized=True)",
 }
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 import httpx
 from serve_bench import ROOT, api_asker, drive, free_port, load_questions
 
-from qabot.index import MANIFEST_FILE, read_manifest
+from qabot.index.build import MANIFEST_FILE, read_manifest
 from qabot.offline import OFFLINE_ENV as OFFLINE
 
 CANARY_QUESTION = "What colour is the replica canary?"

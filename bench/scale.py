@@ -50,6 +50,8 @@ class SyntheticEmbedder:
 
     name = "synthetic-bow-384"
     dimension = DIMENSION
+    backend = "synthetic"
+    folder = None
 
     def __init__(self) -> None:
         rng = np.random.default_rng(11)
@@ -77,13 +79,15 @@ class RealEncodeEmbedder:
     """The synthetic vectors, after paying for the real model's encode of the same questions."""
 
     name, dimension = SyntheticEmbedder.name, DIMENSION
+    backend, folder = SyntheticEmbedder.backend, None
 
     def __init__(self, synthetic: SyntheticEmbedder) -> None:
-        from qabot.backends import load_embedder
-        from qabot.embedding import DEFAULT_MODEL
+        from qabot.cli.wiring import cache_dir
+        from qabot.models.backends import load_embedder
+        from qabot.models.embedding import DEFAULT_MODEL
 
         self.synthetic = synthetic
-        self.real = load_embedder(DEFAULT_MODEL, "onnx")
+        self.real = load_embedder(DEFAULT_MODEL, "onnx", cache_dir=cache_dir())
         self.encode_ms = 0.0  # in total
 
     def embed_batch(self, texts, *, progress=False, role="document"):
@@ -125,7 +129,7 @@ def make_corpus(path: Path, passages: int) -> list[str]:
 
 def build(passages: int, work: Path, index_type: str) -> tuple[float, Path, Path]:
     """Generate and index a corpus; returns build seconds, the index folder, the questions file."""
-    from qabot.index import build_index
+    from qabot.index.build import build_index
 
     corpus = work / f"corpus-{passages}.jsonl"
     questions = make_corpus(corpus, passages)
@@ -141,10 +145,10 @@ def serve(index_dir: Path, question_file: Path, real_encode: bool) -> dict:
     """In a fresh process: load, answer one question at a time, then RSS and recall@10."""
     import psutil
 
-    from qabot.answering import Answerer
-    from qabot.evidence import GRAIN_SENTENCE
-    from qabot.index import load_index
-    from qabot.retrieval import DEFAULT_CANDIDATES, Retriever
+    from qabot.answering.answerer import Answerer
+    from qabot.answering.retrieval import DEFAULT_POOL, Retriever
+    from qabot.documents.grains import GRAIN_SENTENCE
+    from qabot.index.build import load_index
 
     synthetic = SyntheticEmbedder()
     embedder = RealEncodeEmbedder(synthetic) if real_encode else synthetic
@@ -179,11 +183,11 @@ def serve(index_dir: Path, question_file: Path, real_encode: bool) -> dict:
             np.take_along_axis(merged_rows, top, 1),
         )
     # Passages, not rows: the exact top 10 distinct passages are taken from the top rows.
-    # The retriever asks the store for its best DEFAULT_CANDIDATES and scores their rows
+    # The retriever asks the store for its best DEFAULT_POOL and scores their rows
     # exactly (`VectorStore.evidence`): recall_at_10 is that pool's exact top 10 (the product's
     # dense side), recall_at_10_raw the approximate index's own top 10.
     raw = store.search_batch(queries, 10)
-    pooled = store.search_batch(queries, DEFAULT_CANDIDATES)
+    pooled = store.search_batch(queries, DEFAULT_POOL)
     recall, recall_raw = [], []
     for q, query in enumerate(queries):
         exact = set(list(dict.fromkeys(store.row_passage[best_rows[q]].tolist()))[:10])

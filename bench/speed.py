@@ -30,15 +30,15 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from qabot.answering import Answerer
-from qabot.backends import BACKENDS, DEFAULT_BACKEND, backend_of, load_embedder
-from qabot.chunking import chunk_documents
+from qabot.answering.answerer import Answerer
+from qabot.answering.retrieval import Retriever
 from qabot.cli.wiring import cache_dir, threads
-from qabot.corpus import load_corpus
-from qabot.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder
-from qabot.grains import grain_rows
-from qabot.index import build_index, load_index
-from qabot.retrieval import Retriever
+from qabot.documents.chunking import chunk_documents
+from qabot.documents.corpus import load_corpus
+from qabot.index.build import build_index, load_index
+from qabot.index.grains import grain_rows
+from qabot.models.backends import BACKENDS, DEFAULT_BACKEND, backend_of, load_embedder
+from qabot.models.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder
 
 BENCHMARKS = Path(
     os.environ.get("QABOT_BENCHMARKS")
@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--build-corpus", type=Path, help="measure the build on this corpus")
     args = parser.parse_args()
 
-    # The same setting qabot's store applies (see qabot.store._faiss): both sides run alike.
+    # The same setting qabot's store applies (see qabot.index.store._faiss): both sides run alike.
     faiss.omp_set_num_threads(1)
     model = SentenceTransformerEmbedder().model  # the bare side
     started = time.perf_counter()

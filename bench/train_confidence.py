@@ -8,7 +8,7 @@ Folds are grouped: all questions about one thread (StackFAQ), one group of claim
 cited abstract (SciFact) or one fact (seed) stay in one fold. Each corpus weighs the same in
 the fit. The default threshold is the highest that declines at most 2 % of all answerable dev
 questions (pooled, out-of-fold probabilities). The features read the dense part of the top
-answer's score, not the fused one (see `qabot.evidence.confidence_features`).
+answer's score, not the fused one (see `qabot.answering.features.confidence_features`).
 
     PYTHONPATH=src .venv/bin/python bench/train_confidence.py > bench/results/confidence.md
     PYTHONPATH=src .venv/bin/python bench/train_confidence.py --write   # also ship the JSON
@@ -31,32 +31,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from embed_cache import load_bench
 from fusion_search import Arrays, evidence_arrays, right_first
 
-from qabot.answer_types import absent_name, is_dated, type_missing
-from qabot.confidence import ConfidenceModel, expected_calibration_error, fit
-from qabot.evidence import (
-    DEFAULT_FUSION,
+from qabot.answering.confidence import ConfidenceModel, expected_calibration_error, fit
+from qabot.answering.evidence import DEFAULT_FUSION
+from qabot.answering.features import (
     FEATURES,
-    absent_share,
-    confidence_features,
+    RIVALS,
+    SIGNS,
+    answer_key,
+    hit_features,
     margin,
-    matched_share,
+    question_evidence,
 )
-from qabot.lexical import tokenize
+from qabot.index.keyword import tokenize
 
-SIGNS = {
-    "absent_share": -1,
-    "type_missing": -1,
-    "absent_name": -1,
-}  # every other feature is evidence for the answer
 FOLDS = 5
 DECLINE_BUDGET = 0.02
 SHIPPED = Path(__file__).resolve().parent.parent / "src" / "qabot" / "data" / "confidence.json"
-RIVALS = 50
 DEV_NAMES = {
     "stackfaq": "StackFAQ dev block",
     "scifact": "SciFact train",
     "seed": "seed dev",
-}  # margin is taken over the best candidates only, as at run time
+}
 
 
 def feature_rows(
@@ -74,16 +69,13 @@ def feature_rows(
     right = right_first(arrays, fused) & arrays.answerable
     # Features read the dense part: the keyword part is normalised per question (see evidence).
     dense = DEFAULT_FUSION.dense(arrays.grains, arrays.is_faq)
-    keys = [
-        (p.question or "").casefold() if p.kind == "faq" else p.passage_id for p in bench.passages
-    ]
+    keys = [answer_key(p) for p in bench.passages]
     passage_tokens = [set(t) for t in tokenize([p.keyword_text() for p in bench.passages])]
     frequency = Counter(t for tokens in passage_tokens for t in tokens)
-    question_tokens = tokenize([q.text for q in bench.questions])
     faq_numbers = [n for n, p in enumerate(bench.passages) if p.kind == "faq"]
     faq_bm25 = (
-        bench.faq_question_lexical.scores_batch([q.text for q in bench.questions])
-        if bench.faq_question_lexical is not None
+        bench.faq_question_keyword.scores_batch([q.text for q in bench.questions])
+        if bench.faq_question_keyword is not None
         else np.zeros((len(bench.questions), 0))
     )
     faq_column = {n: i for i, n in enumerate(faq_numbers)}
@@ -101,15 +93,15 @@ def feature_rows(
             column = faq_column.get(top)
             passage = bench.passages[top]
             rows.append(
-                confidence_features(
-                    float(dense[q, top]),
-                    margin(dense[q, order], [keys[i] for i in order], 0),
-                    arrays.grains[q, top],
-                    matched_share(question_tokens[q], passage_tokens[top]),
-                    float(faq_bm25[q, column]) if column is not None else 0.0,
-                    absent_share(question_tokens[q], vocabulary),
-                    type_missing(question.text, passage.text, dated=is_dated(passage)),
-                    absent_name(question.text, vocabulary, tokenize),
+                hit_features(
+                    question.text,
+                    question_evidence(question.text, vocabulary),
+                    passage,
+                    passage_tokens[top],
+                    dense=float(dense[q, top]),
+                    margin=margin(dense[q, order], [keys[i] for i in order], 0),
+                    grains=arrays.grains[q, top],
+                    faq_bm25=float(faq_bm25[q, column]) if column is not None else 0.0,
                 )
             )
             labels.append(label)
@@ -200,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     weights = rows.corpus_weights()
     oof = out_of_fold(rows.x, rows, FEATURES, weights)
     threshold = budget_threshold(oof, rows.category, DECLINE_BUDGET)
-    final = fit(rows.x, rows.y, FEATURES, [SIGNS.get(f, 1) for f in FEATURES], weights=weights)
+    final = fit(rows.x, rows.y, FEATURES, [SIGNS[f] for f in FEATURES], weights=weights)
     final = ConfidenceModel(
         final.features,
         final.signs,

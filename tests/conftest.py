@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qabot import answering
+from qabot.answering import answerer as answering
 from qabot.offline import OFFLINE_ENV
 
 from fakes import FakeEmbedder
@@ -52,8 +52,8 @@ def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def onnx_folder(onnx_cache: Path) -> Path:
     """The bundled model's ONNX export (fp32 and int8), the one `qabot index` uses."""
-    from qabot.backends import exported_folder
-    from qabot.embedding import DEFAULT_MODEL
+    from qabot.models.backends import exported_folder
+    from qabot.models.embedding import DEFAULT_MODEL
 
     return exported_folder(DEFAULT_MODEL, onnx_cache)
 
@@ -66,7 +66,7 @@ def fake_embedder() -> FakeEmbedder:
 @pytest.fixture(scope="session")
 def embedder():
     """The real bundled all-MiniLM-L6-v2, loaded once per test session."""
-    from qabot.embedding import SentenceTransformerEmbedder
+    from qabot.models.embedding import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()
 
@@ -74,7 +74,7 @@ def embedder():
 @pytest.fixture(scope="session")
 def seed_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
     """An index of the shipped corpus built with the real model (built once per session)."""
-    from qabot.index import build_index
+    from qabot.index.build import build_index
 
     index_dir = tmp_path_factory.mktemp("seed-index")
     build_index(SEED_CORPUS, index_dir, embedder)
@@ -84,9 +84,9 @@ def seed_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
 @pytest.fixture(scope="session")
 def seed_answerer(seed_index_dir: Path, embedder):
     """An `Answerer` over the shipped corpus with the real model and default settings."""
-    from qabot.answering import Answerer
-    from qabot.index import load_index
-    from qabot.retrieval import Retriever
+    from qabot.answering.answerer import Answerer
+    from qabot.answering.retrieval import Retriever
+    from qabot.index.build import load_index
 
     return Answerer(Retriever(load_index(seed_index_dir), embedder))
 

@@ -11,6 +11,9 @@ import numpy as np
 class FakeEmbedder:
     """Deterministic bag-of-words vectors: texts sharing words get similar vectors."""
 
+    backend = "torch"  # vectors computed in-process, no model stored with the index
+    folder = None
+
     def __init__(self, dimension: int = 64, name: str = "fake-embedder") -> None:
         self.dimension = dimension
         self.name = name
@@ -42,11 +45,10 @@ def fused_only_confidence(fused_threshold: float = 0.3):
 
     For tests that judge answering and evaluation, not the shipped model's numbers.
     """
-    from qabot.confidence import ConfidenceModel
-    from qabot.evidence import FEATURES
+    from qabot.answering.confidence import ConfidenceModel
+    from qabot.answering.features import FEATURES, SIGNS
 
     slope = 20.0
     coefficients = (slope,) + (0.0,) * (len(FEATURES) - 1)
-    against = {"absent_share", "type_missing", "absent_name"}
-    signs = tuple(-1 if name in against else 1 for name in FEATURES)
+    signs = tuple(SIGNS[name] for name in FEATURES)
     return ConfidenceModel(FEATURES, signs, coefficients, -slope * fused_threshold, threshold=0.5)

@@ -6,16 +6,16 @@ from types import SimpleNamespace
 
 import pytest
 
-from qabot.alternates import (
+from qabot.cli import main
+from qabot.documents.alternates import (
     accept_alternates,
     is_faq_id,
-    normalise_question,
+    phrasing_key,
     read_alternates_file,
     suggest_alternates,
     suggestion_id,
 )
-from qabot.cli import main
-from qabot.index import build_index
+from qabot.index.build import build_index
 from qabot.web.feedback import FeedbackStore
 
 NATO = "faq.jsonl#faq-0"
@@ -85,7 +85,7 @@ def test_disliked_phrasings_and_known_ones_are_left_out():
 def test_helpers():
     assert is_faq_id("a/b.md#faq-12") and not is_faq_id("a.md#3") and not is_faq_id(None)
     assert not is_faq_id("x#faq-1#2")
-    assert normalise_question("  What IS\tNATO ?? ") == "what is nato"
+    assert phrasing_key("  What IS\tNATO ?? ") == "what is nato"
 
 
 def test_accept_appends_atomically_without_duplicates(tmp_path):

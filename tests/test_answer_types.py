@@ -2,7 +2,7 @@
 
 import pytest
 
-from qabot.answer_types import (
+from qabot.answering.answer_types import (
     absent_name,
     capitalised_names,
     expected_type,
@@ -10,8 +10,8 @@ from qabot.answer_types import (
     is_dated,
     type_missing,
 )
-from qabot.chunking import Passage
-from qabot.lexical import tokenize
+from qabot.documents.chunking import Passage
+from qabot.index.keyword import tokenize
 
 
 @pytest.mark.parametrize(

@@ -3,13 +3,13 @@ from pathlib import Path
 
 import pytest
 
-from qabot.answering import DECLINE_MESSAGE, Answerer
-from qabot.confidence import default_model
+from qabot.answering.answerer import DECLINE_MESSAGE, Answerer
+from qabot.answering.confidence import default_model
+from qabot.answering.features import FEATURES
+from qabot.answering.questions import clean_question
+from qabot.answering.retrieval import Retriever
 from qabot.errors import QuestionError
-from qabot.evidence import FEATURES
-from qabot.index import build_index
-from qabot.questions import clean_question
-from qabot.retrieval import Retriever
+from qabot.index.build import build_index
 
 from conftest import ANSWER_KEYS
 from fakes import fused_only_confidence
@@ -104,14 +104,14 @@ def test_more_evidence_never_lowers_the_shipped_confidence(answerer):
     before = shipped.score(question, hits)
     top = hits[0]
     stronger = [
-        replace(top, score=top.score + 0.1),
+        replace(top, fused_score=top.fused_score + 0.1),
         replace(top, margin=top.margin + 0.1),
         replace(top, grains=tuple(g + 0.1 for g in top.grains)),
     ]
     for better in stronger:
         assert shipped.score(question, [better, *hits[1:]]) >= before
     # All of them at once is strictly more evidence: the score rises.
-    best = replace(top, score=top.score + 0.1, margin=top.margin + 0.1)
+    best = replace(top, fused_score=top.fused_score + 0.1, margin=top.margin + 0.1)
     assert shipped.score(question, [best, *hits[1:]]) > before
     # A question of words the corpus never uses is less likely answered than its own words.
     unknown = shipped.answer("how many days do zorblats quaffle")

@@ -203,9 +203,9 @@ The harbour opens at dawn. <img src=x onerror="window.__pwned='doc';alert('doc')
 
 
 def test_html_in_a_document_executes_nothing(browser, tmp_path, embedder):
-    from qabot.answering import Answerer
-    from qabot.index import build_index
-    from qabot.retrieval import Retriever
+    from qabot.answering.answerer import Answerer
+    from qabot.answering.retrieval import Retriever
+    from qabot.index.build import build_index
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

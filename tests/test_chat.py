@@ -3,9 +3,9 @@
 import pytest
 from stubs import StubAnswerer
 
-from qabot.answering import Alternative, Answer, Source
+from qabot.answering.answerer import Alternative, Answer, Source
+from qabot.documents.structure import Link
 from qabot.errors import QuestionError
-from qabot.structure import Link
 from qabot.web.chat import Chat, followup_topic, render_answer
 from qabot.web.feedback import FeedbackStore
 

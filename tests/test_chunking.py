@@ -1,5 +1,5 @@
-from qabot.chunking import chunk_document, split_paragraph, split_sentences
-from qabot.corpus import Document, load_corpus
+from qabot.documents.chunking import chunk_document, split_paragraph, split_sentences
+from qabot.documents.corpus import Document, load_corpus
 
 from conftest import SEED_CORPUS
 

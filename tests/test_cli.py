@@ -111,7 +111,7 @@ def test_errors_are_clear_and_exit_2(tmp_path: Path, cli_index):
 
 
 def test_another_model_by_path_is_used_and_recorded(tmp_path: Path):
-    from qabot.embedding import bundled_model_path
+    from qabot.models.embedding import bundled_model_path
 
     model = tmp_path / "my-model"
     shutil.copytree(bundled_model_path(), model)  # any sentence-transformers folder will do
@@ -146,11 +146,11 @@ def test_ask_runs_on_the_core_dependencies_alone(cli_index):
 
 
 def test_help_shows_the_defaults_of_the_code(capsys):
-    from qabot.answering import DEFAULT_ALTERNATIVES
-    from qabot.chunking import DEFAULT_MAX_CHARS
+    from qabot.answering.answerer import DEFAULT_ALTERNATIVES
+    from qabot.answering.confidence import default_model
     from qabot.cli import main
-    from qabot.confidence import default_model
-    from qabot.embedding import DEFAULT_MODEL
+    from qabot.documents.chunking import DEFAULT_MAX_CHARS
+    from qabot.models.embedding import DEFAULT_MODEL
 
     helps = {}
     for command in ("ask", "index"):

@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from qabot.confidence import (
+from qabot.answering.confidence import (
     ConfidenceModel,
     default_model,
     expected_calibration_error,
     fit,
     platt,
 )
-from qabot.evidence import FEATURES
+from qabot.answering.features import FEATURES
 
 
 def _data(seed: int = 0, n: int = 400) -> tuple[np.ndarray, np.ndarray]:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from qabot.chunking import chunk_documents
-from qabot.corpus import corpus_fingerprint, load_corpus
+from qabot.documents.chunking import chunk_documents
+from qabot.documents.corpus import corpus_fingerprint, load_corpus
 from qabot.errors import CorpusError, EmptyCorpusError
 
 from pdfmaker import write_pdf
@@ -151,7 +151,7 @@ def test_fingerprint_changes_with_content(tmp_path: Path):
 
 
 def test_an_index_inside_the_corpus_is_not_indexed(tmp_path: Path, fake_embedder):
-    from qabot.index import build_index, check_fresh
+    from qabot.index.build import build_index, check_fresh
 
     (tmp_path / "doc.md").write_text("# Doc\n\nApples are red.", encoding="utf-8")
     site = tmp_path / "site"
@@ -175,8 +175,8 @@ def test_row_id_zero_is_kept(tmp_path: Path):
 def test_alternate_questions_from_rows_and_from_the_alternates_file(tmp_path, fake_embedder):
     import json
 
-    from qabot.corpus import alternates_path, corpus_fingerprint, load_corpus
-    from qabot.index import build_index
+    from qabot.documents.corpus import alternates_path, corpus_fingerprint, load_corpus
+    from qabot.index.build import build_index
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -6,17 +6,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qabot.corpus import corpus_fingerprint, file_digest
-from qabot.digest_memo import MEMO_FILE, remembered_fingerprint
-from qabot.embed_cache import MAX_SHARDS, EmbeddingCache, cache_key, cached_embed
+from qabot.documents.corpus import corpus_fingerprint, file_digest
+from qabot.documents.digest_memo import MEMO_FILE, remembered_fingerprint
 from qabot.errors import StaleIndexError
-from qabot.index import build_index, check_fresh, load_index
+from qabot.index.build import build_index, check_fresh, load_index
+from qabot.index.embed_cache import MAX_SHARDS, EmbeddingCache, cache_key, cached_embed
 
 from fakes import FakeEmbedder
 
 
 def _cache(tmp_path: Path, embedder: FakeEmbedder, **kwargs) -> EmbeddingCache:
-    return EmbeddingCache(tmp_path / "cache", embedder.name, **kwargs)
+    return EmbeddingCache(
+        tmp_path / "cache", embedder.name, **{"backend": embedder.backend, **kwargs}
+    )
 
 
 def test_cached_texts_are_not_embedded_again(tmp_path: Path):
@@ -31,7 +33,12 @@ def test_cached_texts_are_not_embedded_again(tmp_path: Path):
 
 
 def test_keys_separate_models_backends_and_roles(tmp_path: Path):
-    keys = {cache_key("m"), cache_key("m", "onnx"), cache_key("m", role="query"), cache_key("n")}
+    keys = {
+        cache_key("m", "torch"),
+        cache_key("m", "onnx"),
+        cache_key("m", "torch", role="query"),
+        cache_key("n", "torch"),
+    }
     assert len(keys) == 4
     embedder = FakeEmbedder()
     cached_embed(["a"], embedder, _cache(tmp_path, embedder))
@@ -114,7 +121,9 @@ def test_the_memo_reads_only_touched_files(tmp_path: Path, monkeypatch):
     assert remembered_fingerprint(corpus, memo) == corpus_fingerprint(corpus)
     read: list[str] = []
     real = file_digest
-    monkeypatch.setattr("qabot.digest_memo.file_digest", lambda f: read.append(f.name) or real(f))
+    monkeypatch.setattr(
+        "qabot.documents.digest_memo.file_digest", lambda f: read.append(f.name) or real(f)
+    )
     assert remembered_fingerprint(corpus, memo) == corpus_fingerprint(corpus)
     assert read == []  # every file vouched for by its size and mtime
     (corpus / "doc01.txt").write_text("changed", encoding="utf-8")

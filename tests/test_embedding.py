@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qabot.embedding import (
+from qabot.models.embedding import (
     DEFAULT_MODEL,
     Embedder,
     SentenceTransformerEmbedder,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from qabot.answering.calibrated import calibrated_model, read_calibration
+from qabot.answering.confidence import ConfidenceModel, default_model
 from qabot.cli import main, open_answerer
-from qabot.confidence import ConfidenceModel, default_model
-from qabot.thresholds import calibrated_model, read_calibration
 
 from conftest import ROOT, SEED_CORPUS, SEED_QUESTIONS
 from test_seed_quality import SEED_DEV

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from qabot.answering import Answerer
-from qabot.chunking import Passage
+from qabot.answering.answerer import Answerer
+from qabot.answering.retrieval import Hit, Retriever
+from qabot.documents.chunking import Passage
 from qabot.errors import EvalInputError
 from qabot.evaluation.questionsets import EvalCase, load_question_set, read_qrels, resolve_gold
 from qabot.evaluation.run import METRIC_KEYS, evaluate, score_case, summarise
-from qabot.index import build_index, load_index
-from qabot.retrieval import Hit, Retriever
+from qabot.index.build import build_index, load_index
 
 from conftest import SEED_QUESTIONS
 from fakes import fused_only_confidence
@@ -240,7 +240,7 @@ class HitScoreAnswerer(Answerer):
     """Reads the top hit's score as the confidence: these tests judge outcomes, not a model."""
 
     def score(self, question: str, hits, position: int = 0) -> float:
-        return hits[position].score if position < len(hits) else 0.0
+        return hits[position].fused_score if position < len(hits) else 0.0
 
 
 ANSWERER = HitScoreAnswerer(retriever=None, threshold=0.5)  # compose needs no retriever

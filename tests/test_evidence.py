@@ -3,22 +3,16 @@
 import numpy as np
 import pytest
 
-from qabot.evidence import (
+from qabot.answering.evidence import Fusion, best_sentence_rows, normalise_keyword
+from qabot.answering.features import (
     FEATURES,
-    GRAIN_QUESTION,
-    GRAIN_SENTENCE,
-    GRAIN_WHOLE,
-    Fusion,
     absent_share,
-    best_sentence_rows,
     confidence_features,
-    gather_rows,
-    grain_maxima,
     margin,
     matched_share,
-    normalise_keyword,
-    passage_offsets,
 )
+from qabot.documents.grains import GRAIN_QUESTION, GRAIN_SENTENCE, GRAIN_WHOLE
+from qabot.index.grains import gather_rows, grain_maxima, passage_offsets
 
 # Passage 0: an FAQ entry (whole = Q+A, question, two answer sentences);
 # passage 1: a body passage of one sentence (whole only); passage 2: whole + two sentences.

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from qabot.errors import IndexCorruptError, IndexWriteError
-from qabot.index import build_index, load_index, read_manifest
+from qabot.index.build import build_index, load_index, read_manifest
 from qabot.web.feedback import FeedbackStore
 
 from conftest import ROOT
@@ -23,7 +23,7 @@ from conftest import ROOT
 _BUILD = """
 import sys, time
 from fakes import FakeEmbedder
-from qabot.index import build_index
+from qabot.index.build import build_index
 print("ready", flush=True)
 start = time.monotonic()
 build_index(sys.argv[1], sys.argv[2], FakeEmbedder())
@@ -114,7 +114,7 @@ def test_a_full_disk_leaves_the_previous_index_intact(tmp_path: Path, monkeypatc
         (Path(folder) / "part").write_text("half written")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr("qabot.lexical.LexicalIndex.save", disk_full)
+    monkeypatch.setattr("qabot.index.keyword.KeywordIndex.save", disk_full)
     with pytest.raises(
         IndexWriteError, match=r"No space left on device.*previous index is unchanged"
     ):
@@ -126,7 +126,7 @@ def test_a_full_disk_leaves_the_previous_index_intact(tmp_path: Path, monkeypatc
 
 
 @pytest.mark.parametrize(
-    "name", ["rows.npy", "passage_ids.json", "passages.jsonl", "lexical/vocab.index.json"]
+    "name", ["rows.npy", "passage_ids.json", "passages.jsonl", "keyword/vocab.index.json"]
 )
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
 def test_a_damaged_data_file_is_named(tmp_path: Path, name: str, damage: str):

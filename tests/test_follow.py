@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from qabot.cli.wiring import answerer_for
-from qabot.index import build_index
+from qabot.index.build import build_index
 from qabot.web.follow import ManifestFollower
 from qabot.web.holder import AnswererHolder
 from qabot.web.server import build_app

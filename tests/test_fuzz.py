@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import any_text
 
-from qabot.corpus import SUPPORTED_SUFFIXES, Corpus, CorpusProblem, Document, load_corpus
+from qabot.answering.questions import MAX_QUESTION_CHARS, clean_question
+from qabot.documents.corpus import SUPPORTED_SUFFIXES, Corpus, CorpusProblem, Document, load_corpus
+from qabot.documents.structure import Structure, parse_structure
 from qabot.errors import EmptyCorpusError, QuestionError
-from qabot.questions import MAX_QUESTION_CHARS, clean_question
-from qabot.structure import Structure, parse_structure
 
 # database=None: no .hypothesis folder left in the working tree.
 BOUNDED = settings(

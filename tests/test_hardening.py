@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from qabot.answering.questions import clean_question
 from qabot.errors import QuestionError
-from qabot.questions import clean_question
 from qabot.web.server import build_app, trusted_hosts_for
 
 from serving import running

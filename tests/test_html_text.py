@@ -1,4 +1,4 @@
-from qabot.html_text import html_to_text
+from qabot.documents.html_text import html_to_text
 
 
 def test_html_links_keep_urls():

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from qabot.confidence import default_model
+from qabot.answering.confidence import default_model
 from qabot.errors import (
     CorpusError,
     EmptyCorpusError,
@@ -14,8 +14,8 @@ from qabot.errors import (
     ModelMismatchError,
     StaleIndexError,
 )
-from qabot.index import build_index, check_fresh, load_index, read_manifest
-from qabot.startup import ensure_index
+from qabot.index.build import FORMAT_VERSION, build_index, check_fresh, load_index, read_manifest
+from qabot.index.startup import ensure_index
 
 
 def _corpus(tmp_path: Path) -> Path:
@@ -30,13 +30,14 @@ def _corpus(tmp_path: Path) -> Path:
 
 def test_build_then_load_round_trip(tmp_path: Path, fake_embedder):
     corpus = _corpus(tmp_path)
-    built = build_index(corpus, tmp_path / "idx", fake_embedder, max_chars=500)
+    record = default_model().record()
+    built = build_index(corpus, tmp_path / "idx", fake_embedder, max_chars=500, confidence=record)
     m = built.manifest
     assert (m.model, m.dimension, m.max_chars) == ("fake-embedder", 64, 500)
     # Rows: the passage's whole text (one sentence: no sentence rows); the FAQ entry's
     # question + answer, question, and its answer's one sentence.
     assert (m.documents, m.passages, m.faq_entries, m.rows) == (1, 1, 1, 4)
-    assert m.grains == ("whole", "question", "sentence") and m.format_version == 2
+    assert m.grains == ("whole", "question", "sentence") and m.format_version == FORMAT_VERSION
     assert m.confidence == {"version": 1, "sha256": default_model().fingerprint()}
     assert m.corpus_path == str(corpus.resolve())
     loaded = load_index(tmp_path / "idx", model="fake-embedder")
@@ -74,7 +75,7 @@ def test_failed_build_keeps_the_working_index(tmp_path: Path, fake_embedder):
     first = build_index(corpus, index_dir, fake_embedder).manifest
 
     class Exploding:
-        name, dimension = "fake-embedder", 64
+        name, dimension, backend, folder = "fake-embedder", 64, "torch", None
 
         def embed_batch(self, texts, *, progress=False):
             raise RuntimeError("crash mid-build")
@@ -149,7 +150,7 @@ def test_ensure_index_rebuilds_when_stale_or_corrupt(tmp_path: Path, fake_embedd
     (index_dir / "manifest.json").write_text(json.dumps({**manifest, "format_version": 1}))
     index, _ = ensure_index(corpus, index_dir, make, **kwargs)
     assert "has format 1" in logs[-1] and "rebuild" in logs[-1]
-    assert read_manifest(index_dir).format_version == 2
+    assert read_manifest(index_dir).format_version == FORMAT_VERSION
     assert load_index(index_dir).manifest.documents == 2
     (corpus / "bad.txt").write_bytes(b"\xff\xfe not utf-8")
     ensure_index(corpus, index_dir, make, **kwargs)
@@ -190,7 +191,7 @@ def test_ensure_index_defaults_to_the_index_own_corpus(tmp_path: Path, fake_embe
 def test_the_commit_lock_is_exclusive_and_released(tmp_path: Path):
     import fcntl
 
-    from qabot.index_folder import commit_lock as _commit_lock
+    from qabot.index.folder import commit_lock as _commit_lock
 
     def try_lock() -> bool:
         with open(tmp_path / ".lock", "a") as other:
@@ -212,7 +213,7 @@ def test_the_commit_lock_is_exclusive_and_released(tmp_path: Path):
 def test_a_build_commits_only_under_the_lock(tmp_path: Path, fake_embedder):
     import threading
 
-    from qabot.index_folder import commit_lock as _commit_lock
+    from qabot.index.folder import commit_lock as _commit_lock
 
     corpus, index_dir = _corpus(tmp_path), tmp_path / "idx"
     index_dir.mkdir()
@@ -245,9 +246,9 @@ def test_old_data_and_stale_staging_folders_are_removed(tmp_path: Path, fake_emb
     # A build killed a day ago left its staging folder (read-only, like a finished one);
     # another build is writing one right now.
     stale = index_dir / ".data-20200101T000000-dead.x1"
-    (stale / "lexical").mkdir(parents=True)
-    (stale / "lexical" / "ids.json").write_text("[]", encoding="utf-8")
-    for path in (stale / "lexical" / "ids.json", stale / "lexical", stale):
+    (stale / "keyword").mkdir(parents=True)
+    (stale / "keyword" / "ids.json").write_text("[]", encoding="utf-8")
+    for path in (stale / "keyword" / "ids.json", stale / "keyword", stale):
         path.chmod(0o444 if path.is_file() else 0o555)
     a_day_ago = time.time() - 25 * 3600
     os.utime(stale, (a_day_ago, a_day_ago))
@@ -310,9 +311,9 @@ def test_the_index_type_is_recorded_and_kept_on_load(tmp_path: Path, fake_embedd
 def test_numbering_that_disagrees_is_corrupt(tmp_path: Path, fake_embedder):
     built = build_index(_corpus(tmp_path), tmp_path / "idx", fake_embedder)
     data = tmp_path / "idx" / built.manifest.data_dir
-    for path in (data, data / "lexical", data / "lexical" / "ids.json"):
+    for path in (data, data / "keyword", data / "keyword" / "ids.json"):
         path.chmod(0o755)  # the data folder is read-only
-    (data / "lexical" / "ids.json").write_text(json.dumps(["a.md#faq-0", "a.md#0"]), "utf-8")
+    (data / "keyword" / "ids.json").write_text(json.dumps(["a.md#faq-0", "a.md#0"]), "utf-8")
     (data / "checksums.json").unlink()  # so the numbering check, not a checksum, catches it
     with pytest.raises(IndexCorruptError, match="disagree"):
         load_index(tmp_path / "idx")

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from qabot.errors import ModelError
-from qabot.onnx_embedder import OnnxEmbedder, machine_threads, normalise, pool
-from qabot.onnx_export import INT8_FILE, ONNX_FILE, file_sha256, read_layout
+from qabot.models.onnx_embedder import OnnxEmbedder, machine_threads, normalise, pool
+from qabot.models.onnx_export import INT8_FILE, ONNX_FILE, file_sha256, read_layout
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXTS = [
@@ -102,7 +102,7 @@ def test_threads_follow_the_machine_or_the_argument(onnx_folder: Path) -> None:
 def test_no_torch_on_the_onnx_path(onnx_folder: Path) -> None:
     script = (
         "import sys\n"
-        "from qabot.onnx_embedder import OnnxEmbedder\n"
+        "from qabot.models.onnx_embedder import OnnxEmbedder\n"
         f"vectors = OnnxEmbedder({str(onnx_folder)!r}, quantized=True).embed_batch(['hi there'])\n"
         "assert vectors.shape == (1, 384), vectors.shape\n"
         "heavy = ('torch', 'transformers', 'sentence_transformers')\n"

@@ -7,20 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from qabot.backends import (
-    BACKENDS,
-    DEFAULT_BACKEND,
-    check_backend,
-    exported_folder,
-    load_embedder,
-)
 from qabot.cli import build_parser, main
 from qabot.cli.wiring import threads
-from qabot.embedding import DEFAULT_MODEL
 from qabot.errors import ModelError, ModelMismatchError, QabotError
-from qabot.index import build_index, read_manifest
-from qabot.onnx_export import CONFIG_FILE, Quantisation, file_sha256
-from qabot.startup import ensure_index
+from qabot.index.build import build_index, read_manifest
+from qabot.index.embedder import check_backend, embedder_for_index
+from qabot.index.startup import ensure_index
+from qabot.models.backends import BACKENDS, DEFAULT_BACKEND, exported_folder, load_embedder
+from qabot.models.embedding import DEFAULT_MODEL
+from qabot.models.onnx_export import CONFIG_FILE, Quantisation, file_sha256
 
 from conftest import SEED_CORPUS
 from fakes import FakeEmbedder
@@ -88,7 +83,7 @@ def test_qabot_index_stores_the_int8_model_and_records_how_it_was_made(
     assert {"tokenizer.json", CONFIG_FILE} <= {p.name for p in stored.iterdir()}
     # Loading takes the index's own model: no export, an empty cache stays empty.
     empty = tmp_path / "no-cache"
-    embedder = load_embedder(DEFAULT_MODEL, index_dir=index_dir, cache_dir=empty)
+    embedder = embedder_for_index(DEFAULT_MODEL, index_dir=index_dir, cache_dir=empty)
     assert (embedder.backend, embedder.folder, embedder.name) == (
         "onnx-int8",
         stored,
@@ -119,12 +114,12 @@ def test_ask_answers_from_an_onnx_index_and_rebuilds_for_another_backend(
 def test_the_export_is_cached_per_model_and_quantisation(
     tmp_path: Path, onnx_folder: Path, onnx_cache: Path, monkeypatch
 ):
-    import qabot.onnx_export
+    import qabot.models.onnx_export
 
     def no_export(*args, **kwargs):
         raise RuntimeError("exported again")
 
-    monkeypatch.setattr(qabot.onnx_export, "export_onnx", no_export)
+    monkeypatch.setattr(qabot.models.onnx_export, "export_onnx", no_export)
     assert exported_folder(DEFAULT_MODEL, onnx_cache) == onnx_folder
     with pytest.raises(RuntimeError, match="exported again"):
         exported_folder(DEFAULT_MODEL, onnx_cache, quantisation=Quantisation(per_channel=False))
@@ -132,7 +127,7 @@ def test_the_export_is_cached_per_model_and_quantisation(
     def fake_export(source, out_dir, **kwargs):
         (Path(out_dir) / CONFIG_FILE).write_text("{}")
 
-    monkeypatch.setattr(qabot.onnx_export, "export_onnx", fake_export)
+    monkeypatch.setattr(qabot.models.onnx_export, "export_onnx", fake_export)
     said: list[str] = []
     folder = exported_folder(DEFAULT_MODEL, tmp_path, log=said.append)
     assert folder.parent == tmp_path / "onnx" and (folder / CONFIG_FILE).is_file()
@@ -162,14 +157,14 @@ def test_every_command_that_embeds_takes_a_backend(command: str, capsys):
 
 def test_threads_follow_the_cores_or_qabot_threads(monkeypatch, onnx_folder: Path):
     from qabot.cli import wiring
-    from qabot.onnx_embedder import machine_threads
+    from qabot.models.onnx_embedder import machine_threads
 
     monkeypatch.delenv("QABOT_THREADS", raising=False)
     assert threads() is None
-    assert wiring.load_embedder(DEFAULT_MODEL, "onnx").threads == machine_threads()
+    assert wiring.open_embedder(DEFAULT_MODEL, "onnx").threads == machine_threads()
     monkeypatch.setenv("QABOT_THREADS", "3")
     assert threads() == 3
-    embedder = wiring.load_embedder(DEFAULT_MODEL, "onnx-int8")
+    embedder = wiring.open_embedder(DEFAULT_MODEL, "onnx-int8")
     assert embedder.session.get_session_options().intra_op_num_threads == 3
     monkeypatch.setenv("QABOT_THREADS", "many")
     with pytest.raises(QabotError, match="QABOT_THREADS"):

@@ -1,4 +1,4 @@
-"""The passages of a loaded index, read from disk by number (`qabot.passage_table`)."""
+"""The passages of a loaded index, read from disk by number (`qabot.index.passage_table`)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from qabot.chunking import Passage
+from qabot.documents.chunking import Passage
+from qabot.documents.structure import Link
 from qabot.errors import IndexCorruptError
-from qabot.passage_table import PassageTable
-from qabot.structure import Link
+from qabot.index.passage_table import PassageTable
 
 PASSAGES = (
     Passage("a#0", "a", "passage", "First text. Ünïcode too.", "A", "a.md", section="Intro"),
@@ -95,7 +95,7 @@ def test_files_that_disagree_with_the_ids_are_corrupt(tmp_path: Path):
 
 
 def test_a_loaded_index_keeps_its_passages_on_disk(tmp_path: Path, fake_embedder):
-    from qabot.index import build_index, load_index
+    from qabot.index.build import build_index, load_index
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import ray  # the test environment installs the ray extra (make install)
 
-from qabot.answering import Answerer
+from qabot.answering.answerer import Answerer
+from qabot.answering.retrieval import Retriever
 from qabot.cli import main
-from qabot.index import build_index, load_index
-from qabot.retrieval import Retriever
+from qabot.index.build import build_index, load_index
 
 from conftest import SEED_CORPUS, SEED_QUESTIONS
 
@@ -68,11 +68,15 @@ def test_ray_builds_answer_like_local_builds(
 
 
 def test_a_ray_embedder_is_made_like_the_local_one(onnx_folder):
-    from qabot.onnx_embedder import OnnxEmbedder
-    from qabot.ray_embedding import RayEmbedder
+    from qabot.models.onnx_embedder import OnnxEmbedder
+    from qabot.models.ray_embedding import RayEmbedder
 
     local = OnnxEmbedder(onnx_folder)
-    remote = RayEmbedder.like(local, address="ray://head:10001")
+    remote = RayEmbedder.like(local, cache_dir="/nodes/cache", address="ray://head:10001")
     assert (remote.name, remote.dimension, remote.backend) == (local.name, 384, "onnx")
     assert remote.folder == local.folder  # the index stores the local export
-    assert remote.make_embedder.keywords == {"backend": "onnx", "threads": 1}
+    assert remote.make_embedder.keywords == {
+        "backend": "onnx",
+        "cache_dir": "/nodes/cache",
+        "threads": 1,
+    }

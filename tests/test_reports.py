@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
-from qabot.answering import Answerer
+from qabot.answering.answerer import Answerer
+from qabot.answering.features import FEATURES
+from qabot.answering.retrieval import Retriever
 from qabot.errors import EvalInputError
 from qabot.evaluation.questionsets import load_question_set, resolve_gold
 from qabot.evaluation.reports import (
@@ -21,9 +23,7 @@ from qabot.evaluation.reports import (
     write_reports,
 )
 from qabot.evaluation.run import METRIC_KEYS, evaluate
-from qabot.evidence import FEATURES
-from qabot.index import load_index
-from qabot.retrieval import Retriever
+from qabot.index.build import load_index
 
 from conftest import SEED_QUESTIONS
 from test_seed_quality import SEED_DEV

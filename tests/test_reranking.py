@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from qabot.cli import build_parser, main
-from qabot.embedding import bundled_model_path
 from qabot.errors import ModelError
-from qabot.reranking import CrossEncoderReranker, Reranker, rerank
+from qabot.models.embedding import bundled_model_path
+from qabot.models.reranking import CrossEncoderReranker, Reranker, rerank
 
 PAIRS_TEXTS = ["NATO is a military alliance of 32 countries.", "Knead the dough.", "Paris."]
 
@@ -31,14 +31,14 @@ def cross_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_rerank_orders_the_top_hits_by_score_and_keeps_the_rest():
     hits = ["a", "b", "c", "d", "e"]
-    reordered, scores = rerank(hits, np.array([0.1, 0.9, 0.5]), top_n=3)
+    reordered, scores = rerank(hits, np.array([0.1, 0.9, 0.5]), top_k=3)
     assert reordered == ["b", "c", "a", "d", "e"]
     assert scores.tolist() == pytest.approx([0.9, 0.5, 0.1])
-    # Ties keep the retrieval order; top_n beyond the hits takes them all.
-    assert rerank(["x", "y", "z"], np.array([1.0, 2.0, 1.0]), top_n=9)[0] == ["y", "x", "z"]
-    assert rerank([], np.zeros(0), top_n=5) == ([], pytest.approx(np.zeros(0)))
+    # Ties keep the retrieval order; top_k beyond the hits takes them all.
+    assert rerank(["x", "y", "z"], np.array([1.0, 2.0, 1.0]), top_k=9)[0] == ["y", "x", "z"]
+    assert rerank([], np.zeros(0), top_k=5) == ([], pytest.approx(np.zeros(0)))
     with pytest.raises(ValueError, match="2 reranker scores for 3 hits"):
-        rerank(hits, np.array([0.1, 0.2]), top_n=3)
+        rerank(hits, np.array([0.1, 0.2]), top_k=3)
 
 
 def test_a_local_cross_encoder_scores_pairs(cross_encoder_dir):
@@ -55,7 +55,7 @@ def test_a_local_cross_encoder_scores_pairs(cross_encoder_dir):
     assert scores == pytest.approx(expected, abs=1e-6)
     assert reranker.score_pairs("What is NATO?", []).shape == (0,)
     # The pure step and the model together: the reranked order follows the scores.
-    reordered, ordered = rerank(PAIRS_TEXTS, scores, top_n=3)
+    reordered, ordered = rerank(PAIRS_TEXTS, scores, top_k=3)
     assert ordered.tolist() == sorted(scores.tolist(), reverse=True)
     assert reordered == [PAIRS_TEXTS[i] for i in np.argsort(-scores)]
 

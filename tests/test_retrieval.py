@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qabot.evidence import DEFAULT_FUSION, Fusion
-from qabot.index import build_index
-from qabot.retrieval import Retriever, normalise_question
+from qabot.answering.evidence import DEFAULT_FUSION, Fusion
+from qabot.answering.retrieval import Retriever, normalise_question
+from qabot.index.build import build_index
 
 DENSE_ONLY = Fusion(0.25, 0.25, 0.25, 0.25, 0.0, 0.0, faq_keyword=0.0, passage_keyword=0.0)
 
@@ -52,7 +52,7 @@ def test_verbatim_faq_question_returns_its_own_entry(small_index, fake_embedder)
     retriever = Retriever(small_index, fake_embedder, fusion=heavy)
     [hit, other] = retriever.search("how do I change my PASSWORD", top_k=2)
     assert hit.passage.passage_id == "f2#faq-0"
-    assert hit.score == 1.0 and hit.exact  # an exact match; never above 1
+    assert hit.fused_score == 1.0 and hit.exact  # an exact match; never above 1
     assert not other.exact
 
 
@@ -82,16 +82,16 @@ def test_keyword_weight_changes_the_order(tmp_path: Path, fake_embedder):
     assert [h.passage.passage_id for h in dense] == ["zebra.txt#0", "revenue.txt#0"]
     # cosines of bag-of-words vectors: 3/sqrt(3*10) and 2/sqrt(3*6)
     assert [h.dense_score for h in dense] == pytest.approx([3 / 30**0.5, 2 / 18**0.5], abs=1e-6)
-    assert [h.score for h in dense] == pytest.approx([h.dense_score for h in dense])
-    assert dense[1].lexical_score > dense[0].lexical_score > 0
+    assert [h.fused_score for h in dense] == pytest.approx([h.dense_score for h in dense])
+    assert dense[1].keyword_score > dense[0].keyword_score > 0
 
     half = Fusion(0.25, 0.25, 0.25, 0.25, 0.0, 0.0, faq_keyword=0.0, passage_keyword=0.5)
     mixed = Retriever(index, fake_embedder, fusion=half).search(question, top_k=5)
     assert [h.passage.passage_id for h in mixed] == ["revenue.txt#0", "zebra.txt#0"]
     top, other = mixed
-    assert top.score == pytest.approx(0.5 * top.dense_score + 0.5)  # the best keyword score is 1
-    assert other.score == pytest.approx(
-        0.5 * other.dense_score + 0.5 * other.lexical_score / top.lexical_score
+    assert top.fused_score == pytest.approx(0.5 * top.dense_score + 0.5)  # the best keyword score is 1
+    assert other.fused_score == pytest.approx(
+        0.5 * other.dense_score + 0.5 * other.keyword_score / top.keyword_score
     )
 
 
@@ -129,9 +129,9 @@ def test_grain_evidence_through_the_store(tmp_path: Path, fake_embedder):
     assert note.margin == pytest.approx(note.dense_score - faq.dense_score)
     assert faq.margin == pytest.approx(faq.dense_score - note.dense_score)
     expected = DEFAULT_FUSION.fuse(
-        np.array([note.grains]), np.array([False]), np.array([note.lexical_score])
+        np.array([note.grains]), np.array([False]), np.array([note.keyword_score])
     )
-    assert note.score == pytest.approx(float(expected[0]), abs=1e-5)
+    assert note.fused_score == pytest.approx(float(expected[0]), abs=1e-5)
 
 
 def test_an_alternate_question_asked_verbatim_finds_its_entry(tmp_path: Path, fake_embedder):
@@ -146,4 +146,4 @@ def test_an_alternate_question_asked_verbatim_finds_its_entry(tmp_path: Path, fa
     index = build_index(corpus, tmp_path / "idx", fake_embedder)
     assert index.passage("f1#faq-0").alternates == ("I forgot my login", "lost credentials")
     [hit] = Retriever(index, fake_embedder).search("I forgot my login!", top_k=1)
-    assert hit.passage.passage_id == "f1#faq-0" and hit.exact and hit.score == 1.0
+    assert hit.passage.passage_id == "f1#faq-0" and hit.exact and hit.fused_score == 1.0

@@ -3,8 +3,8 @@
 import json
 from dataclasses import dataclass
 
-from qabot.answering import Answerer
-from qabot.retrieval import Retriever
+from qabot.answering.answerer import Answerer
+from qabot.answering.retrieval import Retriever
 
 from conftest import SEED_CORPUS, SEED_QUESTIONS
 
@@ -100,8 +100,8 @@ def test_regression_the_next_summit_is_declined(seed_answerer):
 def test_an_alternate_phrasing_asked_verbatim_finds_its_entry(tmp_path, embedder):
     import shutil
 
-    from qabot.corpus import alternates_path
-    from qabot.index import build_index
+    from qabot.documents.corpus import alternates_path
+    from qabot.index.build import build_index
 
     corpus = tmp_path / "corpus"
     shutil.copytree(SEED_CORPUS, corpus)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from qabot.errors import IndexNotFoundError
-from qabot.index import build_index, read_manifest
-from qabot.startup import ensure_index, wait_for_index
+from qabot.index.build import build_index, read_manifest
+from qabot.index.startup import ensure_index, wait_for_index
 
 from fakes import FakeEmbedder
 
@@ -126,7 +126,7 @@ def test_serve_no_build_gives_up_after_wait_in_one_line(tmp_path: Path, capsys):
 def test_a_start_up_build_records_the_confidence_model_given(tmp_path: Path, fake_embedder):
     from dataclasses import replace
 
-    from qabot.confidence import default_model
+    from qabot.answering.confidence import default_model
 
     model = replace(default_model(), threshold=0.25)
     index, _ = ensure_index(
@@ -134,7 +134,7 @@ def test_a_start_up_build_records_the_confidence_model_given(tmp_path: Path, fak
         tmp_path / "idx",
         lambda name: fake_embedder,
         default_model="x",
-        confidence=model,
+        confidence=model.record(),
     )
     assert index.manifest.confidence == {"version": model.version, "sha256": model.fingerprint()}
     assert model.fingerprint() != default_model().fingerprint()

@@ -3,9 +3,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qabot.documents.grains import GRAIN_QUESTION, GRAIN_SENTENCE, GRAIN_WHOLE
 from qabot.errors import IndexCorruptError
-from qabot.evidence import GRAIN_QUESTION, GRAIN_SENTENCE, GRAIN_WHOLE
-from qabot.store import VectorStore
+from qabot.index.store import VectorStore
 
 W, Q, S = GRAIN_WHOLE, GRAIN_QUESTION, GRAIN_SENTENCE
 
@@ -118,7 +118,7 @@ def test_approximate_indexes_find_what_exact_search_finds(tmp_path: Path, index_
 
 
 def test_auto_picks_flat_for_small_stores_and_rejects_unknown_types():
-    from qabot.store import FLAT_MAX_ROWS, choose_index_type
+    from qabot.index.store import FLAT_MAX_ROWS, choose_index_type
 
     assert _store().index_type == "flat"
     assert choose_index_type(FLAT_MAX_ROWS) == "flat"

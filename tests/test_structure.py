@@ -1,4 +1,4 @@
-from qabot.structure import Link, parse_structure
+from qabot.documents.structure import Link, parse_structure
 
 from conftest import SEED_CORPUS
 

@@ -8,10 +8,11 @@ The four verbs::
     answer = answerer.answer("What is NATO?")             # the documents' own words
 """
 
-from qabot.answering import Alternative, Answer, Answerer, Source
-from qabot.chunking import Passage, chunk_document, chunk_documents
-from qabot.corpus import Corpus, CorpusProblem, Document, load_corpus
-from qabot.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
+from qabot.answering.answerer import Alternative, Answer, Answerer, Source
+from qabot.answering.retrieval import Hit, Retriever
+from qabot.documents.chunking import Passage, chunk_document, chunk_documents
+from qabot.documents.corpus import Corpus, CorpusProblem, Document, load_corpus
+from qabot.documents.structure import Link, Structure, parse_structure
 from qabot.errors import (
     CorpusError,
     EmptyCorpusError,
@@ -26,10 +27,9 @@ from qabot.errors import (
     StaleIndexError,
 )
 from qabot.evaluation import EvalCase, EvalReport, evaluate
-from qabot.index import Index, IndexManifest, build_index, load_index
-from qabot.retrieval import Hit, Retriever
-from qabot.startup import ensure_index
-from qabot.structure import Link, Structure, parse_structure
+from qabot.index.build import Index, IndexManifest, build_index, load_index
+from qabot.index.startup import ensure_index
+from qabot.models.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
 from qabot.version import __version__
 
 __all__ = [

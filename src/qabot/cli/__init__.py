@@ -4,6 +4,8 @@ One module per group of commands (``core``: index, ask; ``chat``: serve; ``feedb
 feedback; ``evaluate``: eval; ``lint``: lint), sharing ``wiring``. Each command's help text is its
 function's docstring, with runnable examples. Library errors (`QabotError`) become one clear line on
 stderr and exit status 2.
+
+May import: anything in qabot. Nothing in qabot imports it.
 """
 
 from __future__ import annotations

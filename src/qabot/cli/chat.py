@@ -133,7 +133,7 @@ def register(subparsers) -> None:
 
 def _add_serve_options(serve: argparse.ArgumentParser) -> None:
     # Light imports only: the web extra may be missing, and cmd_serve says so in one line.
-    from qabot.answering import DEFAULT_ALTERNATIVES
+    from qabot.answering.answerer import DEFAULT_ALTERNATIVES
     from qabot.web.chat import DEFAULT_TITLE
     from qabot.web.feedback import DEFAULT_FEEDBACK_FILE
 

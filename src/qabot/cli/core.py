@@ -8,26 +8,27 @@ import json
 import os
 import sys
 
-from qabot.answering import ANSWER_KEYS, DEFAULT_ALTERNATIVES
-from qabot.backends import DEFAULT_BACKEND
-from qabot.chunking import DEFAULT_MAX_CHARS
+from qabot.answering.answerer import ANSWER_KEYS, DEFAULT_ALTERNATIVES
 from qabot.cli.wiring import (
     add_index_options,
     add_reranker_option,
+    cache_dir,
     command,
     default_threshold,
     env,
     finite_float,
-    load_embedder,
     log,
     non_negative_int,
     open_answerer,
+    open_embedder,
     positive_int,
 )
-from qabot.embed_cache import DEFAULT_CACHE_DIR
-from qabot.embedding import DEFAULT_MODEL
+from qabot.documents.chunking import DEFAULT_MAX_CHARS
 from qabot.errors import QuestionError
-from qabot.store import FLAT_MAX_ROWS, INDEX_TYPES
+from qabot.index.embed_cache import DEFAULT_CACHE_DIR
+from qabot.index.store import FLAT_MAX_ROWS, INDEX_TYPES
+from qabot.models.backends import DEFAULT_BACKEND
+from qabot.models.embedding import DEFAULT_MODEL
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -46,16 +47,17 @@ def cmd_index(args: argparse.Namespace) -> int:
       qabot index docs/ --engine ray --ray-address ray://head:10001
       qabot index docs/ --embedding-cache /shared/qabot-cache --index-type hnsw
     """
-    from qabot.backends import backend_of
-    from qabot.index import build_index
+    from qabot.answering.confidence import default_model
+    from qabot.index.build import build_index
+    from qabot.models.backends import backend_of
 
     model = args.model or DEFAULT_MODEL
     # An explicit build takes the default backend, not the previous index's (like --max-chars).
-    embedder = load_embedder(model, args.backend or DEFAULT_BACKEND, index_dir=args.index_dir)
+    embedder = open_embedder(model, args.backend or DEFAULT_BACKEND, index_dir=args.index_dir)
     if args.engine == "ray":
-        from qabot.ray_embedding import RayEmbedder
+        from qabot.models.ray_embedding import RayEmbedder
 
-        embedder = RayEmbedder.like(embedder, address=args.ray_address)
+        embedder = RayEmbedder.like(embedder, cache_dir=str(cache_dir()), address=args.ray_address)
     log(f"Indexing {args.corpus} with {model} on {backend_of(embedder)} ({args.engine}) ...")
     index = build_index(
         args.corpus,
@@ -65,6 +67,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         progress=True,
         cache_dir=args.embedding_cache or DEFAULT_CACHE_DIR,
         index_type=args.index_type,
+        confidence=default_model().record(),
     )
     for problem in index.manifest.problems:
         log(f"skipped: {problem}")
@@ -111,7 +114,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def _ask_stream(answerer, lines, alternatives: int | None, batch_size: int = 1024) -> int:
     """Answer one question per line in batches, printing one JSON object per line, in order."""
-    from qabot.questions import clean_question
+    from qabot.answering.questions import clean_question
 
     def usable(question: str) -> bool:
         try:

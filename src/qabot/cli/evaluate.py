@@ -21,10 +21,10 @@ from qabot.cli.wiring import (
 )
 
 if TYPE_CHECKING:
-    from qabot.answering import Answerer
+    from qabot.answering.answerer import Answerer
     from qabot.evaluation.questionsets import EvalCase
     from qabot.evaluation.run import EvalReport
-    from qabot.index import IndexManifest
+    from qabot.index.build import IndexManifest
 
 EXIT_BELOW_BAR = 1
 DEFAULT_REPORT_DIR = "reports"
@@ -100,7 +100,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _open_answerer(args: argparse.Namespace) -> tuple[Answerer, str]:
     """The answerer with the confidence in force, and where its threshold came from."""
-    from qabot.confidence import default_model
+    from qabot.answering.confidence import default_model
 
     answerer = open_answerer(
         args.corpus,
@@ -170,8 +170,8 @@ def _store_calibration(
     report: EvalReport, manifest: IndexManifest, args: argparse.Namespace
 ) -> None:
     """``--calibrate``: refit the confidence's last step on the set and store it with the index."""
-    from qabot.confidence import default_model
-    from qabot.evaluation.calibration import refit_confidence, store_calibration
+    from qabot.answering.confidence import default_model
+    from qabot.evaluation.refit import refit_confidence, store_calibration
 
     base = default_model()
     _, why_not = refit_confidence(base, report.results)

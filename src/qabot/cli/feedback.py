@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from qabot.cli.wiring import DEFAULT_INDEX_DIR, command, env, finite_float, positive_int
-from qabot.corpus import alternates_path
+from qabot.documents.corpus import alternates_path
 from qabot.errors import QabotError
 
 # A declined question is proposed as a phrasing when its best score was at most this far
@@ -75,7 +75,7 @@ def _summary(args: argparse.Namespace, store) -> int:
 
 
 def _suggestions(args: argparse.Namespace, store, corpus: Path | None, *, hide_known: bool):
-    from qabot.alternates import read_alternates_file, suggest_alternates
+    from qabot.documents.alternates import read_alternates_file, suggest_alternates
 
     threshold = args.threshold if args.threshold is not None else _answer_threshold(args)
     known = read_alternates_file(alternates_path(corpus)) if corpus and hide_known else []
@@ -108,7 +108,7 @@ def _suggest(args: argparse.Namespace, store) -> int:
 
 
 def _accept(args: argparse.Namespace, store) -> int:
-    from qabot.alternates import accept_alternates
+    from qabot.documents.alternates import accept_alternates
 
     corpus = _corpus_path(args, required=True)
     suggestions, _ = _suggestions(args, store, corpus, hide_known=False)
@@ -133,7 +133,7 @@ def _corpus_path(args: argparse.Namespace, *, required: bool) -> Path | None:
     """--corpus, else the corpus the index was built from."""
     if args.corpus:
         return Path(args.corpus)
-    from qabot.index import read_manifest
+    from qabot.index.build import read_manifest
 
     try:
         return Path(read_manifest(args.index_dir).corpus_path)
@@ -148,9 +148,9 @@ def _corpus_path(args: argparse.Namespace, *, required: bool) -> Path | None:
 
 def _answer_threshold(args: argparse.Namespace) -> float:
     """The threshold `open_answerer` would use: the calibrated model's, else the shipped one's."""
-    from qabot.confidence import default_model
-    from qabot.index import read_manifest
-    from qabot.thresholds import calibrated_model
+    from qabot.answering.calibrated import calibrated_model
+    from qabot.answering.confidence import default_model
+    from qabot.index.build import read_manifest
 
     base = default_model()
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from qabot.cli.wiring import add_index_options, command, finite_float, load_embedder, log
+from qabot.cli.wiring import add_index_options, command, finite_float, log, open_embedder
 
 EXIT_FINDINGS = 1
 
@@ -28,10 +28,10 @@ def cmd_lint(args: argparse.Namespace) -> int:
       qabot lint docs/ --question-similarity 0.9
       qabot lint faq.csv --json
     """
-    from qabot.embedding import DEFAULT_MODEL
     from qabot.errors import QabotIndexError
     from qabot.evaluation.lint import lint_corpus
-    from qabot.index import read_manifest
+    from qabot.index.build import read_manifest
+    from qabot.models.embedding import DEFAULT_MODEL
 
     model = args.model
     if model is None:
@@ -41,7 +41,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
             model = DEFAULT_MODEL
     findings = lint_corpus(
         args.corpus,
-        load_embedder(model, args.backend, index_dir=args.index_dir),
+        open_embedder(model, args.backend, index_dir=args.index_dir),
         question_similarity=args.question_similarity,
         passage_similarity=args.passage_similarity,
     )

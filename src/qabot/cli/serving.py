@@ -8,7 +8,7 @@ the parent passes the command's options in an environment variable, and each wor
 model and the index itself (the index folder is shared read-only), follows the manifest
 itself, and writes its metrics to a folder all workers share (prometheus_client's multiprocess
 mode, ``PROMETHEUS_MULTIPROC_DIR``). When several workers find the index missing, one builds
-it under the commit lock and the others load its commit (`qabot.startup.ensure_index`).
+it under the commit lock and the others load its commit (`qabot.index.startup.ensure_index`).
 """
 
 from __future__ import annotations
@@ -130,8 +130,8 @@ def _follow_while_serving(app, follower, metrics) -> None:
 
 def open_holder(args: argparse.Namespace, make_embedder: Callable | None = None):
     """The served answerer in a holder, and the follower that swaps in new builds."""
-    from qabot.backends import check_backend
-    from qabot.startup import wait_for_index
+    from qabot.index.embedder import check_backend
+    from qabot.index.startup import wait_for_index
     from qabot.web.follow import ManifestFollower
     from qabot.web.holder import AnswererHolder
 

@@ -11,14 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qabot.backends import BACKENDS, DEFAULT_BACKEND
-from qabot.embedding import DEFAULT_MODEL, Embedder
+from qabot.models.backends import BACKENDS, DEFAULT_BACKEND
+from qabot.models.embedding import DEFAULT_MODEL, Embedder
 
 if TYPE_CHECKING:  # for annotations only: the commands import what they use when they run
-    from qabot.answering import Answerer
-    from qabot.confidence import ConfidenceModel
-    from qabot.index import Index
-    from qabot.reranking import Reranker
+    from qabot.answering.answerer import Answerer
+    from qabot.answering.confidence import ConfidenceModel
+    from qabot.index.build import Index
+    from qabot.models.reranking import Reranker
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX_DIR = "index"
@@ -52,7 +52,7 @@ def threads() -> int | None:
     return int(text)
 
 
-def load_embedder(
+def open_embedder(
     model: str, backend: str | None = None, *, index_dir: str | Path | None = None
 ) -> Embedder:
     """The embedder the commands use: ``backend`` None means the index's own, else the default.
@@ -61,16 +61,16 @@ def load_embedder(
     the model is loaded from disk (never downloaded) and, for ONNX, exported once into
     `cache_dir`.
     """
-    from qabot.backends import load_embedder as load
+    from qabot.index.embedder import embedder_for_index
 
-    return load(
+    return embedder_for_index(
         model, backend, index_dir=index_dir, cache_dir=cache_dir(), threads=threads(), log=log
     )
 
 
 def load_reranker(path: str) -> Reranker:
     """The cross-encoder reranker at a local path (never downloaded)."""
-    from qabot.reranking import CrossEncoderReranker
+    from qabot.models.reranking import CrossEncoderReranker
 
     return CrossEncoderReranker(path)
 
@@ -95,21 +95,21 @@ def open_answerer(
     ``corpus`` None means the corpus the index was built from (or ./corpus for a new index).
     ``progress`` shows a bar while the index is (re)built; ``build=False`` never builds (a
     replica); ``make_embedder(model name)`` makes the embedder (tests pass a fake one; by
-    default `load_embedder` on ``backend``, None meaning the index's own). The
+    default `open_embedder` on ``backend``, None meaning the index's own). The
     confidence is the model in ``confidence_path`` (else the shipped one), replaced by its
     calibration stored with the index when there is one; ``threshold`` (a probability)
     overrides its threshold. ``reranker``, a local cross-encoder folder, is loaded with
     ``make_reranker(path)`` and reorders the top candidates.
     """
-    from qabot.confidence import default_model
-    from qabot.startup import ensure_index
+    from qabot.answering.confidence import default_model
+    from qabot.index.startup import ensure_index
 
     # Loaded first: a wrong path should fail before a long index build, not after.
     loaded_reranker = make_reranker(str(reranker)) if reranker else None
     base = default_model(confidence_path)
 
     def default_embedder(name: str) -> Embedder:
-        return load_embedder(name, backend, index_dir=index_dir)
+        return open_embedder(name, backend, index_dir=index_dir)
 
     index, embedder = ensure_index(
         corpus,
@@ -121,7 +121,7 @@ def open_answerer(
         progress=progress,
         build=build,
         log=log,
-        confidence=base,
+        confidence=base.record(),
     )
     return answerer_for(
         index,
@@ -147,10 +147,10 @@ def answerer_for(
     ``confidence`` is the base model (the shipped one by default), replaced by the index's
     stored calibration when there is one; ``threshold`` None means that model's threshold.
     """
-    from qabot.answering import DEFAULT_ALTERNATIVES, Answerer
-    from qabot.confidence import default_model
-    from qabot.retrieval import Retriever
-    from qabot.thresholds import calibrated_model
+    from qabot.answering.answerer import DEFAULT_ALTERNATIVES, Answerer
+    from qabot.answering.calibrated import calibrated_model
+    from qabot.answering.confidence import default_model
+    from qabot.answering.retrieval import Retriever
 
     base = confidence or default_model()
     return Answerer(
@@ -265,6 +265,6 @@ def command(subparsers, name: str, func: Callable, summary: str) -> argparse.Arg
 
 def default_threshold() -> str:
     """The shipped confidence model's threshold, as the help texts show it."""
-    from qabot.confidence import default_model
+    from qabot.answering.confidence import default_model
 
     return f"{default_model().threshold:.4g}"

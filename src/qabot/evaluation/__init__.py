@@ -10,14 +10,17 @@ Modules::
     lint.py          conflicting FAQ entries and other corpus problems
 
 The names below are the public API of this side (the notebook uses only these).
+
+May import: ``qabot.answering`` and everything below it, and its own modules; never web or cli.
 """
 
-from qabot.evaluation.calibration import Calibration, calibrate, store_calibration
+from qabot.answering.calibrated import calibrated_model
+from qabot.evaluation.calibration import Calibration, calibrate
 from qabot.evaluation.lint import Finding, lint_corpus
 from qabot.evaluation.questionsets import EvalCase, load_question_set, read_qrels, resolve_gold
+from qabot.evaluation.refit import store_calibration
 from qabot.evaluation.reports import load_report, summary_table, write_reports
 from qabot.evaluation.run import EvalReport, evaluate
-from qabot.thresholds import calibrated_model
 
 __all__ = [
     "Calibration",

@@ -1,8 +1,8 @@
 """Calibration from data: a threshold sweep over the observed scores, and the Platt refit.
 
 ``qabot eval --calibrate`` refits only the last step of the confidence model (Platt scaling,
-`qabot.confidence.platt`) on the set's labelled questions and stores it with the index
-(`store_calibration`). The sweep below only recommends a threshold, for the report.
+`qabot.answering.confidence.platt`) on the set's labelled questions and stores it with the index
+(`qabot.evaluation.refit.store_calibration`). The sweep below only recommends a threshold, for the report.
 
 Each evaluated question contributes one outcome: the score of its best hit, whether it is
 answerable, and whether that best hit is a right answer. A threshold ``t`` answers the questions
@@ -17,17 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
-
-import numpy as np
-
-from qabot.confidence import ConfidenceModel, expected_calibration_error, platt
-from qabot.index import IndexManifest
-from qabot.thresholds import write_calibration
-
-if TYPE_CHECKING:  # run.py imports this module
-    from qabot.evaluation.run import CaseResult, EvalReport
 
 OBJECTIVE = "accuracy"
 _DECLINE_ALL_MARGIN = 0.01
@@ -152,65 +141,3 @@ def calibrate(outcomes: Sequence[Outcome]) -> Calibration:
         points=tuple(points),
         note=note,
     )
-
-
-def refit_confidence(
-    base: ConfidenceModel, results: Sequence[CaseResult]
-) -> tuple[ConfidenceModel | None, str | None]:
-    """Platt-refit ``base``'s last step on the labelled results that carry features.
-
-    Returns the refitted model, or None and why the set cannot support a refit (it needs
-    right answers and wrong ones: questions answered wrongly, or unanswerable ones).
-    """
-    usable = [r for r in results if r.case.labelled and r.features is not None]
-    labels = np.array([r.right for r in usable], dtype=float)
-    if len(usable) < 2 or labels.min() == labels.max():
-        return None, (
-            "the set needs questions whose best answer is right and questions whose best "
-            "answer is wrong or that the documents cannot answer"
-        )
-    features = np.array([r.features for r in usable], dtype=float)
-    return platt(base, features, labels), None
-
-
-def store_calibration(
-    index_dir: Path | str,
-    report: EvalReport,
-    base: ConfidenceModel,
-    manifest: IndexManifest,
-    *,
-    question_set: Path | str | None = None,
-) -> dict | None:
-    """Refit the confidence's last step on ``report``'s questions and store it with the index.
-
-    ``ask``, ``serve`` and ``eval`` use it from then on, while the index's model and corpus
-    and the ``base`` confidence model stay the same (`qabot.thresholds.calibrated_model`).
-
-    Returns:
-        The record written, or None when the set cannot support a refit (`refit_confidence`).
-    """
-    calibrated, _ = refit_confidence(base, report.results)
-    if calibrated is None:
-        return None
-    labelled = [r for r in report.results if r.case.labelled and r.features is not None]
-    features = np.array([r.features for r in labelled], dtype=float)
-    labels = np.array([r.right for r in labelled], dtype=float)
-    return write_calibration(
-        index_dir,
-        calibrated,
-        base,
-        manifest,
-        question_set=None if question_set is None else str(question_set),
-        questions=len(labelled),
-        right=int(labels.sum()),
-        ece_before=expected_calibration_error(base.predict(features), labels),
-        ece_after=expected_calibration_error(calibrated.predict(features), labels),
-        # What the refit minimises (ECE is only reported: binning can move it either way).
-        log_loss_before=_log_loss(base.predict(features), labels),
-        log_loss_after=_log_loss(calibrated.predict(features), labels),
-    )
-
-
-def _log_loss(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    p = np.clip(probabilities, 1e-12, 1 - 1e-12)
-    return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))

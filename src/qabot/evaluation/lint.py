@@ -23,12 +23,12 @@ from typing import Literal, get_args
 
 import numpy as np
 
-from qabot.chunking import DEFAULT_MAX_CHARS, Passage, chunk_document
-from qabot.corpus import load_corpus
-from qabot.embedding import Embedder
+from qabot.answering.retrieval import normalise_question
+from qabot.documents.chunking import DEFAULT_MAX_CHARS, Passage, chunk_document
+from qabot.documents.corpus import load_corpus
+from qabot.documents.structure import parse_structure
 from qabot.evaluation.questionsets import normalise_text
-from qabot.retrieval import normalise_question
-from qabot.structure import parse_structure
+from qabot.models.embedding import Embedder
 
 DEFAULT_QUESTION_SIMILARITY = 0.92
 DEFAULT_PASSAGE_SIMILARITY = 0.97

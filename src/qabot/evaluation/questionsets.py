@@ -18,9 +18,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from qabot.chunking import Passage
+from qabot.documents.chunking import Passage
+from qabot.documents.row_formats import (
+    RowError,
+    RowFileError,
+    csv_header,
+    parse_rows,
+    read_text,
+    row_format,
+)
 from qabot.errors import EvalInputError
-from qabot.rows import RowError, RowFileError, csv_header, parse_rows, read_text, row_format
 
 QUESTION_FIELDS = ("question", "text")
 ID_FIELDS = ("id", "qid", "_id")

@@ -18,6 +18,9 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
+
+from qabot.answering.confidence import CALIBRATION_BINS, calibration_bins
 from qabot.atomic import write_json_atomic
 from qabot.errors import EvalInputError
 from qabot.evaluation.run import METRIC_KEYS, EvalReport
@@ -28,7 +31,6 @@ SUMMARY_FILE = "summary.md"
 THRESHOLD_PLOT = "threshold.png"
 SCORES_PLOT = "scores.png"
 RELIABILITY_PLOT = "reliability.png"
-RELIABILITY_BINS = 10
 PLOTS_SKIPPED = "plots skipped: matplotlib is not installed; pip install 'qabot[eval]' to draw them"
 _CSV_FIELDS = ("id", "question", "outcome", "correct", "found", "score", "answer_id", "top_id")
 _CHANGES_SHOWN = 20
@@ -278,23 +280,21 @@ def plot_scores(data: Mapping, path: Path) -> None:
     figure.savefig(path, dpi=100)
 
 
-def reliability_bins(data: Mapping, bins: int = RELIABILITY_BINS) -> list[tuple[int, float, float]]:
+def reliability_bins(data: Mapping, bins: int = CALIBRATION_BINS) -> list[tuple[int, float, float]]:
     """(questions, mean score, share right) per equal-width score bin, over labelled questions.
 
-    "Right" is what the score predicts: an answerable question whose best hit is right.
+    "Right" is what the score predicts: an answerable question whose best hit is right. The
+    binning is ECE's (`qabot.answering.confidence.calibration_bins`).
     """
     rows = [
         (q["score"], bool(q["gold"]["answerable"] and q["top_correct"]))
         for q in data["questions"]
         if q["gold"]["answerable"] is not None
     ]
-    out = []
-    for b in range(bins):
-        inside = [(s, r) for s, r in rows if min(int(s * bins), bins - 1) == b]
-        if inside:
-            mean = sum(s for s, _ in inside) / len(inside)
-            out.append((len(inside), mean, sum(r for _, r in inside) / len(inside)))
-    return out
+    if not rows:
+        return []
+    scores, right = zip(*rows, strict=True)
+    return calibration_bins(np.array(scores), np.array(right, dtype=float), bins)
 
 
 def plot_reliability(data: Mapping, path: Path) -> None:

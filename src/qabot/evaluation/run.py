@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
-from qabot.answering import Answer, Answerer
-from qabot.confidence import expected_calibration_error
+from qabot.answering.answerer import Answer, Answerer
+from qabot.answering.confidence import expected_calibration_error
+from qabot.answering.questions import clean_question
+from qabot.answering.retrieval import Hit
 from qabot.evaluation.calibration import Calibration, Outcome, calibrate
 from qabot.evaluation.metrics import RANKING_KEYS, percentile, ranking_metrics
 from qabot.evaluation.questionsets import EvalCase, normalise_text
-from qabot.questions import clean_question
-from qabot.retrieval import Hit
 
 DEFAULT_EVAL_TOP_K = 100
 DEFAULT_BATCH_SIZE = 32
@@ -306,5 +306,5 @@ def _units(case: EvalCase, hits: Sequence[Hit]) -> tuple[list[str], list[float]]
     for hit in hits:
         passage = hit.passage
         by_document = case.by_document and passage.passage_id not in case.gold
-        ranked.setdefault(passage.doc_id if by_document else passage.passage_id, hit.score)
+        ranked.setdefault(passage.doc_id if by_document else passage.passage_id, hit.fused_score)
     return list(ranked), list(ranked.values())

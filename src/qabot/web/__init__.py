@@ -15,4 +15,7 @@ Modules, from the inside out::
     server.py      build_app(...) -> FastAPI: the API, the chat mounted, the widget assets
 
 Needs the ``web`` extra (``pip install 'qabot[web]'``). Importing this package loads nothing.
+
+May import: ``qabot.answering``, ``qabot.evaluation`` and everything below them, and its own
+modules; never cli.
 """

@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
-from qabot.answering import Answer, Answerer
+from qabot.answering.answerer import Answer, Answerer
 
 if TYPE_CHECKING:
-    from qabot.chunking import Passage
-    from qabot.index import IndexManifest
+    from qabot.documents.chunking import Passage
+    from qabot.index.build import IndexManifest
     from qabot.web.holder import AnswererHolder
 
 DEFAULT_MAX_BATCH = 32

@@ -15,8 +15,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from qabot.answering import Answer, Answerer
-from qabot.lexical import tokenize
+from qabot.answering.answerer import Answer, Answerer
+from qabot.index.keyword import tokenize
 from qabot.web.batching import AnswerBatcher
 from qabot.web.feedback import FeedbackStore
 from qabot.web.holder import AnswererHolder

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from qabot.alternates import is_faq_id
+from qabot.documents.alternates import is_faq_id
 
 if TYPE_CHECKING:
-    from qabot.answering import Answer
+    from qabot.answering.answerer import Answer
 
 logger = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qabot.errors import QabotError
-from qabot.index import MANIFEST_FILE, Index, load_index
+from qabot.index.build import MANIFEST_FILE, Index, load_index
 
 if TYPE_CHECKING:
-    from qabot.answering import Answerer
+    from qabot.answering.answerer import Answerer
     from qabot.web.holder import AnswererHolder
 
 DEFAULT_FOLLOW_INTERVAL = 1.0

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from qabot.answering import Answer, Answerer
-    from qabot.chunking import Passage
-    from qabot.index import IndexManifest
+    from qabot.answering.answerer import Answer, Answerer
+    from qabot.documents.chunking import Passage
+    from qabot.index.build import IndexManifest
 
 
 class AnswererHolder:

@@ -38,8 +38,8 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from qabot.answering import Answer
-    from qabot.index import IndexManifest
+    from qabot.answering.answerer import Answer
+    from qabot.index.build import IndexManifest
 
 METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
 # Exact paths that are their own route, then path prefixes that name one route each.

@@ -42,7 +42,7 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from qabot.answering import DEFAULT_ALTERNATIVES, Answerer
+from qabot.answering.answerer import DEFAULT_ALTERNATIVES, Answerer
 from qabot.errors import QuestionError
 from qabot.version import __version__
 from qabot.web.batching import AnswerBatcher

@@ -15,7 +15,8 @@ from typing import Any
 
 import gradio as gr
 
-from qabot.answering import Answer, Answerer
+from qabot.answering.answerer import Answer, Answerer
+from qabot.answering.questions import MAX_QUESTION_CHARS
 from qabot.errors import QuestionError
 from qabot.web.batching import AnswerBatcher
 from qabot.web.chat import DEFAULT_TITLE, Chat, ChatSession
@@ -26,7 +27,6 @@ logger = logging.getLogger(__name__)
 CHAT_API_NAME = "chat"
 # Questions answered at once per event: answering is batched behind them (see batching.py).
 CHAT_CONCURRENCY = 8
-MAX_QUESTION_LENGTH = 4000
 # Conversations whose state (the question a follow-up continues) is kept in memory; the oldest
 # beyond this are forgotten. Gradio keeps 10,000 by default, about 30 KB each here: a server
 # answering many short visits grew by hundreds of MB (bench/load.py --soak). A forgotten
@@ -64,7 +64,7 @@ def describe_corpus(answerer: Answerer | AnswererHolder | AnswerBatcher) -> str:
     """One line saying what the chat knows about, from the index's documents.
 
     Reads passages only until three titles are found: a large index's passages are parsed from
-    disk when asked for (`qabot.passage_table`), and the rest are counted by the manifest.
+    disk when asked for (`qabot.index.passage_table`), and the rest are counted by the manifest.
     """
     documents = answerer.manifest.documents
     titles: list[str] = []
@@ -198,7 +198,7 @@ def _layout(title: str, description: str, starters: list[str]) -> ChatPage:
         placeholder="Ask a question…",
         submit_btn=True,
         elem_id="qabot-question",
-        max_length=MAX_QUESTION_LENGTH,
+        max_length=MAX_QUESTION_CHARS,  # the limit every edge shares (`clean_question`)
     )
     examples = gr.Dataset(
         components=[message],

@@ -1,0 +1,321 @@
+"""Answering: hits in, one `Answer` record out — the documents' own words, with their source.
+
+No text is generated. The answer is the best FAQ entry's answer or the best passage, with its
+sentence most similar to the question marked. ``score`` is P(the answer is right), read by a
+monotone confidence model (`qabot.answering.confidence`) from the hit's evidence (`qabot.answering.features.FEATURES`).
+Below the model's threshold the answer is a plain "I don't know" (``found`` is False) with the
+closest FAQ questions as suggestions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from qabot.answering.confidence import ConfidenceModel, default_model
+from qabot.answering.facts import IndexFacts
+from qabot.answering.features import hit_features
+from qabot.answering.questions import clean_question
+from qabot.answering.retrieval import Hit, Retriever
+from qabot.documents.chunking import Kind, Passage
+from qabot.documents.structure import Link
+from qabot.errors import QuestionError
+from qabot.index.build import IndexManifest
+from qabot.models.reranking import Reranker, rerank_hits
+
+DEFAULT_ALTERNATIVES = 2
+DEFAULT_RERANK_TOP_K = 10  # candidates a reranker rescores: the answer and its close rivals
+DECLINE_MESSAGE = "I don't know: nothing in the documents answers that question."
+_SUGGESTION_POOL = 10
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an answer came from."""
+
+    title: str
+    date: str | None
+    links: tuple[Link, ...]
+    passage_id: str
+    doc_id: str
+    path: str
+    section: str
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A next-best match, offered beside the answer."""
+
+    passage_id: str
+    kind: Kind
+    text: str
+    faq_question: str | None
+    score: float
+    title: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer to one question.
+
+    ``score`` is the probability that the answer is right (1.0 for an FAQ question asked
+    verbatim); each alternative's ``score`` is its own probability, read the same way.
+    ``found`` is False when ``score`` is below the threshold; then ``answer`` is the decline
+    message, ``kind``/``source`` are None and ``suggestions`` lists close FAQ questions.
+    ``highlight`` is the sentence of ``answer`` most similar to the question.
+    """
+
+    question: str
+    found: bool
+    kind: Kind | None
+    answer: str
+    score: float
+    faq_question: str | None
+    source: Source | None
+    alternatives: tuple[Alternative, ...]
+    highlight: str | None = None
+    suggestions: tuple[str, ...] = ()
+    truncated: bool = False
+
+    def highlight_parts(self) -> tuple[str, str, str]:
+        """The answer as (before, highlighted sentence, after); all in ``before`` when none.
+
+        The one place that decides what is marked: the chat renders it as ``<mark>``, the
+        terminal as ``>>> … <<<``.
+        """
+        if not self.highlight or self.highlight == self.answer or self.highlight not in self.answer:
+            return self.answer, "", ""
+        before, _, after = self.answer.partition(self.highlight)
+        return before, self.highlight, after
+
+    @property
+    def passage_id(self) -> str | None:
+        return self.source.passage_id if self.source else None
+
+    def to_dict(self) -> dict:
+        """The JSON form shared by ``qabot ask --json``, the API and the chat."""
+        data = json.loads(json.dumps(asdict(self)))  # tuples become lists: plain JSON values
+        data["score"] = round(self.score, 4)
+        for alternative in data["alternatives"]:
+            alternative["score"] = round(alternative["score"], 4)
+        return data
+
+
+ANSWER_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Answer))
+"""The keys of `Answer.to_dict`: what ``qabot ask --json``, the API and the chat promise."""
+
+
+class Answerer:
+    """Turns questions into answers with a `Retriever`.
+
+    Args:
+        retriever: finds the candidate passages.
+        confidence: reads P(right) from the top hit's evidence (the shipped model by default).
+        threshold: the lowest probability that counts as an answer (default: the model's).
+        alternatives: next-best matches offered beside each answer.
+    """
+
+    def __init__(
+        self,
+        retriever: Retriever,
+        *,
+        confidence: ConfidenceModel | None = None,
+        threshold: float | None = None,
+        alternatives: int = DEFAULT_ALTERNATIVES,
+        reranker: Reranker | None = None,
+        rerank_top_k: int = DEFAULT_RERANK_TOP_K,
+    ) -> None:
+        self.retriever = retriever
+        self.confidence = confidence or default_model()
+        self.threshold = self.confidence.threshold if threshold is None else threshold
+        self.alternatives = alternatives
+        self.reranker = reranker
+        self.rerank_top_k = rerank_top_k
+        self._index_facts: IndexFacts | None = None
+
+    # Read-only views, so that callers (chat, server, evaluation) never reach through the
+    # retriever into the index.
+    @property
+    def passages(self) -> Sequence[Passage]:
+        """Every passage and FAQ entry the answers come from, in index order (read from disk
+        for a loaded index: iterate it rather than hold it)."""
+        return self.retriever.index.passages
+
+    @property
+    def manifest(self) -> IndexManifest:
+        """What built the index in use (model, corpus, sizes)."""
+        return self.retriever.index.manifest
+
+    def search_batch(self, questions: Sequence[str], top_k: int) -> list[list[Hit]]:
+        """The ranked hits behind the answers (evaluation ranks the same hits it answers with)."""
+        return self.retriever.search_batch(questions, top_k)
+
+    def settings(self) -> dict[str, float | int]:
+        """What decides the answers besides the index (recorded in evaluation reports)."""
+        fusion = self.retriever.fusion
+        return {
+            "threshold": self.threshold,
+            "alternatives": self.alternatives,
+            "keyword_weight": fusion.passage_keyword,
+            "faq_keyword_weight": fusion.faq_keyword,
+            "confidence_sha256": self.confidence.fingerprint(),
+        }
+
+    def features(self, question: str, hits: Sequence[Hit], position: int = 0) -> np.ndarray | None:
+        """The confidence features of ``hits[position]`` (`qabot.answering.features.FEATURES` order).
+
+        With a reranker, its score for the hit follows as one more column (the confidence's
+        last step reads it: `qabot.answering.confidence.ConfidenceModel.predict`). None when there is
+        no such hit or it is an FAQ question asked verbatim (its score is 1.0, not a model's
+        reading).
+        """
+        if position >= len(hits) or hits[position].exact:
+            return None
+        hit = hits[position]
+        facts = self._facts()
+        evidence, faq_matches = facts.question(question)
+        rows = facts.faq_rows(hit.passage.passage_id)
+        features = hit_features(
+            question,
+            evidence,
+            hit.passage,
+            facts.passage_tokens(hit.passage),
+            dense=hit.dense_score,
+            margin=hit.margin,
+            grains=np.array(hit.grains),
+            faq_bm25=float(faq_matches.scores_of(np.array(rows)).max()) if rows else 0.0,
+        )
+        if hit.rerank_score is not None:
+            features = np.append(features, hit.rerank_score)
+        return features
+
+    def _facts(self) -> IndexFacts:
+        if self._index_facts is None:  # lazily: some callers compose without a retriever
+            self._index_facts = IndexFacts(self.retriever.index)
+        return self._index_facts
+
+    def score(self, question: str, hits: Sequence[Hit], position: int = 0) -> float:
+        """P(``hits[position]`` answers ``question``): 1.0 when verbatim, 0.0 without it."""
+        if position >= len(hits):
+            return 0.0
+        features = self.features(question, hits, position)
+        return 1.0 if features is None else float(self.confidence.predict(features)[0])
+
+    def rerank(self, question: str, hits: Sequence[Hit]) -> list[Hit]:
+        """The hits with the first ``rerank_top_k`` reordered by the reranker, if there is one.
+
+        Reranked hits carry the reranker's score (`Hit.rerank_score`); hits that already
+        carry one are returned as they are, so ranking twice changes nothing.
+        """
+        if self.reranker is None:
+            return list(hits)
+        return rerank_hits(self.reranker, question, hits, self.rerank_top_k)
+
+    def answer(self, question: str, alternatives: int | None = None) -> Answer:
+        """Answer one question: ``answer_batch([question])[0]``."""
+        return self.answer_batch([question], alternatives)[0]
+
+    def answer_batch(
+        self, questions: Sequence[str], alternatives: int | None = None
+    ) -> list[Answer]:
+        """Answer many questions with one batched retrieval.
+
+        Raises:
+            QuestionError: a question is empty (its position is named).
+        """
+        shown = self._shown(alternatives)
+        cleaned = []
+        for number, question in enumerate(questions, start=1):
+            try:
+                cleaned.append(clean_question(question))
+            except QuestionError as exc:
+                raise QuestionError(
+                    str(exc) if len(questions) == 1 else f"Question {number}: {exc}"
+                ) from exc
+        hits = self.retriever.search_batch([q for q, _ in cleaned], max(shown, _SUGGESTION_POOL))
+        return [
+            self._compose(q, truncated, question_hits, shown)
+            for (q, truncated), question_hits in zip(cleaned, hits, strict=True)
+        ]
+
+    def compose(
+        self, question: str, hits: Sequence[Hit], alternatives: int | None = None
+    ) -> Answer:
+        """The answer `answer_batch` gives to ``question`` when retrieval returned ``hits``.
+
+        For callers that already searched (evaluation ranks the same hits it answers with).
+        ``hits`` are best first, as `Retriever.search_batch` returns them; any number works.
+
+        Raises:
+            QuestionError: the question is empty.
+        """
+        shown = self._shown(alternatives)
+        cleaned, truncated = clean_question(question)
+        return self._compose(cleaned, truncated, list(hits[: max(shown, _SUGGESTION_POOL)]), shown)
+
+    def _shown(self, alternatives: int | None) -> int:
+        """How many hits an answer shows: the answer itself plus its alternatives."""
+        return 1 + max(0, self.alternatives if alternatives is None else alternatives)
+
+    def _compose(self, question: str, truncated: bool, hits: list[Hit], shown: int) -> Answer:
+        hits = self.rerank(question, hits)
+        score = self.score(question, hits)
+        alternatives = tuple(
+            _alternative(hits[i], self.score(question, hits, i))
+            for i in range(int(score >= self.threshold), min(shown, len(hits)))
+        )[: shown - 1]
+        if not hits or score < self.threshold:
+            suggestions = tuple(
+                dict.fromkeys(h.passage.question for h in hits if h.passage.kind == "faq")
+            )[:3]
+            return Answer(
+                question=question,
+                found=False,
+                kind=None,
+                answer=DECLINE_MESSAGE,
+                score=score,
+                faq_question=None,
+                source=None,
+                alternatives=alternatives,
+                suggestions=suggestions,
+                truncated=truncated,
+            )
+        best = hits[0]
+        return Answer(
+            question=question,
+            found=True,
+            kind=best.passage.kind,
+            answer=best.passage.text,
+            score=score,
+            faq_question=best.passage.question,
+            source=_source(best.passage),
+            alternatives=alternatives,
+            highlight=best.highlight,
+            truncated=truncated,
+        )
+
+
+def _source(passage: Passage) -> Source:
+    return Source(
+        title=passage.title,
+        date=passage.date,
+        links=passage.sources,
+        passage_id=passage.passage_id,
+        doc_id=passage.doc_id,
+        path=passage.path,
+        section=passage.section,
+    )
+
+
+def _alternative(hit: Hit, score: float) -> Alternative:
+    return Alternative(
+        passage_id=hit.passage.passage_id,
+        kind=hit.passage.kind,
+        text=hit.passage.text,
+        faq_question=hit.passage.question,
+        score=score,
+        title=hit.passage.title,
+    )

@@ -1,0 +1,162 @@
+"""Keyword scoring with bm25s (English stopwords, Snowball stemming), beside the vectors.
+
+Keyword search catches what a small embedding model misses: rare names, numbers, codes and
+domain terms. Rows are numbered in the order of ``ids`` (for the passage index, passage numbers:
+`qabot.index.candidates`).
+
+A question is scored from bm25s's precomputed sparse matrix (one column of row scores per token):
+only the posting lists of the question's own tokens are read and summed, in token order as bm25s
+does, so the scores are bm25s's to the bit, yet no question ever costs a vector as long as the
+corpus. A loaded index is memory-mapped: replicas share its pages.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from qabot.errors import IndexCorruptError
+from qabot.index.candidates import Candidates, no_candidates
+
+DEFAULT_K1 = 1.2
+DEFAULT_B = 0.75
+_IDS_FILE = "ids.json"
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
+_EMPTY = "\x00empty"
+
+
+@functools.cache
+def _stemmer() -> object:
+    # Built once per process: creating a Snowball stemmer costs more than tokenising a question.
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@functools.cache
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """Lower-cased, stopword-free, stemmed tokens for each text (bm25s's own English rules)."""
+    stem, stopwords = _stemmer().stemWords, _stopwords()
+    return [stem([w for w in _TOKEN.findall(t.lower()) if w not in stopwords]) for t in texts]
+
+
+class KeywordIndex:
+    """A BM25 index over passage texts, addressed by passage id."""
+
+    def __init__(self, ids: Sequence[str], bm25: object) -> None:
+        self.ids = tuple(ids)
+        self._bm25 = bm25
+
+    @functools.cached_property
+    def position(self) -> dict[str, int]:
+        """Each id's row number (made when first asked for: serving never needs it)."""
+        return {passage_id: row for row, passage_id in enumerate(self.ids)}
+
+    @classmethod
+    def build(
+        cls,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        *,
+        k1: float = DEFAULT_K1,
+        b: float = DEFAULT_B,
+    ) -> KeywordIndex:
+        """Index ``texts``, one per id."""
+        import bm25s
+
+        if len(ids) != len(texts):
+            raise ValueError(f"{len(ids)} ids for {len(texts)} texts")
+        bm25 = bm25s.BM25(k1=k1, b=b)
+        # A text with no indexable token would make bm25s fail; a placeholder keeps rows aligned.
+        tokens = [t or [_EMPTY] for t in tokenize(texts)]
+        bm25.index(tokens, show_progress=False)
+        return cls(ids, bm25)
+
+    @functools.cached_property
+    def vocabulary(self) -> frozenset[str]:
+        """Every token of the indexed texts (as `tokenize` makes them)."""
+        vocab = getattr(self._bm25, "vocab_dict", None) or {}
+        return frozenset(t for t in vocab if t and t != _EMPTY)
+
+    @functools.cached_property
+    def _postings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """bm25s's score matrix (indptr, indices, data) as plain views of its memory maps:
+        each np.memmap index costs Python overhead, and a question indexes them dozens of times."""
+        matrix = self._bm25.scores
+        return tuple(np.asarray(matrix[name]) for name in ("indptr", "indices", "data"))
+
+    def matches(self, query: str) -> Candidates:
+        """Every row sharing a token with ``query``, by row number, with its BM25 score."""
+        vocab = getattr(self._bm25, "vocab_dict", None) or {}
+        token_ids = [vocab[t] for t in tokenize([query])[0] if t in vocab]
+        if not token_ids:
+            return no_candidates()
+        indptr, indices, data = self._postings
+        spans = [(int(indptr[t]), int(indptr[t + 1])) for t in token_ids]
+        rows = np.concatenate([indices[a:b] for a, b in spans])
+        numbers, slot = np.unique(rows, return_inverse=True)
+        scores = np.zeros(len(numbers), dtype=data.dtype)
+        # np.add.at sums in order, token after token, exactly as bm25s's own scoring loop.
+        np.add.at(scores, slot, np.concatenate([data[a:b] for a, b in spans]))
+        return Candidates(numbers.astype(np.int64), scores)
+
+    def search_batch(self, queries: Sequence[str], top_k: int) -> list[Candidates]:
+        """The ``top_k`` best rows per query, best first (ties by row); zero scores dropped."""
+        return [best_matches(self.matches(query), top_k) for query in queries]
+
+    def score_batch(
+        self, queries: Sequence[str], numbers: Sequence[np.ndarray]
+    ) -> list[np.ndarray]:
+        """BM25 of each query on the rows ``numbers[i]`` (0 where no token is shared)."""
+        return [
+            self.matches(query).scores_of(wanted)
+            for query, wanted in zip(queries, numbers, strict=True)
+        ]
+
+    def scores_batch(self, queries: Sequence[str]) -> np.ndarray:
+        """BM25 of every row for every query, ``(len(queries), len(ids))``.
+
+        For research scripts over small corpora (``bench/``); retrieval never builds this
+        matrix, it reads `matches` once per question.
+        """
+        scores = np.zeros((len(queries), len(self.ids)), dtype=np.float32)
+        for row, query in enumerate(queries):
+            found = self.matches(query)
+            scores[row, found.numbers] = found.scores
+        return scores
+
+    def save(self, directory: Path) -> None:
+        """Write the bm25s files and the id list into ``directory``."""
+        directory.mkdir(parents=True, exist_ok=True)
+        self._bm25.save(str(directory), show_progress=False)
+        (directory / _IDS_FILE).write_text(json.dumps(list(self.ids)), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> KeywordIndex:
+        """Read an index written by `save`."""
+        import bm25s
+
+        try:
+            ids = json.loads((directory / _IDS_FILE).read_text(encoding="utf-8"))
+            bm25 = bm25s.BM25.load(str(directory), mmap=True, show_progress=False)
+        except (OSError, ValueError, KeyError) as exc:
+            raise IndexCorruptError(f"Keyword index in {directory} is unreadable: {exc}") from exc
+        return cls(ids, bm25)
+
+
+def best_matches(found: Candidates, top_k: int) -> Candidates:
+    """The ``top_k`` best of `KeywordIndex.matches`, best first (ties by row); zeros dropped."""
+    order = np.lexsort((found.numbers, -found.scores))[: max(top_k, 0)]
+    order = order[found.scores[order] > 0]
+    return Candidates(found.numbers[order], found.scores[order])
