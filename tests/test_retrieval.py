@@ -89,7 +89,8 @@ def test_keyword_weight_changes_the_order(tmp_path: Path, fake_embedder):
     mixed = Retriever(index, fake_embedder, fusion=half).search(question, top_k=5)
     assert [h.passage.passage_id for h in mixed] == ["revenue.txt#0", "zebra.txt#0"]
     top, other = mixed
-    assert top.fused_score == pytest.approx(0.5 * top.dense_score + 0.5)  # the best keyword score is 1
+    # The best keyword score is 1.
+    assert top.fused_score == pytest.approx(0.5 * top.dense_score + 0.5)
     assert other.fused_score == pytest.approx(
         0.5 * other.dense_score + 0.5 * other.keyword_score / top.keyword_score
     )
