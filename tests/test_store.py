@@ -118,7 +118,7 @@ def test_approximate_indexes_find_what_exact_search_finds(tmp_path: Path, index_
 
 
 def test_auto_picks_flat_for_small_stores_and_rejects_unknown_types():
-    from qabot.index.store import FLAT_MAX_ROWS, choose_index_type
+    from qabot.index.faiss_search import FLAT_MAX_ROWS, choose_index_type
 
     assert _store().index_type == "flat"
     assert choose_index_type(FLAT_MAX_ROWS) == "flat"

@@ -26,7 +26,7 @@ from qabot.cli.wiring import (
 from qabot.documents.chunking import DEFAULT_MAX_CHARS
 from qabot.errors import QuestionError
 from qabot.index.embed_cache import DEFAULT_CACHE_DIR
-from qabot.index.store import FLAT_MAX_ROWS, INDEX_TYPES
+from qabot.index.faiss_search import FLAT_MAX_ROWS, INDEX_TYPES
 from qabot.models.backends import DEFAULT_BACKEND
 from qabot.models.embedding import DEFAULT_MODEL
 

@@ -88,7 +88,7 @@ class IndexManifest:
     confidence: dict = field(default_factory=dict)
     retain_seconds: float = DEFAULT_RETAIN_SECONDS
     embedding_cache: str = ""  # the cache folder, relative to the index folder; "" for none
-    index_type: str = "flat"  # the FAISS index kind (`qabot.index.store.INDEX_TYPES`)
+    index_type: str = "flat"  # the FAISS index kind (`qabot.index.faiss_search.INDEX_TYPES`)
     backend: str = (
         "torch"  # qabot.models.backends.BACKENDS; indexes from before backends were torch
     )
@@ -144,7 +144,7 @@ def build_index(
     for readers still loading it; later commits remove it once that time has passed.
     ``cache_dir`` (relative to ``index_dir`` unless absolute; None for none) holds embedded
     texts between builds, so a rebuild embeds only new or changed texts (`qabot.index.embed_cache`).
-    ``index_type`` is the FAISS index kind (`qabot.index.store.INDEX_TYPES`; ``auto`` by size).
+    ``index_type`` is the FAISS index kind (`qabot.index.faiss_search.INDEX_TYPES`; ``auto`` by size).
 
     Raises:
         CorpusError / EmptyCorpusError: the corpus cannot be read or yields no passages.

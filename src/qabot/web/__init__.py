@@ -12,6 +12,7 @@ Modules, from the inside out::
     middleware.py  BodyLimit, SecurityHeaders, GradioGuard: size and time limits, CSP,
                    the Gradio routes the chat does not use
     timeouts.py    server_config(...): uvicorn settings with a request-header deadline
+    api.py         POST /api/ask and the answers to bad requests
     server.py      build_app(...) -> FastAPI: the API, the chat mounted, the widget assets
 
 Needs the ``web`` extra (``pip install 'qabot[web]'``). Importing this package loads nothing.

@@ -26,25 +26,23 @@ default). ``trusted_hosts`` limits the ``Host`` names accepted (DNS rebinding).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
-from pydantic import BaseModel, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from qabot.answering.answerer import DEFAULT_ALTERNATIVES, Answerer
-from qabot.errors import QuestionError
+from qabot.answering.answerer import Answerer
 from qabot.version import __version__
+from qabot.web.api import add_api_routes, invalid_request
 from qabot.web.batching import AnswerBatcher
 from qabot.web.chat import DEFAULT_TITLE
 from qabot.web.chatgate import ChatGate, LateChat, add_no_chat_route, chat_lifespan
@@ -62,25 +60,9 @@ logger = logging.getLogger(__name__)
 MAX_API_BODY_BYTES = 64 * 1024
 # The chat's own requests carry the whole conversation, so they get a looser (but real) limit.
 MAX_CHAT_BODY_BYTES = 4 * 1024 * 1024
-MAX_ALTERNATIVES = 20
 CHAT_PATH = "/chat"
 # As a Host header names them: an IPv6 address in brackets.
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
-ANSWER_FAILED = "The question could not be answered; please try again or rephrase it."
-
-
-class AskRequest(BaseModel):
-    """The body of ``POST /api/ask``."""
-
-    question: str = Field(
-        description="The question, in plain words.", examples=["How does NATO support Ukraine?"]
-    )
-    alternatives: int | None = Field(
-        default=None,
-        ge=0,
-        le=MAX_ALTERNATIVES,
-        description=f"Next-best matches returned beside the answer (default {DEFAULT_ALTERNATIVES}).",
-    )
 
 
 def static_dir() -> Path:
@@ -167,9 +149,9 @@ def build_app(
     app.state.answerer = holder
     app.state.batcher = batcher
     app.state.metrics = metrics
-    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     _add_site_routes(app, holder, title, metrics)
-    _add_api_routes(app, batcher, feedback, metrics)
+    add_api_routes(app, batcher, feedback, metrics)
     # The guard reads the chat's events when a request comes: a late chat fills its set later.
     fn_ids: set[int] = set()
     if late is not None:
@@ -178,6 +160,35 @@ def build_app(
         fn_ids.update(mount().fns)
     else:
         add_no_chat_route(app, CHAT_PATH)
+    _add_middleware(
+        app,
+        holder,
+        metrics,
+        fn_ids=fn_ids,
+        late=late,
+        allowed_origins=allowed_origins,
+        trusted_hosts=trusted_hosts,
+        frame_ancestors=frame_ancestors,
+        max_body_bytes=max_body_bytes,
+        body_timeout=body_timeout,
+    )
+    return app
+
+
+def _add_middleware(
+    app: FastAPI,
+    holder: AnswererHolder,
+    metrics: ServerMetrics,
+    *,
+    fn_ids: set[int],
+    late: LateChat | None,
+    allowed_origins: Sequence[str],
+    trusted_hosts: Sequence[str] | None,
+    frame_ancestors: Sequence[str],
+    max_body_bytes: int,
+    body_timeout: float,
+) -> None:
+    """The middleware stack, innermost first (see `build_app` for the settings)."""
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(allowed_origins),
@@ -198,7 +209,6 @@ def build_app(
     # Added late, so outer: every response gets the headers, refusals included, and is counted.
     app.add_middleware(SecurityHeaders, frame_ancestors=csp_frame_ancestors(frame_ancestors))
     app.add_middleware(MetricsMiddleware, metrics=metrics, manifest=lambda: holder.manifest)
-    return app
 
 
 def _add_site_routes(
@@ -248,34 +258,6 @@ def _add_site_routes(
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
 
 
-def _add_api_routes(
-    app: FastAPI, batcher: AnswerBatcher, feedback: FeedbackStore | None, metrics: ServerMetrics
-) -> None:
-    """``POST /api/ask``, answered through the app's `AnswerBatcher`."""
-
-    @app.post("/api/ask", tags=["answers"])
-    async def ask(request: AskRequest) -> dict:
-        """Answer a question: the same record as ``qabot ask --json``.
-
-        ``found`` is false when the documents do not answer; ``suggestions`` then lists close
-        FAQ questions. Questions longer than the limit are trimmed (``truncated``).
-        """
-        try:
-            answer = await asyncio.wrap_future(
-                batcher.submit(request.question, request.alternatives)
-            )
-        except QuestionError as exc:  # its messages are fixed sentences written for people
-            logger.debug("question refused: %s", exc)
-            return JSONResponse({"detail": str(exc)}, status_code=422)
-        except Exception as exc:  # a fault of the server, not of the question: no details out
-            logger.error("answering failed: %s: %s", type(exc).__name__, one_line(exc))
-            return JSONResponse({"detail": ANSWER_FAILED}, status_code=500)
-        metrics.answered(answer, "api")
-        if feedback is not None:  # a WAL insert without fsync: too quick to need a thread
-            feedback.record_answer(answer, channel="api")
-        return answer.to_dict()
-
-
 def _mount_chat(
     app: FastAPI,
     answerer: AnswerBatcher,
@@ -313,24 +295,3 @@ def _mount_chat(
         css=CHAT_CSS,
     )
     return blocks
-
-
-def one_line(exc: BaseException, limit: int = 300) -> str:
-    """An exception's text on one line, cut to ``limit`` characters, for a log line."""
-    text = " ".join(str(exc).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """A 400 for a body that is not JSON, else a 422 naming each bad field."""
-    errors = exc.errors()
-    if any(e.get("type") == "json_invalid" for e in errors):
-        return JSONResponse(
-            {"detail": 'The body is not valid JSON; send {"question": "...", "alternatives": 2}.'},
-            status_code=400,
-        )
-    problems = []
-    for error in errors:
-        where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-        problems.append(f"{where or 'body'}: {error.get('msg', 'invalid')}")
-    return JSONResponse({"detail": "Invalid request: " + "; ".join(problems)}, status_code=422)
