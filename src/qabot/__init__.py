@@ -27,7 +27,8 @@ from qabot.errors import (
     StaleIndexError,
 )
 from qabot.evaluation import EvalCase, EvalReport, evaluate
-from qabot.index.build import Index, IndexManifest, build_index, load_index
+from qabot.index.build import Index, build_index, load_index
+from qabot.index.manifest import IndexManifest
 from qabot.index.startup import ensure_index
 from qabot.models.embedding import DEFAULT_MODEL, Embedder, SentenceTransformerEmbedder
 from qabot.version import __version__

@@ -23,7 +23,7 @@ from qabot.answering.retrieval import Hit, Retriever
 from qabot.documents.chunking import Kind, Passage
 from qabot.documents.structure import Link
 from qabot.errors import QuestionError
-from qabot.index.build import IndexManifest
+from qabot.index.manifest import IndexManifest
 from qabot.models.reranking import Reranker, rerank_hits
 
 DEFAULT_ALTERNATIVES = 2

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from qabot.answering.confidence import ConfidenceModel
 from qabot.atomic import write_json_atomic
-from qabot.index.build import IndexManifest
+from qabot.index.manifest import IndexManifest
 
 CALIBRATION_FILE = "calibration.json"
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from qabot.answering.answerer import Answerer
     from qabot.evaluation.questionsets import EvalCase
     from qabot.evaluation.run import EvalReport
-    from qabot.index.build import IndexManifest
+    from qabot.index.manifest import IndexManifest
 
 EXIT_BELOW_BAR = 1
 DEFAULT_REPORT_DIR = "reports"

@@ -133,7 +133,7 @@ def _corpus_path(args: argparse.Namespace, *, required: bool) -> Path | None:
     """--corpus, else the corpus the index was built from."""
     if args.corpus:
         return Path(args.corpus)
-    from qabot.index.build import read_manifest
+    from qabot.index.manifest import read_manifest
 
     try:
         return Path(read_manifest(args.index_dir).corpus_path)
@@ -150,7 +150,7 @@ def _answer_threshold(args: argparse.Namespace) -> float:
     """The threshold `open_answerer` would use: the calibrated model's, else the shipped one's."""
     from qabot.answering.calibrated import calibrated_model
     from qabot.answering.confidence import default_model
-    from qabot.index.build import read_manifest
+    from qabot.index.manifest import read_manifest
 
     base = default_model()
     try:

@@ -30,7 +30,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     """
     from qabot.errors import QabotIndexError
     from qabot.evaluation.lint import lint_corpus
-    from qabot.index.build import read_manifest
+    from qabot.index.manifest import read_manifest
     from qabot.models.embedding import DEFAULT_MODEL
 
     model = args.model

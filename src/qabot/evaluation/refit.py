@@ -15,7 +15,7 @@ import numpy as np
 from qabot.answering.calibrated import write_calibration
 from qabot.answering.confidence import ConfidenceModel, expected_calibration_error, platt
 from qabot.evaluation.run import CaseResult, EvalReport
-from qabot.index.build import IndexManifest
+from qabot.index.manifest import IndexManifest
 
 
 def refit_confidence(

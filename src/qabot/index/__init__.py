@@ -1,6 +1,6 @@
 """Index: the folder of read-only files a build writes and every replica reads.
 
-Owns the build, the manifest and loading (`build`), the embedder an index was built with
+Owns the manifest (`manifest`), the build and loading (`build`), the embedder an index was built with
 (`embedder`), the folder's atomic commits, locks and retention (`folder`), the start-up policy
 that rebuilds a missing or stale index (`startup`), the vector store (`store`) and its FAISS
 search (`faiss_search`, the only module that imports faiss), grain rows and their maths

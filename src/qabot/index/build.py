@@ -1,4 +1,4 @@
-"""An index folder: build, save atomically, load and check.
+"""An index folder: build, save atomically, load and check (its manifest: `qabot.index.manifest`).
 
 Layout of ``index_dir``::
 
@@ -23,18 +23,16 @@ import tempfile
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from qabot.atomic import write_json_atomic
 from qabot.documents.chunking import DEFAULT_MAX_CHARS, Passage, chunk_documents, with_alternates
 from qabot.documents.corpus import Corpus, corpus_fingerprint, load_corpus
 from qabot.documents.digest_memo import memo_path, remembered_fingerprint
-from qabot.documents.grains import GRAINS
 from qabot.errors import (
     EmptyCorpusError,
     IndexCorruptError,
-    IndexNotFoundError,
     IndexWriteError,
     ModelMismatchError,
     StaleIndexError,
@@ -52,50 +50,16 @@ from qabot.index.folder import (
 )
 from qabot.index.grains import faq_question_index, grain_rows
 from qabot.index.keyword import DEFAULT_B, DEFAULT_K1, KeywordIndex
+from qabot.index.manifest import MANIFEST_FILE, IndexManifest, read_manifest
 from qabot.index.passage_table import PassageTable
 from qabot.index.store import VectorStore
 from qabot.models.backends import manifest_record, save_model
 from qabot.models.embedding import Embedder
 from qabot.version import __version__
 
-FORMAT_VERSION = 3  # 2: grain rows (whole, question, sentence); 3: keyword/ folders
-MANIFEST_FILE = "manifest.json"
 _PASSAGES_FILE = "passages.jsonl"
 _KEYWORD_DIR = "keyword"
 _FAQ_KEYWORD_DIR = "keyword-faq-questions"
-
-
-@dataclass(frozen=True)
-class IndexManifest:
-    """Everything that decided an index's content; checked when the index is loaded."""
-
-    model: str
-    dimension: int
-    max_chars: int
-    corpus_path: str
-    corpus_fingerprint: str
-    documents: int
-    passages: int
-    faq_entries: int
-    rows: int
-    data_dir: str
-    built_at: str
-    qabot_version: str
-    keyword_index: dict = field(default_factory=dict)
-    problems: tuple[str, ...] = ()
-    format_version: int = FORMAT_VERSION
-    grains: tuple[str, ...] = GRAINS
-    confidence: dict = field(default_factory=dict)
-    retain_seconds: float = DEFAULT_RETAIN_SECONDS
-    embedding_cache: str = ""  # the cache folder, relative to the index folder; "" for none
-    index_type: str = "flat"  # the FAISS index kind (`qabot.index.faiss_search.INDEX_TYPES`)
-    backend: str = (
-        "torch"  # qabot.models.backends.BACKENDS; indexes from before backends were torch
-    )
-    onnx: dict = field(default_factory=dict)  # how the stored ONNX model was made
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "problems": list(self.problems), "grains": list(self.grains)}
 
 
 @dataclass(frozen=True)
@@ -248,38 +212,6 @@ def _manifest(
         keyword_index={"library": "bm25s", "k1": DEFAULT_K1, "b": DEFAULT_B, "stemmer": "english"},
         problems=tuple(str(p) for p in corpus.problems),
     )
-
-
-def read_manifest(index_dir: Path | str) -> IndexManifest:
-    """Read and validate ``manifest.json``.
-
-    Raises:
-        IndexNotFoundError: there is no manifest.
-        IndexCorruptError: the manifest is unreadable or from an incompatible version.
-    """
-    index_dir = Path(index_dir)
-    path = index_dir / MANIFEST_FILE
-    if not path.is_file():
-        raise IndexNotFoundError(
-            f"No index in {str(index_dir)!r}.",
-            index_dir,
-        )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        known = {f.name for f in fields(IndexManifest)}
-        manifest = IndexManifest(**{k: v for k, v in data.items() if k in known})
-    except (OSError, ValueError, TypeError) as exc:
-        raise IndexCorruptError(
-            f"Index manifest {str(path)!r} is unreadable ({exc}).",
-            index_dir,
-        ) from exc
-    if manifest.format_version != FORMAT_VERSION:
-        raise IndexCorruptError(
-            f"Index in {str(index_dir)!r} has format {manifest.format_version}, this qabot reads "
-            f"format {FORMAT_VERSION}: rebuild it (qabot index).",
-            index_dir,
-        )
-    return replace(manifest, problems=tuple(manifest.problems), grains=tuple(manifest.grains))
 
 
 def load_index(index_dir: Path | str, *, model: str | None = None) -> Index:

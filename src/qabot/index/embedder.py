@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from qabot.errors import ModelError, ModelMismatchError, QabotIndexError
-from qabot.index.build import IndexManifest, read_manifest
+from qabot.index.manifest import IndexManifest, read_manifest
 from qabot.models.backends import (
     DEFAULT_BACKEND,
     MODEL_DIR,

@@ -13,16 +13,10 @@ from pathlib import Path
 
 from qabot.documents.chunking import DEFAULT_MAX_CHARS
 from qabot.errors import CorpusError, IndexNotFoundError, QabotIndexError, StaleIndexError
-from qabot.index.build import (
-    Index,
-    IndexManifest,
-    build_index,
-    check_fresh,
-    load_index,
-    read_manifest,
-)
+from qabot.index.build import Index, build_index, check_fresh, load_index
 from qabot.index.embedder import check_backend
 from qabot.index.folder import build_lock
+from qabot.index.manifest import IndexManifest, read_manifest
 from qabot.models.embedding import Embedder
 from qabot.version import __version__
 

@@ -23,7 +23,7 @@ from qabot.answering.answerer import Answer, Answerer
 
 if TYPE_CHECKING:
     from qabot.documents.chunking import Passage
-    from qabot.index.build import IndexManifest
+    from qabot.index.manifest import IndexManifest
     from qabot.web.holder import AnswererHolder
 
 DEFAULT_MAX_BATCH = 32

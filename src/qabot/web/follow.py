@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qabot.errors import QabotError
-from qabot.index.build import MANIFEST_FILE, Index, load_index
+from qabot.index.build import Index, load_index
+from qabot.index.manifest import MANIFEST_FILE
 
 if TYPE_CHECKING:
     from qabot.answering.answerer import Answerer

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from qabot.answering.answerer import Answer, Answerer
     from qabot.documents.chunking import Passage
-    from qabot.index.build import IndexManifest
+    from qabot.index.manifest import IndexManifest
 
 
 class AnswererHolder:

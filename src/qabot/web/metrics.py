@@ -39,7 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from qabot.answering.answerer import Answer
-    from qabot.index.build import IndexManifest
+    from qabot.index.manifest import IndexManifest
 
 METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
 # Exact paths that are their own route, then path prefixes that name one route each.
