@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install serve ask test lint format bench browser clean
+.PHONY: install serve ask test test-fast lint format bench browser clean
 
 install: $(STAMP)
 
@@ -35,6 +35,11 @@ test: install browser
 	$(BIN)/ruff check src tests bench
 	$(BIN)/pytest
 
+## The unit tests alone, in under a minute: no real model, server, process or browser
+## (tests marked slow or browser; tests/conftest.py marks and checks them).
+test-fast: install
+	$(BIN)/pytest -m "not slow and not browser"
+
 lint:
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
@@ -44,7 +49,7 @@ format:
 	$(BIN)/ruff check --fix src tests bench
 
 bench: install
-	$(BIN)/python bench/speed.py
+	$(BIN)/python -m bench.speed
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

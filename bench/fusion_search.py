@@ -8,7 +8,7 @@ passage of a corpus is scored (exact search), with the product's passages, token
 grid point for that corpus; the chosen formula minimises the largest of the three (ties: the
 higher mean). The table also shows each corpus's change against today's formula.
 
-    PYTHONPATH=src .venv/bin/python bench/fusion_search.py > bench/results/fusion.md
+    .venv/bin/python -m bench.fusion_search > bench/results/fusion.md
 """
 
 from __future__ import annotations
@@ -17,20 +17,20 @@ import argparse
 import itertools
 import sys
 from dataclasses import astuple, dataclass
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from embed_cache import Bench, load_bench
-
-from qabot.answering.evidence import TODAY, Fusion
+from bench.data import DEV_NAMES
+from bench.dev_corpora import Bench, load_bench
+from bench.provenance import produced_by
+from qabot.answering.evidence import Fusion
 from qabot.index.grains import grain_maxima
 
 STEP = 0.25
 FAQ_KEYWORD = (0.0, 0.05, 0.1, 0.2, 0.3)
 PASSAGE_KEYWORD = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+TODAY = Fusion(0.0, 0.0, 0.0, 1.0, 0.0, 0.0, faq_keyword=0.05, passage_keyword=0.3)
+"""Before grains: the max of an FAQ entry's rows, whole-text passages (kept for comparison)."""
 
 
 @dataclass
@@ -72,14 +72,14 @@ def metric(arrays: Arrays, fused: np.ndarray) -> float:
 def right_first(arrays: Arrays, fused: np.ndarray) -> np.ndarray:
     """Per question: is the top passage right (always False when unanswerable)."""
     top = fused.argmax(axis=1)
-    key = arrays.bench.answer_key
+    key = arrays.bench.gold_key
     return np.array(
         [key[t] in q.relevant for t, q in zip(top, arrays.bench.questions, strict=True)]
     )
 
 
 def _ndcg10(bench: Bench, fused: np.ndarray) -> float:
-    docs = np.array(bench.answer_key)
+    docs = np.array(bench.gold_key)
     starts = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
     doc_scores = np.maximum.reduceat(fused, starts, axis=1)
     doc_ids = docs[starts]
@@ -187,7 +187,7 @@ def outside_candidates(arrays: Arrays, fused: np.ndarray, pool: int = 100) -> in
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpora", nargs="+", default=["stackfaq", "scifact", "seed"])
+    parser.add_argument("--corpora", nargs="+", choices=DEV_NAMES, default=list(DEV_NAMES))
     names = parser.parse_args(argv).corpora
     arrays = {name: evidence_arrays(load_bench(name)) for name in names}
     results = search(arrays)
@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         for k, a in arrays.items()
     )
     print("# Fusion: alternatives on the dev splits\n")
+    print(produced_by("bench.fusion_search", argv) + "\n")
     print(f"Dev questions: {sizes}. Grid step {STEP}; keyword weights FAQ {FAQ_KEYWORD},")
     print(f"passage {PASSAGE_KEYWORD}: {len(results['seed'])} formulas.\n")
     print("Best grid figure per corpus: " + ", ".join(f"{k} {v:.3f}" for k, v in best.items()))

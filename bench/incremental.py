@@ -1,8 +1,8 @@
 """Incremental builds: a full build of 400 generated documents against the rebuild after editing
 one and removing another, measured in the same run with the real model.
 
-    PYTHONPATH=src .venv/bin/python bench/incremental.py              # figures as Markdown
-    PYTHONPATH=src .venv/bin/python bench/incremental.py --ray        # and Ray beside local
+    .venv/bin/python -m bench.incremental              # figures as Markdown
+    .venv/bin/python -m bench.incremental --ray        # and Ray beside local
 
 The rebuild reuses the embedding cache the full build filled (``index/cache``); the check is
 that it equals a full build of the edited corpus without a cache (same passage ids; vectors

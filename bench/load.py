@@ -3,10 +3,10 @@
 Prints figures; asserts nothing. Starts ``qabot serve`` (on loopback, index built in a temp
 folder) and drives it from this process, a second one. Run from the repository root:
 
-    .venv/bin/python bench/load.py                       # chat 32 x 60 s, API 64 x 60 s
-    .venv/bin/python bench/load.py --duration 10         # quicker
-    .venv/bin/python bench/load.py --soak                # also 10 min at 8 clients: memory
-    .venv/bin/python bench/load.py --soak-only           # only the 10-minute soak
+    .venv/bin/python -m bench.load                       # chat 32 x 60 s, API 64 x 60 s
+    .venv/bin/python -m bench.load --duration 10         # quicker
+    .venv/bin/python -m bench.load --soak                # also 10 min at 8 clients: memory
+    .venv/bin/python -m bench.load --soak-only           # only the 10-minute soak
 
 1. Chat: ``--chat-clients`` sessions (default 32), each asking through the Gradio queue
    (``/chat/gradio_api/queue/join`` then the event stream, as the page does) in a loop;
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -29,7 +30,9 @@ import uuid
 from pathlib import Path
 
 import httpx
-from serve_bench import Asker, api_asker, build_index, cold_start, drive, load_questions
+
+from bench.data import seed_questions
+from bench.serve_bench import Asker, api_asker, build_index, cold_start, drive
 
 
 def chat_fn_index(url: str, wait: float = 120.0) -> int:
@@ -116,7 +119,7 @@ def row(name: str, r: dict) -> str:
 
 
 def run(args: argparse.Namespace, url: str, pid: int) -> None:
-    questions = load_questions()
+    questions = seed_questions()
     if args.soak_only:
         print_soak(args, url, pid, questions)
         return
@@ -132,7 +135,7 @@ def run(args: argparse.Namespace, url: str, pid: int) -> None:
         print_soak(args, url, pid, questions)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per load run")
     parser.add_argument("--chat-clients", type=int, default=32)
@@ -141,7 +144,7 @@ def main() -> None:
     parser.add_argument("--soak-only", action="store_true", help="run only the memory soak")
     parser.add_argument("--soak-clients", type=int, default=8)
     parser.add_argument("--soak-minutes", type=float, default=10.0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="qabot-load-") as tmp:
         workdir = Path(tmp)
         index_dir = build_index(workdir)
@@ -153,7 +156,8 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(timeout=30)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -12,8 +12,8 @@ Gate: a backend passes when it loses at most 0.005 on both benchmarks and at mos
 question against fp32 torch. Embeddings are cached under artifacts/onnx-cache/, so a second run only
 pays for indexing and retrieval.
 
-    PYTHONPATH=src .venv/bin/python bench/onnx_quality.py            # torch, onnx, onnx-int8
-    PYTHONPATH=src .venv/bin/python bench/onnx_quality.py --variants  # + int8 quantisation variants
+    .venv/bin/python -m bench.onnx_quality               # torch, onnx, onnx-int8
+    .venv/bin/python -m bench.onnx_quality --variants    # + int8 quantisation variants
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
 import sys
 import time
@@ -30,12 +29,18 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.data import (
+    ARTIFACTS,
+    SEED_CHECK,
+    SEED_CORPUS,
+    SEED_DEV,
+    benchmarks,
+    scifact_abstracts,
+    stackfaq_queries,
+)
 from qabot.models.onnx_export import CONFIG_FILE, INT8_FILE, Quantisation, export_onnx, quantise
 
-ROOT = Path(__file__).resolve().parent.parent
-# Beside the main checkout; $QABOT_BENCHMARKS elsewhere (a git worktree, say).
-BENCHMARKS = Path(os.environ.get("QABOT_BENCHMARKS") or ROOT.parent / "shared" / "benchmarks")
-CACHE = ROOT / "artifacts" / "onnx-cache"  # not in git (/artifacts/ is ignored)
+CACHE = ARTIFACTS / "onnx-cache"
 GATE_METRIC_LOSS = 0.005
 GATE_SEED_CHANGES = 1
 FFN_OUT = tuple(f"/model/encoder/layer.{n}/output/dense/MatMul" for n in range(6))
@@ -49,7 +54,7 @@ VARIANTS = {
         per_channel=True, nodes_to_exclude=FFN_OUT + ATTN_OUT
     ),
 }
-SEED_SETS = {"seed": "seed-check.jsonl", "seed-dev": "seed-dev.jsonl"}
+SEED_SETS = {"seed": SEED_CHECK, "seed-dev": SEED_DEV}
 
 
 class CachedEmbedder:
@@ -156,23 +161,22 @@ def measure(backend: str, work: Path, parts: Sequence[str] = PARTS) -> dict:
     from qabot.index.build import build_index
 
     embedder = CachedEmbedder(make_backend(backend), backend)
+    data = benchmarks()
     figures: dict = {}
     for name in (p for p in parts if p in _RUNS):
         corpus, questions, qrels, where, metric = _RUNS[name]
-        index = build_index(BENCHMARKS / corpus, work / f"{name}-{backend}", embedder)
+        index = build_index(data / corpus, work / f"{name}-{backend}", embedder)
         answerer = Answerer(Retriever(index, embedder))
-        cases, _ = load_question_set(
-            BENCHMARKS / questions, qrels=read_qrels(BENCHMARKS / qrels), where=where
-        )
+        cases, _ = load_question_set(data / questions, qrels=read_qrels(data / qrels), where=where)
         cases, _ = resolve_gold(cases, index.passages)  # document ids -> passage ids
         report = evaluate(answerer, cases, latency_sample=0)
         figures[metric] = report.metrics[metric]
     if "seed" not in parts:
         return figures
-    index = build_index(ROOT / "corpus", work / f"seed-{backend}", embedder)
+    index = build_index(SEED_CORPUS, work / f"seed-{backend}", embedder)
     answerer = Answerer(Retriever(index, embedder))
-    for key, file_name in SEED_SETS.items():
-        cases, _ = resolve_gold(load_question_set(ROOT / "eval" / file_name)[0], index.passages)
+    for key, path in SEED_SETS.items():
+        cases, _ = resolve_gold(load_question_set(path)[0], index.passages)
         answers = answerer.answer_batch([case.question for case in cases])
         figures[key] = [[a.found, a.passage_id] for a in answers]
         figures[f"{key}-hit@1"] = evaluate(answerer, cases, latency_sample=0).metrics["hit@1"]
@@ -181,14 +185,7 @@ def measure(backend: str, work: Path, parts: Sequence[str] = PARTS) -> dict:
 
 def cosines(backends: Sequence[str]) -> str:
     """Cosine of each backend's vectors with torch's: 150 StackFAQ questions, 100 abstracts."""
-    import gzip
-
-    lines = (BENCHMARKS / "stackfaq" / "queries.jsonl").read_text(encoding="utf-8").splitlines()
-    texts = [json.loads(line)["text"] for line in lines[:150]]
-    with gzip.open(BENCHMARKS / "scifact" / "corpus.jsonl.gz", "rt", encoding="utf-8") as rows:
-        for _, row in zip(range(100), rows, strict=False):
-            document = json.loads(row)
-            texts.append(f"{document['title']} {document['text']}")
+    texts = [row["text"] for row in stackfaq_queries()[:150]] + scifact_abstracts(100)
     base = CachedEmbedder(make_backend("torch"), "torch").embed_batch(texts)
     out = [
         "| backend | min cosine | mean | questions mean | abstracts mean |",

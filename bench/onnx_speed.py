@@ -7,24 +7,22 @@ the machine's load hits every backend alike:
 - single: one question per call, p50 latency over ``--singles`` questions;
 - start-up: a fresh Python process, from spawn to its first embedding (median of ``--starts``).
 
-    PYTHONPATH=src .venv/bin/python bench/onnx_speed.py
-    PYTHONPATH=src .venv/bin/python bench/onnx_speed.py --threads 1 --rounds 5
+    .venv/bin/python -m bench.onnx_speed
+    .venv/bin/python -m bench.onnx_speed --threads 1 --rounds 5
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from onnx_quality import BENCHMARKS, make_backend, onnx_folder
+from bench.data import ROOT, stackfaq_queries
+from bench.onnx_quality import make_backend, onnx_folder
 
-ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ("torch", "onnx", "onnx-int8")
 _START = {
     "torch": "from qabot.models.embedding import SentenceTransformerEmbedder as E; e = E()",
@@ -34,8 +32,8 @@ _START = {
 
 
 def questions() -> list[str]:
-    path = BENCHMARKS / "stackfaq" / "queries.jsonl"
-    return [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines()]
+    """Every StackFAQ question, both blocks (1,249): speed reads no answer."""
+    return [row["text"] for row in stackfaq_queries()]
 
 
 def in_process(

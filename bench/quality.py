@@ -1,16 +1,16 @@
 """Answer quality on public benchmarks, measured through the product itself.
 
 Runs ``qabot index`` and ``qabot eval --qrels`` (the commands a user would run, with the
-product's defaults) on the StackFAQ test block and the SciFact test split from
-``../shared/benchmarks/``, then prints the figures beside the published ones as a Markdown table.
+product's defaults) on the StackFAQ test block and the SciFact test split
+(`bench.data.benchmarks`), then prints the figures beside the published ones as a Markdown table.
 
-    .venv/bin/python bench/quality.py                   # both, indexes rebuilt (SciFact ~5+ min)
-    .venv/bin/python bench/quality.py --reuse           # keep indexes already built
-    .venv/bin/python bench/quality.py --only stackfaq   # just one benchmark
-    .venv/bin/python bench/quality.py --backend torch   # another backend than the default
+    .venv/bin/python -m bench.quality                   # both, indexes rebuilt (SciFact ~5+ min)
+    .venv/bin/python -m bench.quality --reuse           # keep indexes already built
+    .venv/bin/python -m bench.quality --only stackfaq   # just one benchmark
+    .venv/bin/python -m bench.quality --backend torch   # another backend than the default
 
 The quality gate of the backends (how much ONNX and int8 lose against torch, and which layers
-int8 hurts) is ``bench/onnx_quality.py``: the same path in one process, vectors cached.
+int8 hurts) is `bench.onnx_quality`: the same path in one process, vectors cached.
 
 StackFAQ is scored with ``qrels_pairs.tsv``: every FAQ pair of the gold thread counts, so Hit@1
 equals the published thread-level Hit@1, while MRR@10 counts pairs (not distinct threads) and
@@ -27,8 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ROOT.parent / "shared" / "benchmarks"
+from bench.data import ARTIFACTS, benchmarks
 
 
 @dataclass(frozen=True)
@@ -135,9 +134,9 @@ def table(results: dict[str, dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--benchmarks", type=Path, default=BENCHMARKS, help="benchmark data")
+    parser.add_argument("--benchmarks", type=Path, help="benchmark data (default: bench.data's)")
     parser.add_argument(
-        "--work-dir", type=Path, default=ROOT / "artifacts" / "bench", help="indexes and reports"
+        "--work-dir", type=Path, default=ARTIFACTS / "bench", help="indexes and reports"
     )
     parser.add_argument("--only", choices=[b.name for b in BENCHMARKS_RUN], action="append")
     parser.add_argument("--reuse", action="store_true", help="keep indexes already built")
@@ -156,9 +155,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"== {benchmark.name}", file=sys.stderr, flush=True)
         work = args.work_dir / args.backend if args.backend else args.work_dir
-        results[benchmark.name] = run(
-            benchmark, args.benchmarks, work, args.qabot, args.reuse, args.backend
-        )
+        source = args.benchmarks or benchmarks()
+        results[benchmark.name] = run(benchmark, source, work, args.qabot, args.reuse, args.backend)
     print(table(results))
     return 0
 

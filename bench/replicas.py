@@ -2,8 +2,8 @@
 
 Prints figures; asserts nothing. Run from the repository root:
 
-    .venv/bin/python bench/replicas.py                   # 8 API clients, 3 rebuilds
-    .venv/bin/python bench/replicas.py --clients 4 --rebuilds 2
+    .venv/bin/python -m bench.replicas                   # 8 API clients, 3 rebuilds
+    .venv/bin/python -m bench.replicas --clients 4 --rebuilds 2
 
 1. Builds the shipped corpus (A) into a fresh index folder with ``qabot index``.
 2. Starts two ``qabot serve --no-build`` replicas on that folder, on two ports.
@@ -32,9 +32,10 @@ import time
 from pathlib import Path
 
 import httpx
-from serve_bench import ROOT, api_asker, drive, free_port, load_questions
 
-from qabot.index.build import MANIFEST_FILE, read_manifest
+from bench.data import SEED_CORPUS, seed_questions
+from bench.serve_bench import api_asker, drive, free_port
+from qabot.index.manifest import MANIFEST_FILE, read_manifest
 from qabot.offline import OFFLINE_ENV as OFFLINE
 
 CANARY_QUESTION = "What colour is the replica canary?"
@@ -47,9 +48,9 @@ CANARY_DOC = (
 def corpora(workdir: Path) -> tuple[Path, Path]:
     """Corpus A (the shipped one) and B (A plus the canary document)."""
     b = workdir / "corpus-b"
-    shutil.copytree(ROOT / "corpus", b)
+    shutil.copytree(SEED_CORPUS, b)
     (b / "replica-canary.md").write_text(CANARY_DOC, encoding="utf-8")
-    return ROOT / "corpus", b
+    return SEED_CORPUS, b
 
 
 def qabot_index(corpus: Path, index_dir: Path) -> float:
@@ -134,7 +135,7 @@ def rebuild_under_load(args, index_dir: Path, a: Path, b: Path, urls: list[str])
     stop = threading.Event()
     load = threading.Thread(
         target=lambda: result.update(
-            drive(spread_asker(urls), load_questions(), args.clients, float("inf"), stop)
+            drive(spread_asker(urls), seed_questions(), args.clients, float("inf"), stop)
         )
     )
     load.start()
@@ -190,13 +191,13 @@ def report(result: dict, commits: list, watchers: list, index_dir: Path, urls, l
         )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=8, help="API clients (default 8)")
     parser.add_argument("--rebuilds", type=int, default=3)
     parser.add_argument("--settle", type=float, default=10.0, help="seconds of load first")
     parser.add_argument("--gap", type=float, default=10.0, help="seconds after each rebuild")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="qabot-replicas-") as tmp:
         workdir = Path(tmp)
         a, b = corpora(workdir)
@@ -216,7 +217,8 @@ def main() -> None:
             for process, _ in replicas:
                 process.terminate()
                 process.wait(timeout=60)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,7 +1,7 @@
 """Scale: build time, serving RSS, per-question latency and recall@10 at 10k to 1M passages.
 
-    PYTHONPATH=src .venv/bin/python bench/scale.py --passages 100000
-    PYTHONPATH=src .venv/bin/python bench/scale.py --passages 1000000 --json   # last line: JSON
+    .venv/bin/python -m bench.scale --passages 100000
+    .venv/bin/python -m bench.scale --passages 1000000 --json   # last line: JSON
 
 SYNTHETIC: embedding a million real texts takes hours here, so the texts are generated and
 embedded by a bag-of-words model over clustered word vectors (64 topics, 384 dimensions): a
@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from bench.data import ROOT
 
 DIMENSION, TOPICS, VOCABULARY, QUESTIONS = 384, 64, 20_000, 300
 _WORD = re.compile(r"\w\w+")
@@ -146,8 +148,7 @@ def serve(index_dir: Path, question_file: Path, real_encode: bool) -> dict:
     import psutil
 
     from qabot.answering.answerer import Answerer
-    from qabot.answering.retrieval import DEFAULT_POOL, Retriever
-    from qabot.documents.grains import GRAIN_SENTENCE
+    from qabot.answering.retrieval import Retriever
     from qabot.index.build import load_index
 
     synthetic = SyntheticEmbedder()
@@ -167,9 +168,27 @@ def serve(index_dir: Path, question_file: Path, real_encode: bool) -> dict:
         latencies.append((time.perf_counter() - started) * 1000)
         retrieval.append(latencies[-1] - (getattr(embedder, "encode_ms", 0.0) - encoded))
     rss_mb = psutil.Process().memory_info().rss / 2**20
-    store = index.store
+    recall, recall_raw = _recall(index.store, embedder.embed_batch(questions, role="query"))
+    return {
+        "load_s": round(load_s, 1),
+        "rss_mb": round(rss_mb),
+        "p50_ms": round(float(np.percentile(latencies, 50)), 2),
+        "p99_ms": round(float(np.percentile(latencies, 99)), 2),
+        "p50_retrieval_ms": round(float(np.percentile(retrieval, 50)), 2),
+        "real_encode": real_encode,
+        "recall_at_10": recall,
+        "recall_at_10_raw": recall_raw,
+        "index_type": index.store.index_type,
+    }
+
+
+def _recall(store, queries: np.ndarray) -> tuple[float, float]:
+    """Recall@10 of the product's dense candidates, and of the approximate index's own top 10,
+    against an exact search of the same rows."""
+    from qabot.answering.retrieval import DEFAULT_POOL
+    from qabot.documents.grains import GRAIN_SENTENCE
+
     searchable = np.flatnonzero(store.row_grain != GRAIN_SENTENCE)
-    queries = embedder.embed_batch(questions, role="query")
     best = np.full((len(queries), 10), -np.inf, dtype=np.float32)
     best_rows = np.zeros((len(queries), 10), dtype=np.int64)
     for start in range(0, len(searchable), 65536):  # exact search, in slices of rows
@@ -195,24 +214,15 @@ def serve(index_dir: Path, question_file: Path, real_encode: bool) -> dict:
         searched = store.evidence(query, pooled[q].numbers).grains[:, :2].max(axis=1)
         top = pooled[q].numbers[np.argsort(-searched, kind="stable")[:10]]
         recall.append(len(exact & set(top.tolist())) / len(exact))
-    return {
-        "load_s": round(load_s, 1),
-        "rss_mb": round(rss_mb),
-        "p50_ms": round(float(np.percentile(latencies, 50)), 2),
-        "p99_ms": round(float(np.percentile(latencies, 99)), 2),
-        "p50_retrieval_ms": round(float(np.percentile(retrieval, 50)), 2),
-        "real_encode": real_encode,
-        "recall_at_10": round(float(np.mean(recall)), 4),
-        "recall_at_10_raw": round(float(np.mean(recall_raw)), 4),
-        "index_type": store.index_type,
-    }
+    return round(float(np.mean(recall)), 4), round(float(np.mean(recall_raw)), 4)
 
 
 def measure(passages: int, work: Path, index_type: str, real_encode: bool) -> dict:
     build_s, index_dir, question_file = build(passages, work, index_type)
-    command = [sys.executable, __file__, "--serve", str(index_dir), str(question_file)]
+    command = [sys.executable, "-m", "bench.scale", "--serve", str(index_dir), str(question_file)]
     command += [] if real_encode else ["--no-real-encode"]
-    served = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
+    served = json.loads(done.stdout)
     return {"passages": passages, "build_s": round(build_s, 1), **served}
 
 

@@ -2,9 +2,9 @@
 
 Prints figures; asserts nothing. Run from the repository root:
 
-    .venv/bin/python bench/serve_bench.py                 # 20 s per level, as in the README
-    .venv/bin/python bench/serve_bench.py --duration 5    # quicker
-    .venv/bin/python bench/serve_bench.py --workers 1 2 --clients 8   # worker processes
+    .venv/bin/python -m bench.serve_bench                 # 20 s per level, as in the README
+    .venv/bin/python -m bench.serve_bench --duration 5    # quicker
+    .venv/bin/python -m bench.serve_bench --workers 1 2 --clients 8   # worker processes
 
 1. Cold start: a fresh ``qabot serve`` process (index already built) until ``/healthz`` answers
    200, and until the first ``/api/ask`` answer.
@@ -19,7 +19,6 @@ levels against each. Target (issue 11): 0 errors; the throughput is reported.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -32,15 +31,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.data import SEED_CORPUS, SEED_DEV, seed_questions
 from qabot.offline import OFFLINE_ENV as OFFLINE
-
-ROOT = Path(__file__).resolve().parent.parent
-QUESTIONS = ROOT / "eval" / "seed-dev.jsonl"
-
-
-def load_questions() -> list[str]:
-    lines = QUESTIONS.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line)["question"] for line in lines if line.strip()]
 
 
 def free_port() -> int:
@@ -54,7 +46,7 @@ def free_port() -> int:
 def build_index(workdir: Path) -> Path:
     """Index the shipped corpus into ``workdir/index`` with ``qabot index``; the folder."""
     index_dir = workdir / "index"
-    command = [sys.executable, "-m", "qabot", "index", str(ROOT / "corpus")]
+    command = [sys.executable, "-m", "qabot", "index", str(SEED_CORPUS)]
     subprocess.run(
         [*command, "--index-dir", str(index_dir)],
         check=True,
@@ -70,7 +62,7 @@ def cold_start(
     """Start ``qabot serve``; returns the process, its URL, seconds to healthy and to answer."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "qabot", "serve", "--corpus", str(ROOT / "corpus")]
+    command = [sys.executable, "-m", "qabot", "serve", "--corpus", str(SEED_CORPUS)]
     command += ["--index-dir", str(index_dir), "--port", str(port), *extra]
     command += ["--feedback", str(workdir / "feedback.sqlite3")]
     started = time.perf_counter()
@@ -101,7 +93,7 @@ def baseline(index_dir: Path, questions: list[str], duration: float) -> dict[str
     """
     from qabot.cli import open_answerer
 
-    answerer = open_answerer(ROOT / "corpus", index_dir, progress=False)
+    answerer = open_answerer(SEED_CORPUS, index_dir, progress=False)
     answerer.answer("warm up")
     rates: dict[str, float] = {}
 
@@ -198,7 +190,7 @@ def serving_workers(url: str) -> int:
 
 def compare_workers(args: argparse.Namespace, index_dir: Path, workdir: Path) -> None:
     """``qabot serve --workers N`` for each N of ``args.workers``, under each load level."""
-    questions = load_questions()
+    questions = seed_questions()
     print(
         f"{'workers':>7} {'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7}"
     )
@@ -229,25 +221,25 @@ def compare_workers(args: argparse.Namespace, index_dir: Path, workdir: Path) ->
             print(f"{clients} clients: --workers {high} gives {ratio:.2f}x --workers {low}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per load level")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--workers", type=int, nargs="+", help="compare these --workers counts")
-    args = parser.parse_args()
-    questions = load_questions()
+    args = parser.parse_args(argv)
+    questions = seed_questions()
     if args.workers:
         with tempfile.TemporaryDirectory(prefix="qabot-bench-") as tmp:
             workdir = Path(tmp)
             index_dir = build_index(workdir)
             print(f"CPUs: {os.cpu_count()}; load average {os.getloadavg()[0]:.1f} before the run")
             compare_workers(args, index_dir, workdir)
-        return
+        return 0
 
     with tempfile.TemporaryDirectory(prefix="qabot-bench-") as tmp:
         workdir = Path(tmp)
         index_dir = build_index(workdir)
-        print(f"CPUs: {os.cpu_count()}; {len(questions)} questions from {QUESTIONS.name}")
+        print(f"CPUs: {os.cpu_count()}; {len(questions)} questions from {SEED_DEV.name}")
         process, url, healthy, answered = cold_start(index_dir, workdir)
         try:
             print(
@@ -276,7 +268,8 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(timeout=30)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -10,8 +10,8 @@ the fit. The default threshold is the highest that declines at most 2 % of all a
 questions (pooled, out-of-fold probabilities). The features read the dense part of the top
 answer's score, not the fused one (see `qabot.answering.features.confidence_features`).
 
-    PYTHONPATH=src .venv/bin/python bench/train_confidence.py > bench/results/confidence.md
-    PYTHONPATH=src .venv/bin/python bench/train_confidence.py --write   # also ship the JSON
+    .venv/bin/python -m bench.train_confidence > bench/results/confidence.md
+    .venv/bin/python -m bench.train_confidence --write   # also ship the JSON
 """
 
 from __future__ import annotations
@@ -20,17 +20,15 @@ import argparse
 import hashlib
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from embed_cache import load_bench
-from fusion_search import Arrays, evidence_arrays, right_first
-
+from bench.data import DEV_NAMES, ROOT, Question
+from bench.dev_corpora import Bench, load_bench
+from bench.fusion_search import Arrays, evidence_arrays, right_first
+from bench.provenance import produced_by
 from qabot.answering.confidence import ConfidenceModel, expected_calibration_error, fit
 from qabot.answering.evidence import DEFAULT_FUSION
 from qabot.answering.features import (
@@ -42,16 +40,74 @@ from qabot.answering.features import (
     margin,
     question_evidence,
 )
+from qabot.documents.chunking import Passage
 from qabot.index.keyword import tokenize
 
 FOLDS = 5
 DECLINE_BUDGET = 0.02
-SHIPPED = Path(__file__).resolve().parent.parent / "src" / "qabot" / "data" / "confidence.json"
-DEV_NAMES = {
+SHIPPED = ROOT / "src" / "qabot" / "data" / "confidence.json"
+DEV_TITLES = {
     "stackfaq": "StackFAQ dev block",
     "scifact": "SciFact train",
     "seed": "seed dev",
 }
+
+
+@dataclass(frozen=True)
+class CorpusFacts:
+    """What the features read of a corpus besides a question's scores, worked out once (the
+    product keeps the same facts per index: `qabot.answering.facts.IndexFacts`)."""
+
+    passages: list[Passage]
+    keys: list[str]  # `answer_key`: passages with one key are one answer, never rivals
+    tokens: list[set[str]]  # each passage's keyword tokens
+    frequency: Counter[str]  # in how many passages each token is
+
+    @classmethod
+    def of(cls, bench: Bench) -> CorpusFacts:
+        tokens = [set(t) for t in tokenize([p.keyword_text() for p in bench.passages])]
+        frequency = Counter(t for mine in tokens for t in mine)
+        return cls(bench.passages, [answer_key(p) for p in bench.passages], tokens, frequency)
+
+
+def faq_bm25(bench: Bench) -> np.ndarray:
+    """Raw BM25 of each question on each FAQ entry's phrasings (the best), ``(questions,
+    passages)``; 0 for a body passage."""
+    scores = np.zeros((len(bench.questions), len(bench.passages)))
+    if bench.faq_keyword_index is None:
+        return scores
+    number = {p.passage_id: n for n, p in enumerate(bench.passages)}
+    phrasings = bench.faq_keyword_index.scores_batch([q.text for q in bench.questions])
+    for row, passage_id in enumerate(bench.faq_keyword_index.ids):
+        column = number[passage_id]
+        scores[:, column] = np.maximum(scores[:, column], phrasings[:, row])
+    return scores
+
+
+def top_hit(
+    question: str,
+    fused: np.ndarray,
+    dense: np.ndarray,
+    grains: np.ndarray,
+    faq: np.ndarray,
+    facts: CorpusFacts,
+    vocabulary: Collection[str],
+) -> tuple[int, np.ndarray]:
+    """One question's top passage by ``fused`` and its features, as `Answerer.features` reads
+    them. Each array is the question's own over every passage (``grains``: ``(passages, 3)``)."""
+    order = np.argsort(-fused, kind="stable")[:RIVALS]
+    top = int(order[0])
+    features = hit_features(
+        question,
+        question_evidence(question, vocabulary),
+        facts.passages[top],
+        facts.tokens[top],
+        dense=float(dense[top]),
+        margin=margin(dense[order], [facts.keys[i] for i in order], 0),
+        grains=grains[top],
+        faq_bm25=float(faq[top]),
+    )
+    return top, features
 
 
 def feature_rows(
@@ -69,44 +125,32 @@ def feature_rows(
     right = right_first(arrays, fused) & arrays.answerable
     # Features read the dense part: the keyword part is normalised per question (see evidence).
     dense = DEFAULT_FUSION.dense(arrays.grains, arrays.is_faq)
-    keys = [answer_key(p) for p in bench.passages]
-    passage_tokens = [set(t) for t in tokenize([p.keyword_text() for p in bench.passages])]
-    frequency = Counter(t for tokens in passage_tokens for t in tokens)
-    faq_numbers = [n for n, p in enumerate(bench.passages) if p.kind == "faq"]
-    faq_bm25 = (
-        bench.faq_question_keyword.scores_batch([q.text for q in bench.questions])
-        if bench.faq_question_keyword is not None
-        else np.zeros((len(bench.questions), 0))
-    )
-    faq_column = {n: i for i, n in enumerate(faq_numbers)}
+    facts = CorpusFacts.of(bench)
+    faq = faq_bm25(bench)
     rows, labels, owners = [], [], []
     for q, question in enumerate(bench.questions):
         cases = [(fused[q], bench.vocabulary, float(right[q]), False)]
         if ablate and question.relevant:
-            gold = np.array([k in question.relevant for k in bench.answer_key])
-            only_gold = Counter(t for n in np.flatnonzero(gold) for t in passage_tokens[n])
-            gone = {t for t, c in only_gold.items() if frequency[t] == c}
-            cases.append((np.where(gold, -np.inf, fused[q]), bench.vocabulary - gone, 0.0, True))
+            cases.append((*_without_answers(bench, facts, question, fused[q]), 0.0, True))
         for scores, vocabulary, label, ablated in cases:
-            order = np.argsort(-scores, kind="stable")[:RIVALS]
-            top = int(order[0])
-            column = faq_column.get(top)
-            passage = bench.passages[top]
-            rows.append(
-                hit_features(
-                    question.text,
-                    question_evidence(question.text, vocabulary),
-                    passage,
-                    passage_tokens[top],
-                    dense=float(dense[q, top]),
-                    margin=margin(dense[q, order], [keys[i] for i in order], 0),
-                    grains=arrays.grains[q, top],
-                    faq_bm25=float(faq_bm25[q, column]) if column is not None else 0.0,
-                )
+            top, features = top_hit(
+                question.text, scores, dense[q], arrays.grains[q], faq[q], facts, vocabulary
             )
+            rows.append(features)
             labels.append(label)
             owners.append((q, ablated, top))
     return np.array(rows), np.array(labels), owners
+
+
+def _without_answers(
+    bench: Bench, facts: CorpusFacts, question: Question, fused: np.ndarray
+) -> tuple[np.ndarray, frozenset[str]]:
+    """``fused`` with the question's gold passages masked, and the vocabulary without the words
+    only they have."""
+    gold = np.array([k in question.relevant for k in bench.gold_key])
+    only_gold = Counter(t for n in np.flatnonzero(gold) for t in facts.tokens[n])
+    gone = {t for t, c in only_gold.items() if facts.frequency[t] == c}
+    return np.where(gold, -np.inf, fused), bench.vocabulary - gone
 
 
 def fold_of(group: str) -> int:
@@ -179,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", action="store_true", help=f"write {SHIPPED}")
     parser.add_argument(
-        "--corpora", nargs="+", default=["stackfaq", "scifact", "seed"], help="a quick look"
+        "--corpora", nargs="+", choices=DEV_NAMES, default=list(DEV_NAMES), help="a quick look"
     )
     parser.add_argument(
         "--ablate",
@@ -199,10 +243,12 @@ def main(argv: list[str] | None = None) -> int:
         final.coefficients,
         final.intercept,
         threshold=round(threshold, 4),
-        fitted_on=" + ".join(DEV_NAMES[n] for n in names)
+        fitted_on=" + ".join(DEV_TITLES[n] for n in names)
         + "; fusion "
         + ", ".join(f"{v:g}" for v in DEFAULT_FUSION.__dict__.values()),
     )
+    print("# Confidence model: grouped 5-fold figures on dev data\n")
+    print(produced_by("bench.train_confidence", argv) + "\n")
     report(final, rows.x, rows.y, oof, rows.corpus, rows.category, threshold)
     if args.write:
         final.save(SHIPPED)
@@ -212,7 +258,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(model, x, y, oof, corpus, category, threshold) -> None:
     """Print the Markdown tables: coefficients, then out-of-fold figures per corpus."""
-    print("# Confidence model: grouped 5-fold figures on dev data\n")
     print("| feature | sign | coefficient | mean | std |\n|---|---|---|---|---|")
     for i, name in enumerate(model.features):
         print(

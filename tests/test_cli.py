@@ -32,6 +32,7 @@ def cli_index(tmp_path_factory, seed_index_dir) -> Path:
     return target
 
 
+@pytest.mark.slow
 def test_help_has_examples():
     for command in ("index", "ask", "serve", "feedback", "eval", "lint"):
         result = qabot(command, "--help")
@@ -70,6 +71,7 @@ def test_ask_json_and_stdin_batch(cli_index):
     assert records[2]["suggestions"]
 
 
+@pytest.mark.slow
 def test_index_command_and_auto_rebuild_when_stale(tmp_path: Path):
     corpus = tmp_path / "corpus"
     shutil.copytree(SEED_CORPUS, corpus)
@@ -110,6 +112,7 @@ def test_errors_are_clear_and_exit_2(tmp_path: Path, cli_index):
     assert nothing.returncode == 2 and "does not exist" in nothing.stderr
 
 
+@pytest.mark.slow
 def test_another_model_by_path_is_used_and_recorded(tmp_path: Path):
     from qabot.models.embedding import bundled_model_path
 
@@ -141,8 +144,10 @@ def test_ask_runs_on_the_core_dependencies_alone(cli_index):
         for line in result.stderr.splitlines()
         if line.startswith("import time:") and "|" in line
     }
-    assert {"qabot", "sentence_transformers", "faiss"} <= imported
-    assert imported.isdisjoint({"gradio", "fastapi", "uvicorn", "starlette", "matplotlib"})
+    # The index carries its ONNX model (the default backend): no torch either.
+    assert {"qabot", "faiss", "onnxruntime"} <= imported
+    extras = {"gradio", "fastapi", "uvicorn", "starlette", "matplotlib"}
+    assert imported.isdisjoint(extras | {"torch", "sentence_transformers", "transformers"})
 
 
 def test_help_shows_the_defaults_of_the_code(capsys):

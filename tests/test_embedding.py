@@ -1,4 +1,5 @@
-"""The bundled model through the `Embedder` contract (loaded once per session by conftest)."""
+"""The bundled model through the `Embedder` contract, on the default backend and on torch
+(each loaded once per session by conftest)."""
 
 import json
 import os
@@ -8,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qabot.models.backends import DEFAULT_BACKEND
 from qabot.models.embedding import (
     DEFAULT_MODEL,
     Embedder,
@@ -20,7 +22,16 @@ from qabot.models.embedding import (
 TEXTS = ["What is NATO?", "The North Atlantic Treaty Organization is an alliance.", "Bake bread."]
 
 
-def test_vectors_are_unit_length_float32_of_the_model_dimension(embedder):
+@pytest.fixture(params=[DEFAULT_BACKEND, "torch"])
+def any_backend(request, embedder, torch_embedder):
+    """The real model on the backend users get, then on torch: both keep the contract."""
+    chosen = torch_embedder if request.param == "torch" else embedder
+    assert chosen.backend == request.param
+    return chosen
+
+
+def test_vectors_are_unit_length_float32_of_the_model_dimension(any_backend):
+    embedder = any_backend
     assert isinstance(embedder, Embedder)
     assert embedder.name == DEFAULT_MODEL and embedder.dimension == 384
     vectors = embedder.embed_batch(TEXTS)
@@ -29,12 +40,13 @@ def test_vectors_are_unit_length_float32_of_the_model_dimension(embedder):
     assert np.linalg.norm(vectors, axis=1) == pytest.approx([1.0, 1.0, 1.0], abs=1e-5)
 
 
-def test_an_empty_batch_has_the_right_shape(embedder):
-    vectors = embedder.embed_batch([])
+def test_an_empty_batch_has_the_right_shape(any_backend):
+    vectors = any_backend.embed_batch([])
     assert vectors.shape == (0, 384) and vectors.dtype == np.float32
 
 
-def test_meaning_decides_similarity_and_single_is_batch(embedder):
+def test_meaning_decides_similarity_and_single_is_batch(any_backend):
+    embedder = any_backend
     question, alliance, bread = embedder.embed_batch(TEXTS)
     assert question @ alliance > 0.5 > question @ bread
     assert embed(embedder, TEXTS[0]) == pytest.approx(question, abs=1e-5)
@@ -71,6 +83,7 @@ def _link_weights(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
+@pytest.mark.slow
 def test_a_model_with_prompts_embeds_questions_and_passages_differently(prompted_model):
     prompted = SentenceTransformerEmbedder(prompted_model)
     as_query = prompted.embed_batch(TEXTS, role="query")
@@ -87,9 +100,9 @@ def test_a_model_with_prompts_embeds_questions_and_passages_differently(prompted
     assert embed(prompted, TEXTS[0], role="query") == pytest.approx(as_query[0], abs=1e-5)
 
 
-def test_a_model_without_prompts_embeds_both_roles_alike(embedder):
-    assert embedder.embed_batch(TEXTS, role="query") == pytest.approx(
-        embedder.embed_batch(TEXTS, role="document"), abs=1e-6
+def test_a_model_without_prompts_embeds_both_roles_alike(any_backend):
+    assert any_backend.embed_batch(TEXTS, role="query") == pytest.approx(
+        any_backend.embed_batch(TEXTS, role="document"), abs=1e-6
     )
     with pytest.raises(ValueError, match="'query' or 'document'"):
-        embedder.embed_batch(TEXTS, role="passage")
+        any_backend.embed_batch(TEXTS, role="passage")

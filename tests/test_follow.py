@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from qabot.cli.wiring import answerer_for
 from qabot.index.build import build_index
@@ -41,6 +42,7 @@ def _follower(index_dir: Path, embedder, logs: list[str], interval: float = 0.1)
     return holder, follower
 
 
+@pytest.mark.slow
 def test_a_running_server_serves_a_new_build_without_failing_a_request(
     tmp_path: Path, fake_embedder
 ):

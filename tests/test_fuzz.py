@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from strategies import any_text
 
 from qabot.answering.questions import MAX_QUESTION_CHARS, clean_question
-from qabot.documents.corpus import SUPPORTED_SUFFIXES, Corpus, CorpusProblem, Document, load_corpus
-from qabot.documents.structure import Structure, parse_structure
+from qabot.documents.corpus import SUPPORTED_SUFFIXES, load_corpus
+from qabot.documents.structure import parse_structure
 from qabot.errors import EmptyCorpusError, QuestionError
 
 # database=None: no .hypothesis folder left in the working tree.
@@ -89,11 +89,15 @@ DOCUMENT_LINES = st.lists(
 
 @BOUNDED
 @given(DOCUMENT_LINES)
-def test_parse_structure_never_raises(lines):
-    structure = parse_structure("\n".join(lines))
-    assert isinstance(structure, Structure)
-    for pair in structure.faq:
-        assert isinstance(pair.question, str) and isinstance(pair.answer, str)
+def test_parse_structure_never_raises_and_invents_no_text(lines):
+    text = "\n".join(lines)
+    structure = parse_structure(text)
+    # Every word of every paragraph, question and answer is in the input.
+    pieces = [p for section in structure.sections for p in section.paragraphs]
+    pieces += [pair.question for pair in structure.faq]
+    pieces += [pair.answer for pair in structure.faq]
+    words = [word for piece in pieces for word in piece.split()]
+    assert [word for word in words if word not in text] == []
 
 
 def _contents(suffix: str) -> st.SearchStrategy[bytes]:
@@ -135,8 +139,8 @@ def test_each_corpus_reader_returns_documents_or_problems(suffix):
             except EmptyCorpusError as exc:
                 assert "random" in str(exc)  # names the file and says why
                 return
-        assert isinstance(corpus, Corpus) and corpus.documents
-        assert all(isinstance(d, Document) for d in corpus.documents)
-        assert all(isinstance(p, CorpusProblem) for p in corpus.problems)
+        assert corpus.documents  # none at all is the EmptyCorpusError above
+        assert all(d.path == path.name and d.text.strip() for d in corpus.documents)
+        assert all(p.path.startswith(path.name) and p.message for p in corpus.problems)
 
     read()

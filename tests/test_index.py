@@ -14,7 +14,8 @@ from qabot.errors import (
     ModelMismatchError,
     StaleIndexError,
 )
-from qabot.index.build import FORMAT_VERSION, build_index, check_fresh, load_index, read_manifest
+from qabot.index.build import build_index, check_fresh, load_index
+from qabot.index.manifest import FORMAT_VERSION, read_manifest
 from qabot.index.startup import ensure_index
 
 

@@ -6,6 +6,7 @@ import ast
 import sys
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 from conftest import ROOT
@@ -38,6 +39,7 @@ def test_walkthrough_imports_only_the_public_api():
     assert used == PUBLIC_MODULES
 
 
+@pytest.mark.slow
 def test_walkthrough_runs(tmp_path):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), (

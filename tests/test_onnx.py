@@ -61,13 +61,13 @@ def test_export_writes_the_models_the_tokenizer_and_a_record(onnx_folder: Path) 
     assert (onnx_folder / INT8_FILE).stat().st_size < 0.7 * (onnx_folder / ONNX_FILE).stat().st_size
 
 
-def test_fp32_vectors_match_sentence_transformers(onnx_fp32: OnnxEmbedder, embedder) -> None:
-    cosines = (onnx_fp32.embed_batch(TEXTS) * embedder.embed_batch(TEXTS)).sum(axis=1)
+def test_fp32_vectors_match_sentence_transformers(onnx_fp32: OnnxEmbedder, torch_embedder) -> None:
+    cosines = (onnx_fp32.embed_batch(TEXTS) * torch_embedder.embed_batch(TEXTS)).sum(axis=1)
     assert cosines.min() > FP32_MIN_COSINE, cosines
 
 
-def test_int8_vectors_stay_close(onnx_int8: OnnxEmbedder, embedder) -> None:
-    cosines = (onnx_int8.embed_batch(TEXTS) * embedder.embed_batch(TEXTS)).sum(axis=1)
+def test_int8_vectors_stay_close(onnx_int8: OnnxEmbedder, torch_embedder) -> None:
+    cosines = (onnx_int8.embed_batch(TEXTS) * torch_embedder.embed_batch(TEXTS)).sum(axis=1)
     assert cosines.min() > INT8_MIN_COSINE, cosines
     assert cosines.mean() > INT8_MEAN_COSINE, cosines
     assert cosines.min() < 0.99999  # it really is the quantised model

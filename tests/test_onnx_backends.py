@@ -10,8 +10,9 @@ import pytest
 from qabot.cli import build_parser, main
 from qabot.cli.wiring import threads
 from qabot.errors import ModelError, ModelMismatchError, QabotError
-from qabot.index.build import build_index, read_manifest
+from qabot.index.build import build_index
 from qabot.index.embedder import check_backend, embedder_for_index
+from qabot.index.manifest import read_manifest
 from qabot.index.startup import ensure_index
 from qabot.models.backends import BACKENDS, DEFAULT_BACKEND, exported_folder, load_embedder
 from qabot.models.embedding import DEFAULT_MODEL

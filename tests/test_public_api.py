@@ -5,6 +5,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 import qabot
 
 from conftest import ROOT, SEED_CORPUS
@@ -29,6 +31,7 @@ def test_all_is_pinned_and_importable():
     assert all(hasattr(qabot, name) for name in qabot.__all__)
 
 
+@pytest.mark.slow
 def test_importing_qabot_loads_no_model_library():
     code = (
         "import sys, qabot, qabot.cli, qabot.web.server, qabot.evaluation.run; "
@@ -39,6 +42,7 @@ def test_importing_qabot_loads_no_model_library():
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_import_build_and_ask_need_no_extra(tmp_path):
     """The core path, in a fresh interpreter: import, build, answer as `qabot ask` does."""
     script = textwrap.dedent(

@@ -11,6 +11,7 @@ from qabot.answering.answerer import Answerer
 from qabot.answering.retrieval import Retriever
 from qabot.cli import main
 from qabot.index.build import build_index, load_index
+from qabot.models.backends import DEFAULT_BACKEND
 
 from conftest import SEED_CORPUS, SEED_QUESTIONS
 
@@ -46,7 +47,8 @@ def test_ray_builds_answer_like_local_builds(
     small = tmp_path / "small"
     small.mkdir()
     (small / "faq.csv").write_text(SMALL_FAQ, encoding="utf-8")
-    seed_questions = [json.loads(line)["question"] for line in SEED_QUESTIONS.open()]
+    lines = SEED_QUESTIONS.read_text(encoding="utf-8").splitlines()
+    seed_questions = [json.loads(line)["question"] for line in lines]
     small_dir = tmp_path / "small-local"
     build_index(small, small_dir, embedder)
     for corpus, local_dir, questions in (
@@ -57,13 +59,13 @@ def test_ray_builds_answer_like_local_builds(
         # A fresh cache: every text goes through the Ray actors.
         cache = tmp_path / f"{corpus.name}-cache"
         args = ["--index-dir", str(ray_dir), "--engine", "ray", "--embedding-cache", str(cache)]
-        args += ["--backend", "torch"]  # the local builds' backend: the same vectors expected
+        args += ["--backend", DEFAULT_BACKEND]  # the local builds': the same vectors expected
         code = main(["index", str(corpus), *args])
         assert code == 0 and "Indexed" in capsys.readouterr().out
         local, distributed = load_index(local_dir), load_index(ray_dir)
         assert distributed.store.passage_ids == local.store.passage_ids
         assert distributed.manifest.model == local.manifest.model
-        assert distributed.manifest.backend == local.manifest.backend == "torch"
+        assert distributed.manifest.backend == local.manifest.backend == DEFAULT_BACKEND
         assert _answers(ray_dir, embedder, questions) == _answers(local_dir, embedder, questions)
 
 

@@ -13,7 +13,6 @@ from qabot.answering.answerer import Answerer
 from qabot.answering.features import FEATURES
 from qabot.answering.retrieval import Retriever
 from qabot.errors import EvalInputError
-from qabot.evaluation.questionsets import load_question_set, resolve_gold
 from qabot.evaluation.reports import (
     PLOTS_SKIPPED,
     compare,
@@ -25,21 +24,9 @@ from qabot.evaluation.reports import (
 from qabot.evaluation.run import METRIC_KEYS, evaluate
 from qabot.index.build import load_index
 
-from conftest import SEED_QUESTIONS
 from test_seed_quality import SEED_DEV
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module")
-def seed_cases(seed_answerer):
-    cases, _ = load_question_set(SEED_QUESTIONS)
-    return resolve_gold(cases, seed_answerer.passages)[0]
-
-
-@pytest.fixture(scope="module")
-def seed_report(seed_answerer, seed_cases):
-    return evaluate(seed_answerer, seed_cases, settings={"questions": str(SEED_QUESTIONS)})
 
 
 def test_report_files_exist_and_parse(tmp_path, seed_report):
@@ -61,7 +48,11 @@ def test_report_files_exist_and_parse(tmp_path, seed_report):
     first = data["questions"][0]
     assert {"question", "gold", "answer", "answer_id", "found", "score", "correct"} <= set(first)
     assert first["id"] == "s007" and first["gold"]["ids"] == ["nato-ukraine-2023-11-29.txt#0"]
-    assert 0 <= first["score"] <= 1 and len(first["features"]) == len(FEATURES)
+    # The run's own values (rounded to 4 and 6 places): the score, the features it was read from.
+    result = seed_report.results[0]
+    assert first["score"] == pytest.approx(result.score, abs=5e-5)
+    assert first["features"] == pytest.approx(list(result.features), abs=1e-6)
+    assert len(first["features"]) == len(FEATURES)
     with open(paths["results"], encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == SEED_DEV.questions and rows[0]["id"] == "s007"
@@ -75,7 +66,8 @@ def test_report_files_exist_and_parse(tmp_path, seed_report):
         assert content.startswith(PNG_MAGIC) and len(content) > 5000
 
 
-def test_baseline_lists_changes(tmp_path, seed_index_dir, embedder, seed_cases, seed_report):
+def test_baseline_lists_changes(tmp_path, seed_index_dir, embedder, seed_report):
+    seed_cases = [r.case for r in seed_report.results]
     write_reports(seed_report, tmp_path / "before")
     baseline = load_report(tmp_path / "before" / "report.json")
     # Declining everything makes every answered answerable question wrong, and every answered
@@ -156,6 +148,7 @@ def test_without_matplotlib_the_plots_are_skipped(tmp_path, seed_report, monkeyp
     assert PLOTS_SKIPPED in summary and "pip install 'qabot[eval]'" in PLOTS_SKIPPED
 
 
+@pytest.mark.slow
 def test_importing_reports_loads_no_plotting_backend():
     code = "import sys, qabot.evaluation.reports; print('matplotlib' in sys.modules)"
     output = subprocess.run(

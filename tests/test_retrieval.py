@@ -42,7 +42,7 @@ def test_search_batch_ranks_each_question(small_index, fake_embedder):
     assert batch[0][0].passage.passage_id == "f3#faq-0"
     assert batch[1][0].passage.passage_id == "notes.txt#0"
     for hits in batch:
-        assert all(a.score >= b.score for a, b in pairwise(hits))
+        assert all(a.fused_score >= b.fused_score for a, b in pairwise(hits))
     [single] = retriever.search("quarterly revenue", top_k=1)
     assert single.passage.passage_id == "notes.txt#0"
 

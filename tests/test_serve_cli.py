@@ -43,6 +43,7 @@ def test_require_extra_passes_when_everything_imports():
     assert imported == ["gradio", "fastapi", "uvicorn"]
 
 
+@pytest.mark.slow
 def test_serve_without_the_web_extra_fails_in_one_line(tmp_path):
     index_dir = tmp_path / "index"
     result = subprocess.run(
@@ -60,6 +61,7 @@ def test_serve_without_the_web_extra_fails_in_one_line(tmp_path):
     assert not index_dir.exists()  # failed before building or loading anything
 
 
+@pytest.mark.slow
 def test_importing_the_web_package_loads_nothing_heavy():
     code = (
         "import sys, qabot.web, qabot.web.chat, qabot.web.feedback, qabot.web.batching; "

@@ -221,6 +221,7 @@ def test_gradio_client_calls_the_chat_endpoint(url, seed_answerer):
     assert len(history) == 6
 
 
+@pytest.mark.slow
 def test_qabot_serve_builds_a_missing_index_and_serves(tmp_path):
     index_dir = tmp_path / "index"
     with qabot_serve("--corpus", str(SEED_CORPUS), "--index-dir", str(index_dir)) as (

@@ -5,6 +5,7 @@ import threading
 import time
 
 import httpx
+import pytest
 from starlette.testclient import TestClient
 from stubs import StubAnswerer, served_manifest
 
@@ -83,6 +84,7 @@ def test_a_chat_that_cannot_be_mounted_leaves_the_api_serving(monkeypatch):
         assert client.post("/api/ask", json={"question": "What is NATO?"}).status_code == 200
 
 
+@pytest.mark.slow
 def test_chat_answers_go_through_the_apis_batcher():
     from gradio_client import Client
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from qabot.errors import IndexNotFoundError
-from qabot.index.build import build_index, read_manifest
+from qabot.index.build import build_index
+from qabot.index.manifest import read_manifest
 from qabot.index.startup import ensure_index, wait_for_index
 
 from fakes import FakeEmbedder

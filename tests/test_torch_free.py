@@ -38,6 +38,16 @@ def onnx_index(tmp_path_factory: pytest.TempPathFactory, onnx_folder: Path) -> P
     return index_dir
 
 
+@pytest.fixture(scope="module")
+def torch_index(tmp_path_factory: pytest.TempPathFactory, torch_embedder) -> Path:
+    """The seed corpus indexed on torch: the control."""
+    from qabot.index.build import build_index
+
+    index_dir = tmp_path_factory.mktemp("torch-index")
+    build_index(SEED_CORPUS, index_dir, torch_embedder)
+    return index_dir
+
+
 def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT / "src")}
 
@@ -63,9 +73,9 @@ def test_ask_imports_no_torch(onnx_index: Path):
     assert answer["found"] and answer["faq_question"] == "What is NATO?"
 
 
-def test_the_control_a_torch_index_does_import_torch(seed_index_dir: Path):
+def test_the_control_a_torch_index_does_import_torch(torch_index: Path):
     # The same check on an index built with torch: the probe really sees torch when it is there.
-    report, result = _ask(seed_index_dir)
+    report, result = _ask(torch_index)
     assert report["code"] == 0 and "torch" in report["heavy"], result.stderr
 
 

@@ -6,7 +6,7 @@ import time
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from qabot.index.build import read_manifest
+from qabot.index.manifest import read_manifest
 
 from serving import qabot_serve
 

@@ -65,9 +65,6 @@ class Fusion:
         return (1.0 - weight) * dense + weight * keyword
 
 
-TODAY = Fusion(0.0, 0.0, 0.0, 1.0, 0.0, 0.0, faq_keyword=0.05, passage_keyword=0.3)
-"""Before grains: the max of an FAQ entry's rows, whole-text passages (kept for comparison)."""
-
 DEFAULT_FUSION = Fusion(0.25, 0.25, 0.25, 0.25, 0.25, 0.25, faq_keyword=0.0, passage_keyword=0.4)
 """The smallest largest regret over the dev corpora (``bench/results/fusion.md``)."""
 

@@ -1,15 +1,19 @@
 """Ideas tried against the shipped ranking and confidence, on the dev splits only: one table each.
 
-Each idea changes one thing against the shipped design (`qabot.answering.evidence.DEFAULT_FUSION`, the
-shipped confidence features) and prints the dev figures beside the shipped ones. Ranking ideas
-are scored as ``bench/fusion_search.py`` scores a formula (StackFAQ dev hit@1, SciFact train
-nDCG@10, seed dev hit@1 on answerable questions); confidence ideas as
-``bench/train_confidence.py`` validates the model (grouped 5-fold, threshold declining at most
-2 % of all answerable dev questions, pooled; seed dev declines at that threshold). No test
-split and no seed check question is read.
+Found (``bench/research/ideas.md``): none beats the shipped design. The fusion's figures are at a
+plateau that no idea moves in every corpus at once, and no confidence variant declines more
+near-domain seed questions at the same 2 % budget.
 
-    PYTHONPATH=src .venv/bin/python bench/ideas.py    # the tables of bench/results/ideas.md
-    PYTHONPATH=src .venv/bin/python bench/ideas.py --only prf bm25
+Each idea changes one thing against the shipped design (`qabot.answering.evidence.DEFAULT_FUSION`,
+the shipped confidence features) and prints the dev figures beside the shipped ones. Ranking
+ideas are scored as `bench.fusion_search` scores a formula (StackFAQ dev hit@1, SciFact train
+nDCG@10, seed dev hit@1 on answerable questions); confidence ideas as `bench.train_confidence`
+validates the model (grouped 5-fold, threshold declining at most 2 % of all answerable dev
+questions, pooled; seed dev declines at that threshold). No test split and no seed check
+question is read.
+
+    .venv/bin/python -m bench.research.ideas    # the tables of bench/research/ideas.md
+    .venv/bin/python -m bench.research.ideas --only prf bm25
 
 ``clauses`` embeds about 62,000 clause texts once (ONNX, about 5 minutes here; cached in
 artifacts/quality-cache/); ``coverage`` loads the model with sentence-transformers for its
@@ -24,22 +28,14 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from embed_cache import NAMES, embed_cached, load_bench
-from fusion_search import Arrays, evidence_arrays, metric
-from train_confidence import (
-    DECLINE_BUDGET,
-    DevRows,
-    budget_threshold,
-    dev_rows,
-    out_of_fold,
-)
-
+from bench.data import DEV_NAMES as NAMES
+from bench.dev_corpora import embed_cached, load_bench
+from bench.fusion_search import Arrays, evidence_arrays, metric
+from bench.provenance import produced_by
+from bench.train_confidence import DECLINE_BUDGET, DevRows, budget_threshold, dev_rows, out_of_fold
 from qabot.answering.confidence import expected_calibration_error
 from qabot.answering.evidence import DEFAULT_FUSION
 from qabot.answering.features import FEATURES
@@ -258,24 +254,13 @@ def confidence_ideas(only: set[str], arrays: dict[str, Arrays]) -> None:
             heavier = weights * np.where(rows.corpus == "seed", times, 1.0)
             print(confidence_row(f"seed dev weighs {times}x", rows, rows.x, FEATURES, heavier))
     if "ablation" in only:
+        label = "+ each answerable question again with its answers taken out (label 0)"
         ablated = dev_rows(NAMES, ablate=True, arrays=arrays)
-        print(
-            confidence_row(
-                "+ each answerable question again with its answers taken out (label 0)",
-                ablated,
-                ablated.x,
-                FEATURES,
-                ablated.corpus_weights(),
-            )
-        )
+        print(confidence_row(label, ablated, ablated.x, FEATURES, ablated.corpus_weights()))
     if "coverage" in only:
+        label = "+ token coverage of the question by the answer"
         x = np.column_stack([rows.x, token_coverage(rows, arrays)])
-        names = (*FEATURES, "coverage")
-        print(
-            confidence_row(
-                "+ token coverage of the question by the answer", rows, x, names, weights
-            )
-        )
+        print(confidence_row(label, rows, x, (*FEATURES, "coverage"), weights))
 
 
 def token_coverage(rows: DevRows, arrays: dict[str, Arrays]) -> np.ndarray:
@@ -309,7 +294,7 @@ def token_coverage(rows: DevRows, arrays: dict[str, Arrays]) -> np.ndarray:
         bench = arrays[name].bench
         mine = np.flatnonzero(rows.corpus == name)
         questions = pieces([bench.questions[q].text for q in rows.question[mine]])
-        answers = pieces([bench.passages[t].embedding_texts()[-1] for t in rows.top[mine]])
+        answers = pieces([bench.passages[t].grain_texts()[0][1] for t in rows.top[mine]])  # whole
         for row, (qw, qv), (aw, av) in zip(mine, questions, answers, strict=True):
             keep = [
                 i
@@ -328,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=ideas, default=ideas)
     only = set(parser.parse_args(argv).only)
     print("# Ideas tried on the dev splits (none beat the shipped design)\n")
+    print(produced_by("bench.research.ideas", argv) + "\n")
     wanted = [name for name in RANKING if name in only]
     arrays = {name: evidence_arrays(load_bench(name)) for name in NAMES}  # read once, for all
     if wanted:

@@ -1,5 +1,9 @@
 """Which MatMuls to keep in fp32 when quantising to int8: chosen on dev data only.
 
+Found (``bench/research/int8-recipe.md``): no recipe up to half the weights in fp32 keeps the
+seed dev answers within one change of fp32, and by then most of int8's speed is gone, so fp32
+ONNX stays the default and ``onnx-int8`` quantises every weight MatMul.
+
 1. Sensitivity: each weight MatMul is quantised alone (dynamic int8, per channel) and the mean
    1 - cosine of the vectors against fp32 is measured on dev texts (StackFAQ questions outside
    the test block, the seed dev questions, the seed corpus's grain texts, 150 StackFAQ entries).
@@ -10,9 +14,9 @@
    same process (single-question p50, batched texts/s; rounds interleaved).
 
 The recipe chosen is the smallest k whose dev answers differ in at most one question. The
-gate itself (StackFAQ test, SciFact test, seed check) is then run once by bench/onnx_quality.py.
+gate itself (StackFAQ test, SciFact test, seed check) is then run once by `bench.onnx_quality`.
 
-    PYTHONPATH=src .venv/bin/python bench/int8_recipe.py [--ks 0 2 4 6 8 10 12]
+    .venv/bin/python -m bench.research.int8_recipe [--ks 0 2 4 6 8 10 12]
 """
 
 from __future__ import annotations
@@ -25,11 +29,19 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import onnx_quality
-from onnx_quality import BENCHMARKS, ROOT, onnx_folder
-from onnx_speed import questions as stackfaq_questions
-from onnx_speed import time_embedders
 
+from bench import onnx_quality
+from bench.data import (
+    SEED_CORPUS,
+    SEED_DEV,
+    benchmarks,
+    read_jsonl,
+    seed_questions,
+    stackfaq_queries,
+)
+from bench.onnx_quality import onnx_folder
+from bench.onnx_speed import questions as stackfaq_questions
+from bench.onnx_speed import time_embedders
 from qabot.models.onnx_embedder import OnnxEmbedder
 from qabot.models.onnx_export import Quantisation, quantise
 
@@ -39,13 +51,11 @@ def dev_texts() -> tuple[list[str], list[str]]:
     from qabot.documents.chunking import chunk_documents
     from qabot.documents.corpus import load_corpus
 
-    stackfaq = BENCHMARKS / "stackfaq"
-    rows = [json.loads(line) for line in (stackfaq / "queries.jsonl").open(encoding="utf-8")]
+    rows = stackfaq_queries()
     questions = [r["text"] for r in rows if str(r.get("block")) != "1"][::4][:300]
-    seed = (ROOT / "eval" / "seed-dev.jsonl").open(encoding="utf-8")
-    questions += [json.loads(line)["question"] for line in seed]
-    passages = chunk_documents(load_corpus(ROOT / "corpus").documents)
-    entries = [json.loads(line) for line in (stackfaq / "faq_pairs.jsonl").open(encoding="utf-8")]
+    questions += seed_questions(SEED_DEV)
+    passages = chunk_documents(load_corpus(SEED_CORPUS).documents)
+    entries = read_jsonl(benchmarks() / "stackfaq" / "faq_pairs.jsonl")
     documents = [text for p in passages for _, text in p.grain_texts()]
     documents += [f"{e['question']} {e['answer']}" for e in entries[::5][:150]]
     return questions, documents
@@ -110,6 +120,23 @@ def seed_dev_changes(name: str, quantisation: Quantisation, work: Path) -> int:
     return sum(a != b for a, b in zip(mine, base, strict=True))
 
 
+def print_recipes(rows: dict[str, tuple], figures: dict[str, tuple[float, float]]) -> None:
+    """The Markdown table of the recipes against fp32: error, seed-dev changes, speed."""
+    base_single, base_batched = figures["fp32"]
+    print(
+        "\n| recipe | weights kept fp32 | dev 1 - cos | seed-dev answers ≠ fp32 | single p50 ms "
+        "| × fp32 | batched texts/s | × fp32 |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| fp32 | 100 % | 0 | 0 | {base_single:.2f} | 1.00 | {base_batched:.0f} | 1.00 |")
+    for name, (kept, error, changes) in rows.items():
+        single, batched = figures[name]
+        print(
+            f"| int8 {name} | {kept:.0%} | {error:.5f} | {changes} | {single:.2f} | "
+            f"{single / base_single:.2f} | {batched:.0f} | {batched / base_batched:.2f} |"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ks", nargs="+", type=int, default=[0, 2, 4, 6, 8, 10, 12])
@@ -149,19 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             rows[f"k={k}"] = (kept, vectors.error(file), changes)
             print(f"k={k}: {rows[f'k={k}']}", file=sys.stderr, flush=True)
         figures = speed(files, folder, args.rounds)
-    base_single, base_batched = figures["fp32"]
-    print(
-        "\n| recipe | weights kept fp32 | dev 1 - cos | seed-dev answers ≠ fp32 | single p50 ms "
-        "| × fp32 | batched texts/s | × fp32 |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    print(f"| fp32 | 100 % | 0 | 0 | {base_single:.2f} | 1.00 | {base_batched:.0f} | 1.00 |")
-    for name, (kept, error, changes) in rows.items():
-        single, batched = figures[name]
-        print(
-            f"| int8 {name} | {kept:.0%} | {error:.5f} | {changes} | {single:.2f} | "
-            f"{single / base_single:.2f} | {batched:.0f} | {batched / base_batched:.2f} |"
-        )
+    print_recipes(rows, figures)
     chosen = next((name for name, row in rows.items() if row[2] <= 1), None)
     print(f"\nchosen (fewest fp32 nodes with at most one seed-dev answer changed): {chosen}")
     if chosen:
