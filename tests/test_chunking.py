@@ -1,5 +1,6 @@
 from qabot.documents.chunking import chunk_document, split_paragraph, split_sentences
 from qabot.documents.corpus import Document, load_corpus
+from qabot.documents.grains import GRAIN_QUESTION, GRAIN_SENTENCE, GRAIN_WHOLE
 
 from conftest import SEED_CORPUS
 
@@ -20,7 +21,11 @@ def test_seed_passages_keep_document_metadata():
     assert all(p.date == "2023-11-29" and len(p.sources) == 2 for p in passages)
     faq = passages[4]
     assert faq.kind == "faq" and faq.question == "What is NATO?"
-    assert faq.embedding_texts() == ["What is NATO?", f"What is NATO? {faq.text}"]
+    assert faq.grain_texts()[:2] == [
+        (GRAIN_WHOLE, f"What is NATO? {faq.text}"),
+        (GRAIN_QUESTION, "What is NATO?"),
+    ]
+    assert {grain for grain, _ in faq.grain_texts()[2:]} == {GRAIN_SENTENCE}
     assert not any(p.text.startswith(("date", "Sources", "Frequently")) for p in passages)
 
 
@@ -49,7 +54,7 @@ def test_structured_rows_keep_their_ids():
     passages = chunk_document(doc)
     assert [p.passage_id for p in passages] == ["4983#0", "4983#1"]
     assert passages[0].section == "A title"
-    assert passages[0].embedding_texts() == ["A title Body one."]
+    assert passages[0].grain_texts() == [(GRAIN_WHOLE, "A title Body one.")]
 
 
 def test_text_without_sentence_ends_is_cut_at_words():

@@ -47,7 +47,7 @@ class Passage:
     alternates: tuple[str, ...] = ()
 
     def grain_texts(self) -> list[tuple[int, str]]:
-        """The (grain, text) rows embedded for this passage, in grain order (`qabot.answering.evidence`).
+        """The (grain, text) rows embedded for this passage, in grain order (`qabot.documents.grains`).
 
         Whole: an FAQ entry's question + answer, a body passage's section + text. Question: an
         FAQ entry's question and each alternate phrasing. Sentence: each sentence of an FAQ
@@ -63,15 +63,6 @@ class Passage:
             ]
         whole = [(GRAIN_WHOLE, f"{self.section} {self.text}".strip())]
         return whole + [(GRAIN_SENTENCE, s) for s in sentences] if len(sentences) > 1 else whole
-
-    def embedding_texts(self) -> list[str]:
-        """The texts embedded for this passage; its dense score is the best of them.
-
-        FAQ entries are matched both by their question and by question + answer.
-        """
-        if self.kind == "faq":
-            return [self.question or "", f"{self.question} {self.text}"]
-        return [f"{self.section} {self.text}".strip()]
 
     def keyword_text(self) -> str:
         """The text scored by keyword search."""
