@@ -32,7 +32,7 @@ browser:
 
 ## The whole test suite, with the real model and a real browser.
 test: install browser
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench training
 	$(BIN)/pytest
 
 ## The unit tests alone, in under a minute: no real model, server, process or browser
@@ -41,12 +41,12 @@ test-fast: install
 	$(BIN)/pytest -m "not slow and not browser"
 
 lint:
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench training
+	$(BIN)/ruff format --check src tests bench training
 
 format:
-	$(BIN)/ruff format src tests bench
-	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench training
+	$(BIN)/ruff check --fix src tests bench training
 
 bench: install
 	$(BIN)/python -m bench.speed

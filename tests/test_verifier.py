@@ -1,0 +1,64 @@
+"""The shipped answerability verifier: real weights from the installed package, no torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qabot.errors import ModelError
+from qabot.models.verifier import OnnxVerifier, Verifier, bundled_verifier_path
+
+pytestmark = pytest.mark.slow  # loads the real verifier (make test-fast leaves it out)
+
+PASSAGE = (
+    "The Golden Gate Bridge opened to traffic on May 27, 1937. It was designed by the engineer "
+    "Joseph Strauss, and its towers are 227 metres tall."
+)
+
+
+@pytest.fixture(scope="module")
+def verifier() -> OnnxVerifier:
+    return OnnxVerifier(threads=1)
+
+
+def test_the_shipped_verifier_loads_from_the_package(verifier: OnnxVerifier):
+    assert verifier.folder == bundled_verifier_path()
+    assert isinstance(verifier, Verifier)
+    assert len(verifier.fingerprint) == 64
+    assert (bundled_verifier_path() / "MODEL_CARD.md").is_file()
+    assert (bundled_verifier_path() / "LICENSE").read_text(encoding="utf-8").count("ShareAlike")
+
+
+def test_an_obvious_answer_scores_above_an_obvious_non_answer(verifier: OnnxVerifier):
+    answered, unrelated, unanswered = verifier.verify_batch(
+        [
+            ("Who designed the Golden Gate Bridge?", PASSAGE),
+            ("What is the capital of Mongolia?", PASSAGE),
+            ("How much did the Golden Gate Bridge cost to build?", PASSAGE),
+        ]
+    )
+    assert answered.probability > 0.5 > unrelated.probability
+    assert answered.probability > unanswered.probability
+    assert answered.span is not None and "Strauss" in answered.span.text
+
+
+def test_a_span_is_the_text_at_its_offsets(verifier: OnnxVerifier):
+    (verdict,) = verifier.verify_batch([("When did the bridge open to traffic?", PASSAGE)])
+    span = verdict.span
+    assert span is not None
+    assert PASSAGE[span.start : span.end] == span.text
+    assert "1937" in span.text and len(span.text) < 40
+
+
+def test_a_text_longer_than_the_window_is_read_in_windows(verifier: OnnxVerifier):
+    filler = " ".join(f"Sentence {n} says nothing about bridges or engineers." for n in range(80))
+    text = f"{filler} {PASSAGE}"
+    (verdict,) = verifier.verify_batch([("Who designed the Golden Gate Bridge?", text)])
+    assert verdict.span is not None and "Strauss" in verdict.span.text
+    assert text[verdict.span.start : verdict.span.end] == verdict.span.text
+
+
+def test_a_folder_without_a_verifier_is_a_clear_error(tmp_path: Path):
+    with pytest.raises(ModelError, match=r"verifier_config\.json"):
+        OnnxVerifier(tmp_path)
