@@ -39,7 +39,7 @@ from qabot.documents.chunking import chunk_documents
 from qabot.documents.corpus import load_corpus
 from qabot.index.build import build_index, load_index
 from qabot.index.grains import grain_rows
-from qabot.models.backends import BACKENDS, DEFAULT_BACKEND, backend_of, load_embedder
+from qabot.models.backends import BACKENDS, DEFAULT_BACKEND, load_embedder
 from qabot.models.embedding import DEFAULT_MODEL, SentenceTransformerEmbedder
 
 # (one question p50 ratio, batched ratio, build ratio): qabot against the bare model.
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     embedder = load_embedder(
         DEFAULT_MODEL, args.backend, cache_dir=cache_dir(), threads=threads(), log=print
     )
-    print(f"backend {backend_of(embedder)} ready in {time.perf_counter() - started:.1f} s")
+    print(f"backend {embedder.backend} ready in {time.perf_counter() - started:.1f} s")
     corpus_file = data / "faq_pairs.jsonl"
     all_queries = [row["text"] for row in read_jsonl(data / "queries.jsonl")]
     queries = all_queries[: args.questions]

@@ -96,9 +96,9 @@ class Vectors:
 def _session(path: Path):
     import onnxruntime
 
-    from qabot.models.onnx_embedder import _session_options, machine_threads
+    from qabot.models.onnx_embedder import machine_threads, session_options
 
-    options = _session_options(onnxruntime, machine_threads())
+    options = session_options(onnxruntime, machine_threads())
     return onnxruntime.InferenceSession(str(path), options, ["CPUExecutionProvider"])
 
 

@@ -49,7 +49,6 @@ def cmd_index(args: argparse.Namespace) -> int:
     """
     from qabot.answering.confidence import default_model
     from qabot.index.build import build_index
-    from qabot.models.backends import backend_of
 
     model = args.model or DEFAULT_MODEL
     # An explicit build takes the default backend, not the previous index's (like --max-chars).
@@ -58,7 +57,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         from qabot.models.ray_embedding import RayEmbedder
 
         embedder = RayEmbedder.like(embedder, cache_dir=str(cache_dir()), address=args.ray_address)
-    log(f"Indexing {args.corpus} with {model} on {backend_of(embedder)} ({args.engine}) ...")
+    log(f"Indexing {args.corpus} with {model} on {embedder.backend} ({args.engine}) ...")
     index = build_index(
         args.corpus,
         args.index_dir,

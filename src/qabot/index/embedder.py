@@ -15,7 +15,6 @@ from qabot.index.manifest import IndexManifest, read_manifest
 from qabot.models.backends import (
     DEFAULT_BACKEND,
     MODEL_DIR,
-    backend_of,
     check_backend_name,
     load_embedder,
 )
@@ -25,7 +24,7 @@ from qabot.models.onnx_export import CONFIG_FILE
 
 def check_backend(manifest: IndexManifest, embedder: Embedder, index_dir: Path) -> None:
     """Raise `ModelMismatchError` when the index was built with another backend than this."""
-    backend = backend_of(embedder)
+    backend = embedder.backend
     if manifest.backend != backend:
         raise ModelMismatchError(
             f"Index in {str(index_dir)!r} was built with backend {manifest.backend!r}, not "

@@ -37,11 +37,6 @@ MODEL_DIR = "onnx"  # inside an index's data folder
 _EXPORT_FORMAT = 2  # bump when the export's output changes, so that caches are not reused
 
 
-def backend_of(embedder: Embedder) -> str:
-    """The backend an embedder runs on (`Embedder.backend`)."""
-    return embedder.backend
-
-
 def check_backend_name(backend: str) -> str:
     """Return ``backend`` when it is one of `BACKENDS`.
 
@@ -132,7 +127,7 @@ def save_model(embedder: Embedder | None, data_dir: Path) -> None:
     folder = embedder.folder if embedder is not None else None
     if folder is None:
         return
-    unused = ONNX_FILE if backend_of(embedder) == "onnx-int8" else INT8_FILE
+    unused = ONNX_FILE if embedder.backend == "onnx-int8" else INT8_FILE
     target = data_dir / MODEL_DIR
     target.mkdir()
     for path in Path(folder).iterdir():
@@ -142,7 +137,7 @@ def save_model(embedder: Embedder | None, data_dir: Path) -> None:
 
 def manifest_record(embedder: Embedder) -> dict:
     """What the manifest records of the backend: ``backend`` and, for ONNX, the export."""
-    backend = backend_of(embedder)
+    backend = embedder.backend
     folder = embedder.folder
     if folder is None:
         return {"backend": backend}

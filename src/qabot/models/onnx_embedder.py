@@ -77,7 +77,7 @@ class OnnxEmbedder:
             self.tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
             self.session = onnxruntime.InferenceSession(
                 str(model_path),
-                _session_options(onnxruntime, self.threads),
+                session_options(onnxruntime, self.threads),
                 ["CPUExecutionProvider"],
             )
         except Exception as exc:  # onnxruntime and tokenizers raise their own exception types
@@ -118,16 +118,7 @@ class OnnxEmbedder:
         return vectors
 
     def _forward(self, encodings: list) -> np.ndarray:
-        width = max(len(e.ids) for e in encodings)
-        feeds = {
-            name: np.zeros((len(encodings), width), dtype=np.int64)
-            for name in ("input_ids", "attention_mask", "token_type_ids")
-        }
-        for row, encoding in enumerate(encodings):
-            length = len(encoding.ids)
-            feeds["input_ids"][row, :length] = encoding.ids
-            feeds["attention_mask"][row, :length] = 1
-            feeds["token_type_ids"][row, :length] = encoding.type_ids
+        feeds = pad_encodings(encodings)
         (hidden,) = self.session.run(None, {name: feeds[name] for name in self._inputs})
         return normalise(pool(hidden, feeds["attention_mask"], self.pooling))
 
@@ -136,6 +127,21 @@ class OnnxEmbedder:
             f"OnnxEmbedder({self.name!r}, backend={self.backend!r}, dimension={self.dimension}, "
             f"threads={self.threads})"
         )
+
+
+def pad_encodings(encodings: Sequence) -> dict[str, np.ndarray]:
+    """A BERT model's inputs for a batch of `tokenizers` encodings, padded to the longest."""
+    width = max(len(e.ids) for e in encodings)
+    feeds = {
+        name: np.zeros((len(encodings), width), dtype=np.int64)
+        for name in ("input_ids", "attention_mask", "token_type_ids")
+    }
+    for row, encoding in enumerate(encodings):
+        length = len(encoding.ids)
+        feeds["input_ids"][row, :length] = encoding.ids
+        feeds["attention_mask"][row, :length] = 1
+        feeds["token_type_ids"][row, :length] = encoding.type_ids
+    return feeds
 
 
 def pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
@@ -189,7 +195,8 @@ def _read_config(folder: Path) -> dict:
         ) from exc
 
 
-def _session_options(onnxruntime, threads: int):
+def session_options(onnxruntime, threads: int):
+    """qabot's onnxruntime settings: ``threads`` intra-op threads that yield the core when idle."""
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

@@ -85,9 +85,9 @@ class RayEmbedder:
         its ONNX export cached in ``cache_dir`` on that node), and the index stores ``local``'s
         exported model.
         """
-        from qabot.models.backends import backend_of, load_embedder
+        from qabot.models.backends import load_embedder
 
-        backend = backend_of(local)
+        backend = local.backend
         ray_embedder = cls(
             local.name,
             dimension=local.dimension,

@@ -23,6 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from qabot.errors import ModelError
+from qabot.models.onnx_embedder import machine_threads, pad_encodings, session_options
 
 CONFIG_FILE = "verifier_config.json"
 DEFAULT_BATCH_SIZE = 16
@@ -73,7 +74,7 @@ class OnnxVerifier:
     Args:
         folder: holds ``verifier_config.json``, ``tokenizer.json`` and the ONNX file it names
             (default: the shipped verifier).
-        threads: onnxruntime's intra-op threads (None: onnxruntime's default).
+        threads: onnxruntime's intra-op threads (None: the machine's cores), as the embedder's.
         batch_size: windows per onnxruntime call.
         model_file: an ONNX file to run instead of the folder's own (the training's fp32 export).
 
@@ -96,13 +97,17 @@ class OnnxVerifier:
         try:
             self.config = json.loads((self.folder / CONFIG_FILE).read_text(encoding="utf-8"))
             model_path = Path(model_file or self.folder / self.config["model_file"])
-            self.fingerprint = hashlib.sha256(model_path.read_bytes()).hexdigest()
+            # The shipped folder's config names its model's sha256; another file is hashed.
+            self.fingerprint = (
+                hashlib.sha256(model_path.read_bytes()).hexdigest()
+                if model_file
+                else str(self.config["sha256"])
+            )
             self.tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
-            options = ort.SessionOptions()
-            if threads:
-                options.intra_op_num_threads = threads
             self.session = ort.InferenceSession(
-                str(model_path), options, providers=["CPUExecutionProvider"]
+                str(model_path),
+                session_options(ort, threads or machine_threads()),
+                providers=["CPUExecutionProvider"],
             )
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise ModelError(
@@ -153,17 +158,8 @@ class OnnxVerifier:
 
     def _run(self, encodings: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One onnxruntime call on dynamically padded windows."""
-        width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(encodings), width), dtype=np.int64)
-        types = np.zeros_like(ids)
-        mask = np.zeros_like(ids)
-        for row, e in enumerate(encodings):
-            ids[row, : len(e.ids)] = e.ids
-            types[row, : len(e.ids)] = e.type_ids
-            mask[row, : len(e.ids)] = 1
         start, end, logit = self.session.run(
-            ["start_logits", "end_logits", "answerable_logit"],
-            {"input_ids": ids, "attention_mask": mask, "token_type_ids": types},
+            ["start_logits", "end_logits", "answerable_logit"], pad_encodings(encodings)
         )
         return start, end, np.asarray(logit).reshape(-1)
 
