@@ -90,13 +90,13 @@ def run(
     if not (reuse and (index_dir / "manifest.json").is_file()):
         started = time.perf_counter()
         chosen = ["--backend", backend] if backend else []
-        _call([qabot, "index", corpus, "--index-dir", index_dir, *chosen])
+        call([qabot, "index", corpus, "--index-dir", index_dir, *chosen])
         indexed_in = time.perf_counter() - started
     command = [qabot, "eval", source / benchmark.questions, "--qrels", source / benchmark.qrels]
     for condition in benchmark.where:
         command += ["--where", condition]
     command += ["--corpus", corpus, "--index-dir", index_dir, "--report-dir", report_dir]
-    _call(command)
+    call(command)
     report = json.loads((report_dir / "report.json").read_text(encoding="utf-8"))
     report["indexed_in"] = indexed_in
     return report
@@ -161,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _call(command: list) -> None:
+def call(command: list) -> None:
+    """Run one command, echoing it; its output goes to stderr; stop on failure."""
     printable = " ".join(str(part) for part in command)
     print(f"$ {printable}", file=sys.stderr, flush=True)
     # The commands' own output goes to stderr, so stdout is only the table.

@@ -12,12 +12,17 @@ answer's score, not the fused one (see `qabot.answering.features.confidence_feat
 
     .venv/bin/python -m bench.train_confidence > bench/results/confidence.md
     .venv/bin/python -m bench.train_confidence --write   # also ship the JSON
+
+With ``--verifier``, the shipped verifier reads each row's top hit (`bench.verifier_scores`) and
+its score joins as the last feature (`qabot.answering.features.VERIFIER`): the model the
+answerer reads with the verifier on, written to ``qabot/data/confidence-verified.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import sys
 from collections import Counter
 from collections.abc import Collection, Sequence
@@ -29,12 +34,19 @@ from bench.data import DEV_NAMES, ROOT, Question
 from bench.dev_corpora import Bench, load_bench
 from bench.fusion_search import Arrays, evidence_arrays, right_first
 from bench.provenance import produced_by
-from qabot.answering.confidence import ConfidenceModel, expected_calibration_error, fit
+from bench.verifier_scores import choose_band, shipped_verifier_sha256, with_verifier
+from qabot.answering.confidence import (
+    ConfidenceModel,
+    default_model,
+    expected_calibration_error,
+    fit,
+)
 from qabot.answering.evidence import DEFAULT_FUSION
 from qabot.answering.features import (
     FEATURES,
     RIVALS,
     SIGNS,
+    VERIFIER,
     answer_key,
     hit_features,
     margin,
@@ -46,6 +58,8 @@ from qabot.index.keyword import tokenize
 FOLDS = 5
 DECLINE_BUDGET = 0.02
 SHIPPED = ROOT / "src" / "qabot" / "data" / "confidence.json"
+VERIFIED = ROOT / "src" / "qabot" / "data" / "confidence-verified.json"
+BAND = ROOT / "src" / "qabot" / "data" / "verification.json"
 DEV_TITLES = {
     "stackfaq": "StackFAQ dev block",
     "scifact": "SciFact train",
@@ -221,7 +235,12 @@ def budget_threshold(oof: np.ndarray, category: np.ndarray, budget: float) -> fl
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--write", action="store_true", help=f"write {SHIPPED}")
+    parser.add_argument("--write", action="store_true", help="write the shipped JSON")
+    parser.add_argument(
+        "--verifier",
+        action="store_true",
+        help=f"add the shipped verifier's score as the last feature (writes {VERIFIED.name})",
+    )
     parser.add_argument(
         "--corpora", nargs="+", choices=DEV_NAMES, default=list(DEV_NAMES), help="a quick look"
     )
@@ -232,11 +251,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     names = tuple(args.corpora)
-    rows = dev_rows(names, ablate=args.ablate)
+    arrays = {name: evidence_arrays(load_bench(name)) for name in names}
+    rows = dev_rows(names, ablate=args.ablate, arrays=arrays)
+    features = FEATURES
+    if args.verifier:
+        rows, features = with_verifier(rows, arrays), (*FEATURES, VERIFIER)
     weights = rows.corpus_weights()
-    oof = out_of_fold(rows.x, rows, FEATURES, weights)
+    oof = out_of_fold(rows.x, rows, features, weights)
     threshold = budget_threshold(oof, rows.category, DECLINE_BUDGET)
-    final = fit(rows.x, rows.y, FEATURES, [SIGNS[f] for f in FEATURES], weights=weights)
+    final = fit(rows.x, rows.y, features, [SIGNS[f] for f in features], weights=weights)
     final = ConfidenceModel(
         final.features,
         final.signs,
@@ -245,14 +268,26 @@ def main(argv: list[str] | None = None) -> int:
         threshold=round(threshold, 4),
         fitted_on=" + ".join(DEV_TITLES[n] for n in names)
         + "; fusion "
-        + ", ".join(f"{v:g}" for v in DEFAULT_FUSION.__dict__.values()),
+        + ", ".join(f"{v:g}" for v in DEFAULT_FUSION.__dict__.values())
+        + (f"; verifier sha256 {shipped_verifier_sha256()[:16]}" if args.verifier else ""),
     )
     print("# Confidence model: grouped 5-fold figures on dev data\n")
     print(produced_by("bench.train_confidence", argv) + "\n")
     report(final, rows.x, rows.y, oof, rows.corpus, rows.category, threshold)
+    band = None
+    if args.verifier:
+        unverified = default_model().predict(rows.x[:, : len(FEATURES)])
+        band = choose_band(unverified, oof, threshold, rows)
     if args.write:
-        final.save(SHIPPED)
-        print(f"\nwrote {SHIPPED.relative_to(SHIPPED.parents[3])}", file=sys.stderr)
+        target = VERIFIED if args.verifier else SHIPPED
+        final.save(target)
+        print(f"\nwrote {target.relative_to(ROOT)}", file=sys.stderr)
+        if band is not None:
+            record = {
+                "band": list(band),
+                "produced_by": produced_by("bench.train_confidence", argv),
+            }
+            BAND.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return 0
 
 

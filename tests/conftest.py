@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from qabot.answering import answerer as answering
+from qabot.answering import answer as answering
 from qabot.offline import OFFLINE_ENV
 
 from fakes import FakeEmbedder
@@ -131,12 +131,16 @@ def seed_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
 
 @pytest.fixture(scope="session")
 def seed_answerer(seed_index_dir: Path, embedder):
-    """An `Answerer` over the shipped corpus with the real model and default settings."""
+    """An `Answerer` over the shipped corpus with the real model and default settings (the
+    shipped verifier included, as ``qabot serve`` answers)."""
     from qabot.answering.answerer import Answerer
     from qabot.answering.retrieval import Retriever
+    from qabot.cli.wiring import load_verification
     from qabot.index.build import load_index
 
-    return Answerer(Retriever(load_index(seed_index_dir), embedder))
+    return Answerer(
+        Retriever(load_index(seed_index_dir), embedder), verification=load_verification()
+    )
 
 
 @pytest.fixture(scope="session")

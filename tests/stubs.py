@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from qabot.answering.answerer import Answer
+from qabot.answering.answer import Answer
 from qabot.errors import QuestionError
 
 

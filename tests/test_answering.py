@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from qabot.answering.answerer import DECLINE_MESSAGE, Answerer
+from qabot.answering.answer import DECLINE_MESSAGE
+from qabot.answering.answerer import Answerer
 from qabot.answering.confidence import default_model
 from qabot.answering.features import FEATURES
 from qabot.answering.questions import clean_question

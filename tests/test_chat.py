@@ -3,7 +3,7 @@
 import pytest
 from stubs import StubAnswerer
 
-from qabot.answering.answerer import Alternative, Answer, Source
+from qabot.answering.answer import Alternative, Answer, Source
 from qabot.documents.structure import Link
 from qabot.errors import QuestionError
 from qabot.web.chat import Chat, followup_topic, render_answer

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from qabot.models.verifier import bundled_verifier_path
+
 from conftest import ANSWER_KEYS, SEED_CORPUS
 
 
@@ -79,6 +81,9 @@ def test_index_command_and_auto_rebuild_when_stale(tmp_path: Path):
     built = qabot("index", str(corpus), "--index-dir", str(tmp_path / "idx"))
     assert built.returncode == 0, built.stderr
     assert "1 documents: 4 passages and 3 FAQ entries" in built.stdout
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text(encoding="utf-8"))
+    shipped = json.loads((bundled_verifier_path() / "verifier_config.json").read_text("utf-8"))
+    assert manifest["verifier"]["sha256"] == shipped["sha256"]  # what will read the answers
     assert "bad.txt" in built.stderr and "not UTF-8" in built.stderr
     (corpus / "extra.md").write_text(
         "# Extra\n\nThe Eiffel Tower is in Paris, France.", encoding="utf-8"
@@ -93,6 +98,23 @@ def test_index_command_and_auto_rebuild_when_stale(tmp_path: Path):
     )
     assert asked.returncode == 0, asked.stderr
     assert "changed" in asked.stderr and "Paris" in asked.stdout
+
+
+def test_the_verifier_reads_answers_unless_told_not_to(cli_index):
+    where = ["--index-dir", str(cli_index), "--corpus", str(SEED_CORPUS), "--json"]
+    question = "Where did the allies meet Ukraine's foreign minister Dmytro Kuleba?"
+    verified = json.loads(qabot("ask", question, *where).stdout)
+    plain = json.loads(qabot("ask", question, *where, "--no-verifier").stdout)
+    assert verified["verifier"] is not None and 0.0 <= verified["verifier"] <= 1.0
+    assert plain["verifier"] is None and plain["span"] is None
+    assert verified["found"] and plain["found"]
+    assert plain["answer"] == verified["answer"]  # the verifier never reorders
+    if verified["span"]:  # the exact words: a piece of the quoted passage, at its offsets
+        span = verified["span"]
+        assert verified["answer"][span["start"] : span["end"]] == span["text"]
+    # The environment turns it off too (a replica's settings, say).
+    off = qabot("ask", question, *where, env={"QABOT_NO_VERIFIER": "1"})
+    assert json.loads(off.stdout) == plain
 
 
 def test_errors_are_clear_and_exit_2(tmp_path: Path, cli_index):
@@ -153,6 +175,7 @@ def test_ask_runs_on_the_core_dependencies_alone(cli_index):
 def test_help_shows_the_defaults_of_the_code(capsys):
     from qabot.answering.answerer import DEFAULT_ALTERNATIVES
     from qabot.answering.confidence import default_model
+    from qabot.answering.verification import verified_model
     from qabot.cli import main
     from qabot.documents.chunking import DEFAULT_MAX_CHARS
     from qabot.models.embedding import DEFAULT_MODEL
@@ -162,7 +185,8 @@ def test_help_shows_the_defaults_of_the_code(capsys):
         with pytest.raises(SystemExit):
             main([command, "--help"])
         helps[command] = " ".join(capsys.readouterr().out.split())
-    assert f"threshold, {default_model().threshold:.4g}, or its calibration)" in helps["ask"]
+    verified, plain = verified_model().threshold, default_model().threshold
+    assert f"threshold, {verified:.4g}, or {plain:.4g} with --no-verifier, or its" in helps["ask"]
     assert f"(default {DEFAULT_ALTERNATIVES})" in helps["ask"]
     assert f"(default {DEFAULT_MAX_CHARS})" in helps["index"]
     assert f"the bundled {DEFAULT_MODEL})" in helps["index"]

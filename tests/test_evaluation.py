@@ -15,7 +15,7 @@ from qabot.documents.chunking import Passage
 from qabot.errors import EvalInputError
 from qabot.evaluation.questionsets import EvalCase, load_question_set, read_qrels, resolve_gold
 from qabot.evaluation.run import METRIC_KEYS, evaluate, score_case, summarise
-from qabot.index.build import build_index, load_index
+from qabot.index.build import build_index
 
 from fakes import fused_only_confidence
 from test_seed_quality import SEED_DEV
@@ -238,7 +238,7 @@ def hits(*scored: tuple[str, float]) -> list[Hit]:
 class HitScoreAnswerer(Answerer):
     """Reads the top hit's score as the confidence: these tests judge outcomes, not a model."""
 
-    def score(self, question: str, hits, position: int = 0) -> float:
+    def score(self, question: str, hits, position: int = 0, verifier=None) -> float:
         return hits[position].fused_score if position < len(hits) else 0.0
 
 
@@ -396,11 +396,14 @@ def test_evaluation_answers_as_ask_does(seed_report, seed_answerer):
         assert result.score == pytest.approx(answer.score, abs=1e-5)
 
 
-def test_calibrated_threshold_gives_the_promised_accuracy(seed_report, seed_index_dir, embedder):
+def test_calibrated_threshold_gives_the_promised_accuracy(seed_report, seed_answerer):
     calibration = seed_report.calibration
     assert calibration.accuracy >= seed_report.metrics["accuracy"]
-    retriever = Retriever(load_index(seed_index_dir), embedder)
-    recalibrated = Answerer(retriever, threshold=calibration.threshold)
+    recalibrated = Answerer(
+        seed_answerer.retriever,
+        threshold=calibration.threshold,
+        verification=seed_answerer.verification,
+    )
     again = evaluate(recalibrated, [r.case for r in seed_report.results])
     assert again.metrics["accuracy"] == pytest.approx(calibration.accuracy)
 

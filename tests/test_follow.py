@@ -139,7 +139,16 @@ def test_serve_wires_the_follower_to_its_answerer(tmp_path: Path, fake_embedder)
     corpus = _corpus(tmp_path, "apples", "Apples grow on trees in orchards.")
     index_dir = tmp_path / "idx"
     args = build_parser().parse_args(
-        ["serve", "--corpus", str(corpus), "--index-dir", str(index_dir), "--alternatives", "0"]
+        [
+            "serve",
+            "--corpus",
+            str(corpus),
+            "--index-dir",
+            str(index_dir),
+            "--alternatives",
+            "0",
+            "--no-verifier",
+        ]
     )
     holder, follower = open_holder(args, make_embedder=lambda name: fake_embedder)
     first = holder.manifest.data_dir

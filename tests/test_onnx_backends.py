@@ -178,7 +178,7 @@ def test_a_server_keeps_its_build_when_a_new_one_has_another_backend(tmp_path: P
     index_dir = tmp_path / "idx"
     served = FakeEmbedder(name="fake")
     args = build_parser().parse_args(
-        ["serve", "--corpus", str(SEED_CORPUS), "--index-dir", str(index_dir)]
+        ["serve", "--corpus", str(SEED_CORPUS), "--index-dir", str(index_dir), "--no-verifier"]
     )
     holder, follower = open_holder(args, make_embedder=lambda name: served)
     logs: list[str] = []

@@ -8,7 +8,8 @@ The four verbs::
     answer = answerer.answer("What is NATO?")             # the documents' own words
 """
 
-from qabot.answering.answerer import Alternative, Answer, Answerer, Source
+from qabot.answering.answer import Alternative, Answer, Source
+from qabot.answering.answerer import Answerer
 from qabot.answering.retrieval import Hit, Retriever
 from qabot.documents.chunking import Passage, chunk_document, chunk_documents
 from qabot.documents.corpus import Corpus, CorpusProblem, Document, load_corpus

@@ -5,107 +5,35 @@ sentence most similar to the question marked. ``score`` is P(the answer is right
 monotone confidence model (`qabot.answering.confidence`) from the hit's evidence (`qabot.answering.features.FEATURES`).
 Below the model's threshold the answer is a plain "I don't know" (``found`` is False) with the
 closest FAQ questions as suggestions.
+
+With a verifier (`qabot.answering.verification`), the top hit is read once more by a reader
+that gives P(the text answers the question) and the answer's exact words (``span``); the
+answer's score is then read by the confidence model that has the verifier's score as its last
+feature.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
+from qabot.answering.answer import DECLINE_MESSAGE, Alternative, Answer, Source
 from qabot.answering.confidence import ConfidenceModel, default_model
 from qabot.answering.facts import IndexFacts
-from qabot.answering.features import hit_features
+from qabot.answering.features import hit_features, verifier_feature
 from qabot.answering.questions import clean_question
 from qabot.answering.retrieval import Hit, Retriever
-from qabot.documents.chunking import Kind, Passage
-from qabot.documents.structure import Link
+from qabot.answering.verification import Verification, answer_span, verifier_text
+from qabot.documents.chunking import Passage
 from qabot.errors import QuestionError
 from qabot.index.manifest import IndexManifest
 from qabot.models.reranking import Reranker, rerank_hits
+from qabot.models.verifier import Verdict
 
 DEFAULT_ALTERNATIVES = 2
 DEFAULT_RERANK_TOP_K = 10  # candidates a reranker rescores: the answer and its close rivals
-DECLINE_MESSAGE = "I don't know: nothing in the documents answers that question."
 _SUGGESTION_POOL = 10
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where an answer came from."""
-
-    title: str
-    date: str | None
-    links: tuple[Link, ...]
-    passage_id: str
-    doc_id: str
-    path: str
-    section: str
-
-
-@dataclass(frozen=True)
-class Alternative:
-    """A next-best match, offered beside the answer."""
-
-    passage_id: str
-    kind: Kind
-    text: str
-    faq_question: str | None
-    score: float
-    title: str
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The answer to one question.
-
-    ``score`` is the probability that the answer is right (1.0 for an FAQ question asked
-    verbatim); each alternative's ``score`` is its own probability, read the same way.
-    ``found`` is False when ``score`` is below the threshold; then ``answer`` is the decline
-    message, ``kind``/``source`` are None and ``suggestions`` lists close FAQ questions.
-    ``highlight`` is the sentence of ``answer`` most similar to the question.
-    """
-
-    question: str
-    found: bool
-    kind: Kind | None
-    answer: str
-    score: float
-    faq_question: str | None
-    source: Source | None
-    alternatives: tuple[Alternative, ...]
-    highlight: str | None = None
-    suggestions: tuple[str, ...] = ()
-    truncated: bool = False
-
-    def highlight_parts(self) -> tuple[str, str, str]:
-        """The answer as (before, highlighted sentence, after); all in ``before`` when none.
-
-        The one place that decides what is marked: the chat renders it as ``<mark>``, the
-        terminal as ``>>> … <<<``.
-        """
-        if not self.highlight or self.highlight == self.answer or self.highlight not in self.answer:
-            return self.answer, "", ""
-        before, _, after = self.answer.partition(self.highlight)
-        return before, self.highlight, after
-
-    @property
-    def passage_id(self) -> str | None:
-        return self.source.passage_id if self.source else None
-
-    def to_dict(self) -> dict:
-        """The JSON form shared by ``qabot ask --json``, the API and the chat."""
-        data = json.loads(json.dumps(asdict(self)))  # tuples become lists: plain JSON values
-        data["score"] = round(self.score, 4)
-        for alternative in data["alternatives"]:
-            alternative["score"] = round(alternative["score"], 4)
-        return data
-
-
-ANSWER_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Answer))
-"""The keys of `Answer.to_dict`: what ``qabot ask --json``, the API and the chat promise."""
 
 
 class Answerer:
@@ -114,8 +42,12 @@ class Answerer:
     Args:
         retriever: finds the candidate passages.
         confidence: reads P(right) from the top hit's evidence (the shipped model by default).
-        threshold: the lowest probability that counts as an answer (default: the model's).
+        threshold: the lowest probability that counts as an answer (default: that of the
+            model the answers are read with, `answer_confidence`).
         alternatives: next-best matches offered beside each answer.
+        reranker: reorders the first ``rerank_top_k`` hits (``--reranker``).
+        verification: the verifier and the confidence model that reads it; None answers as
+            without one (``--no-verifier``).
     """
 
     def __init__(
@@ -127,13 +59,15 @@ class Answerer:
         alternatives: int = DEFAULT_ALTERNATIVES,
         reranker: Reranker | None = None,
         rerank_top_k: int = DEFAULT_RERANK_TOP_K,
+        verification: Verification | None = None,
     ) -> None:
         self.retriever = retriever
         self.confidence = confidence or default_model()
-        self.threshold = self.confidence.threshold if threshold is None else threshold
         self.alternatives = alternatives
         self.reranker = reranker
         self.rerank_top_k = rerank_top_k
+        self.verification = verification
+        self.threshold = self.answer_confidence.threshold if threshold is None else threshold
         self._index_facts: IndexFacts | None = None
 
     # Read-only views, so that callers (chat, server, evaluation) never reach through the
@@ -149,6 +83,11 @@ class Answerer:
         """What built the index in use (model, corpus, sizes)."""
         return self.retriever.index.manifest
 
+    @property
+    def answer_confidence(self) -> ConfidenceModel:
+        """The model the answer's score is read with: the verified one when there is a verifier."""
+        return self.verification.confidence if self.verification else self.confidence
+
     def search_batch(self, questions: Sequence[str], top_k: int) -> list[list[Hit]]:
         """The ranked hits behind the answers (evaluation ranks the same hits it answers with)."""
         return self.retriever.search_batch(questions, top_k)
@@ -161,13 +100,21 @@ class Answerer:
             "alternatives": self.alternatives,
             "keyword_weight": fusion.passage_keyword,
             "faq_keyword_weight": fusion.faq_keyword,
-            "confidence_sha256": self.confidence.fingerprint(),
+            "confidence_sha256": self.answer_confidence.fingerprint(),
+            "verifier_sha256": self.verification.verifier.fingerprint if self.verification else "",
         }
 
-    def features(self, question: str, hits: Sequence[Hit], position: int = 0) -> np.ndarray | None:
+    def features(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        position: int = 0,
+        verifier: float | None = None,
+    ) -> np.ndarray | None:
         """The confidence features of ``hits[position]`` (`qabot.answering.features.FEATURES` order).
 
-        With a reranker, its score for the hit follows as one more column (the confidence's
+        ``verifier``, the verifier's probability for the hit, follows as one more column
+        (`qabot.answering.features.verifier_feature`): the verified model's last feature. With a reranker, its score for the hit follows as one more column (the confidence's
         last step reads it: `qabot.answering.confidence.ConfidenceModel.predict`). None when there is
         no such hit or it is an FAQ question asked verbatim (its score is 1.0, not a model's
         reading).
@@ -188,6 +135,8 @@ class Answerer:
             grains=np.array(hit.grains),
             faq_bm25=float(faq_matches.scores_of(np.array(rows)).max()) if rows else 0.0,
         )
+        if verifier is not None:
+            features = np.append(features, verifier_feature(verifier))
         if hit.rerank_score is not None:
             features = np.append(features, hit.rerank_score)
         return features
@@ -197,12 +146,50 @@ class Answerer:
             self._index_facts = IndexFacts(self.retriever.index)
         return self._index_facts
 
-    def score(self, question: str, hits: Sequence[Hit], position: int = 0) -> float:
-        """P(``hits[position]`` answers ``question``): 1.0 when verbatim, 0.0 without it."""
+    def score(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        position: int = 0,
+        verifier: float | None = None,
+    ) -> float:
+        """P(``hits[position]`` answers ``question``): 1.0 when verbatim, 0.0 without it.
+
+        Read by the verified model when ``verifier`` (the verifier's probability) is given.
+        """
         if position >= len(hits):
             return 0.0
-        features = self.features(question, hits, position)
-        return 1.0 if features is None else float(self.confidence.predict(features)[0])
+        features = self.features(question, hits, position, verifier)
+        if features is None:
+            return 1.0
+        model = self.answer_confidence if verifier is not None else self.confidence
+        return float(model.predict(features)[0])
+
+    def verify(
+        self,
+        questions: Sequence[str],
+        hits: Sequence[Sequence[Hit]],
+        scores: Sequence[float] | None = None,
+    ) -> list[Verdict | None]:
+        """The verifier's reading of each question's top hit, in one batch.
+
+        ``scores`` are the top hits' probabilities without the verifier: only those inside
+        the verification's band are read (`Verification.reads`). None where there is no
+        verifier, no hit, the top hit is an FAQ question asked verbatim (its score is 1.0
+        whatever a reader says) or its score is outside the band.
+        """
+        verdicts: list[Verdict | None] = [None] * len(questions)
+        if self.verification is None:
+            return verdicts
+        todo = [
+            n
+            for n, h in enumerate(hits)
+            if h and not h[0].exact and (scores is None or self.verification.reads(scores[n]))
+        ]
+        pairs = [(questions[n], verifier_text(hits[n][0].passage)[0]) for n in todo]
+        for n, verdict in zip(todo, self.verification.verifier.verify_batch(pairs), strict=True):
+            verdicts[n] = verdict
+        return verdicts
 
     def rerank(self, question: str, hits: Sequence[Hit]) -> list[Hit]:
         """The hits with the first ``rerank_top_k`` reordered by the reranker, if there is one.
@@ -236,10 +223,7 @@ class Answerer:
                     str(exc) if len(questions) == 1 else f"Question {number}: {exc}"
                 ) from exc
         hits = self.retriever.search_batch([q for q, _ in cleaned], max(shown, _SUGGESTION_POOL))
-        return [
-            self._compose(q, truncated, question_hits, shown)
-            for (q, truncated), question_hits in zip(cleaned, hits, strict=True)
-        ]
+        return self._compose_batch([q for q, _ in cleaned], [t for _, t in cleaned], hits, shown)
 
     def compose(
         self, question: str, hits: Sequence[Hit], alternatives: int | None = None
@@ -252,19 +236,60 @@ class Answerer:
         Raises:
             QuestionError: the question is empty.
         """
+        return self.compose_batch([question], [hits], alternatives)[0]
+
+    def compose_batch(
+        self,
+        questions: Sequence[str],
+        hits: Sequence[Sequence[Hit]],
+        alternatives: int | None = None,
+    ) -> list[Answer]:
+        """`compose` for many questions, with one batched verifier pass.
+
+        Raises:
+            QuestionError: a question is empty.
+        """
         shown = self._shown(alternatives)
-        cleaned, truncated = clean_question(question)
-        return self._compose(cleaned, truncated, list(hits[: max(shown, _SUGGESTION_POOL)]), shown)
+        cleaned = [clean_question(question) for question in questions]
+        return self._compose_batch(
+            [q for q, _ in cleaned],
+            [t for _, t in cleaned],
+            [list(h[: max(shown, _SUGGESTION_POOL)]) for h in hits],
+            shown,
+        )
 
     def _shown(self, alternatives: int | None) -> int:
         """How many hits an answer shows: the answer itself plus its alternatives."""
         return 1 + max(0, self.alternatives if alternatives is None else alternatives)
 
-    def _compose(self, question: str, truncated: bool, hits: list[Hit], shown: int) -> Answer:
-        hits = self.rerank(question, hits)
-        score = self.score(question, hits)
+    def _compose_batch(
+        self,
+        questions: Sequence[str],
+        truncated: Sequence[bool],
+        hits: Sequence[Sequence[Hit]],
+        shown: int,
+    ) -> list[Answer]:
+        ranked = [self.rerank(q, h) for q, h in zip(questions, hits, strict=True)]
+        unverified = [self.score(q, h) for q, h in zip(questions, ranked, strict=True)]
+        verdicts = self.verify(questions, ranked, unverified)
+        return [
+            self._compose(*case, shown)
+            for case in zip(questions, truncated, ranked, unverified, verdicts, strict=True)
+        ]
+
+    def _compose(
+        self,
+        question: str,
+        truncated: bool,
+        hits: list[Hit],
+        unverified: float,
+        verdict: Verdict | None,
+        shown: int,
+    ) -> Answer:
+        verified = None if verdict is None else verdict.probability
+        score = unverified if verified is None else self.score(question, hits, 0, verified)
         alternatives = tuple(
-            _alternative(hits[i], self.score(question, hits, i))
+            _alternative(hits[i], score if i == 0 else self.score(question, hits, i))
             for i in range(int(score >= self.threshold), min(shown, len(hits)))
         )[: shown - 1]
         if not hits or score < self.threshold:
@@ -282,6 +307,7 @@ class Answerer:
                 alternatives=alternatives,
                 suggestions=suggestions,
                 truncated=truncated,
+                verifier=verified,
             )
         best = hits[0]
         return Answer(
@@ -295,6 +321,8 @@ class Answerer:
             alternatives=alternatives,
             highlight=best.highlight,
             truncated=truncated,
+            verifier=verified,
+            span=None if verdict is None else answer_span(best.passage, verdict),
         )
 
 

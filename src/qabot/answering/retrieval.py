@@ -37,7 +37,7 @@ class Hit:
     Attributes:
         passage: the passage or FAQ entry.
         fused_score: the fused ranking score (higher is better; 1.0 for a verbatim FAQ
-            question). A rank, not a probability: `qabot.answering.answerer.Answer.score` is that.
+            question). A rank, not a probability: `qabot.answering.answer.Answer.score` is that.
         dense_score: the dense part of the fusion.
         keyword_score: raw BM25 of the question on the passage.
         grains: best cosine at each grain (whole, question, sentence; question is -inf for a

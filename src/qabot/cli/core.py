@@ -8,7 +8,8 @@ import json
 import os
 import sys
 
-from qabot.answering.answerer import ANSWER_KEYS, DEFAULT_ALTERNATIVES
+from qabot.answering.answer import ANSWER_KEYS
+from qabot.answering.answerer import DEFAULT_ALTERNATIVES
 from qabot.cli.wiring import (
     add_index_options,
     add_reranker_option,
@@ -17,6 +18,7 @@ from qabot.cli.wiring import (
     default_threshold,
     env,
     finite_float,
+    load_verification,
     log,
     non_negative_int,
     open_answerer,
@@ -47,10 +49,10 @@ def cmd_index(args: argparse.Namespace) -> int:
       qabot index docs/ --engine ray --ray-address ray://head:10001
       qabot index docs/ --embedding-cache /shared/qabot-cache --index-type hnsw
     """
-    from qabot.answering.confidence import default_model
     from qabot.index.build import build_index
 
     model = args.model or DEFAULT_MODEL
+    verification = load_verification()  # recorded in the manifest: what will read the answers
     # An explicit build takes the default backend, not the previous index's (like --max-chars).
     embedder = open_embedder(model, args.backend or DEFAULT_BACKEND, index_dir=args.index_dir)
     if args.engine == "ray":
@@ -66,7 +68,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         progress=True,
         cache_dir=args.embedding_cache or DEFAULT_CACHE_DIR,
         index_type=args.index_type,
-        confidence=default_model().record(),
+        confidence=verification.confidence.record(),
+        verifier=verification.record(),
     )
     for problem in index.manifest.problems:
         log(f"skipped: {problem}")
@@ -97,6 +100,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         alternatives=args.alternatives,
         reranker=args.reranker,
+        verifier=args.verifier,
         backend=args.backend,
     )
     if args.question == "-":
@@ -162,8 +166,13 @@ def format_answer(answer) -> str:
             lines.append("Did you mean:")
             lines += [f"  - {s}" for s in answer.suggestions]
         return "\n".join(lines)
-    before, marked, after = answer.highlight_parts()
-    text = f"{before}>>> {marked} <<<{after}" if marked else before
+    pieces, inside = [], False
+    for piece, mark in answer.marked_parts():
+        if bool(mark) != inside:  # the marked stretch: the sentence, with the span inside it
+            pieces.append(">>> " if mark else " <<<")
+            inside = bool(mark)
+        pieces.append(f"[[{piece}]]" if mark == "span" else piece)
+    text = "".join(pieces) + (" <<<" if inside else "")
     kind = "FAQ" if answer.kind == "faq" else "passage"
     lines = []
     if answer.faq_question:

@@ -22,9 +22,9 @@ from qabot.cli.wiring import (
 
 if TYPE_CHECKING:
     from qabot.answering.answerer import Answerer
+    from qabot.answering.confidence import ConfidenceModel
     from qabot.evaluation.questionsets import EvalCase
     from qabot.evaluation.run import EvalReport
-    from qabot.index.manifest import IndexManifest
 
 EXIT_BELOW_BAR = 1
 DEFAULT_REPORT_DIR = "reports"
@@ -93,14 +93,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         log(f"warning: {PLOTS_SKIPPED}")
     _print_results(report, baseline, f"{answerer.threshold:.3f} ({source})")
     if args.calibrate:
-        _store_calibration(report, answerer.manifest, args)
+        _store_calibration(report, answerer, args)
     print(f"reports: {args.report_dir}/ ({', '.join(p.name for p in paths.values())})")
     return _check_bars(report.metrics, args.fail_under)
 
 
 def _open_answerer(args: argparse.Namespace) -> tuple[Answerer, str]:
     """The answerer with the confidence in force, and where its threshold came from."""
-    from qabot.answering.confidence import default_model
 
     answerer = open_answerer(
         args.corpus,
@@ -108,12 +107,21 @@ def _open_answerer(args: argparse.Namespace) -> tuple[Answerer, str]:
         model=args.model,
         threshold=args.threshold,
         reranker=args.reranker,
+        verifier=args.verifier,
         backend=args.backend,
     )
     if args.threshold is not None:
         return answerer, "--threshold"
-    calibrated = answerer.confidence != default_model()
+    calibrated = answerer.answer_confidence != _shipped_model(answerer)
     return answerer, "calibrated" if calibrated else "default"
+
+
+def _shipped_model(answerer: Answerer) -> ConfidenceModel:
+    """The shipped model the answers' scores are read with: the verified one with a verifier."""
+    from qabot.answering.confidence import default_model
+    from qabot.answering.verification import verified_model
+
+    return verified_model() if answerer.verification else default_model()
 
 
 def _run(
@@ -166,14 +174,12 @@ def _print_results(report: EvalReport, baseline: dict | None, threshold: str) ->
             log(f"warning: {chosen.note}")
 
 
-def _store_calibration(
-    report: EvalReport, manifest: IndexManifest, args: argparse.Namespace
-) -> None:
+def _store_calibration(report: EvalReport, answerer: Answerer, args: argparse.Namespace) -> None:
     """``--calibrate``: refit the confidence's last step on the set and store it with the index."""
-    from qabot.answering.confidence import default_model
     from qabot.evaluation.refit import refit_confidence, store_calibration
 
-    base = default_model()
+    base = _shipped_model(answerer)
+    manifest = answerer.manifest
     _, why_not = refit_confidence(base, report.results)
     if why_not is not None:
         log(f"warning: --calibrate: calibration NOT stored ({why_not})")

@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
-from qabot.answering.answerer import Answer, Answerer
+from qabot.answering.answer import Answer
+from qabot.answering.answerer import Answerer
 from qabot.answering.confidence import expected_calibration_error
 from qabot.answering.questions import clean_question
 from qabot.answering.retrieval import Hit
@@ -51,7 +52,9 @@ class CaseResult:
     ``correct`` judges the answer at the threshold in force (a right answer, or a decline of an
     unanswerable question; None for an unlabelled question); ``top_correct`` judges the best hit
     whatever the threshold. ``score`` is the answer's probability of being right; ``features``
-    are the confidence features it was read from (None for a verbatim FAQ question).
+    are the confidence features it was read from (None for a verbatim FAQ question);
+    ``verifier`` is the verifier's probability, when it read the answer (then it is also the
+    last feature).
     """
 
     case: EvalCase
@@ -68,6 +71,7 @@ class CaseResult:
     metrics: dict[str, float] = field(default_factory=dict)
     latency_ms: float = 0.0
     features: tuple[float, ...] | None = None
+    verifier: float | None = None
 
     @property
     def right(self) -> bool:
@@ -181,14 +185,16 @@ def answer_in_batches(
             answerer.rerank(q, h)
             for q, h in zip(questions, answerer.search_batch(questions, max(1, top_k)), strict=True)
         ]
-        answers = [answerer.compose(q, h) for q, h in zip(questions, hits, strict=True)]
+        answers = answerer.compose_batch(questions, hits)
         # Batched answering has no per-question clock: each question costs its batch's share.
         latency = (clock() - batch_started) * 1000 / len(batch)
         for case, question, case_hits, answer in zip(batch, questions, hits, answers, strict=True):
-            features = answerer.features(question, case_hits)
+            features = answerer.features(question, case_hits, verifier=answer.verifier)
             result = score_case(case, case_hits, answer, latency)
             if features is not None:
-                result = replace(result, features=tuple(float(f) for f in features))
+                result = replace(
+                    result, features=tuple(float(f) for f in features), verifier=answer.verifier
+                )
             results.append(result)
         if progress:
             progress(len(batch))
@@ -283,6 +289,7 @@ def summarise(
     metrics["unanswerable"] = len(labelled) - len(answerable)
     metrics["unlabelled"] = len(results) - len(labelled)
     metrics["unlabelled-answered"] = sum(r.found for r in results if not r.case.labelled)
+    metrics["verifier-read"] = sum(r.verifier is not None for r in results)
     if latencies is None:
         latencies = [r.latency_ms for r in results]
     metrics["questions-per-second"] = len(results) / elapsed if elapsed > 0 else None

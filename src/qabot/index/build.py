@@ -94,6 +94,7 @@ def build_index(
     max_chars: int = DEFAULT_MAX_CHARS,
     progress: bool = False,
     confidence: Mapping[str, object] | None = None,
+    verifier: Mapping[str, object] | None = None,
     retain_seconds: float = DEFAULT_RETAIN_SECONDS,
     cache_dir: Path | str | None = DEFAULT_CACHE_DIR,
     index_type: str = "auto",
@@ -104,6 +105,8 @@ def build_index(
     ``confidence`` is what the answering layer records of the model the answers will be scored
     with (`qabot.answering.confidence.ConfidenceModel.record`); it is written to the manifest
     as given (None: nothing recorded). The index never reads it: it records, answering decides.
+    ``verifier`` is the same kind of record of the answer verifier
+    (`qabot.answering.verification.Verification.record`; None: answers are not verified).
     ``retain_seconds`` (recorded in the manifest) is how long a replaced data folder is kept
     for readers still loading it; later commits remove it once that time has passed.
     ``cache_dir`` (relative to ``index_dir`` unless absolute; None for none) holds embedded
@@ -137,6 +140,7 @@ def build_index(
         manifest,
         problems=(*manifest.problems, *problems),
         confidence=dict(confidence or {}),
+        verifier=dict(verifier or {}),
         retain_seconds=retain_seconds,
         embedding_cache="" if cache_dir is None else str(cache_dir),
         index_type=store.index_type,

@@ -39,6 +39,7 @@ class IndexManifest:
     format_version: int = FORMAT_VERSION
     grains: tuple[str, ...] = GRAINS
     confidence: dict = field(default_factory=dict)
+    verifier: dict = field(default_factory=dict)  # the answer verifier's record; {} for none
     retain_seconds: float = DEFAULT_RETAIN_SECONDS
     embedding_cache: str = ""  # the cache folder, relative to the index folder; "" for none
     index_type: str = "flat"  # the FAISS index kind (`qabot.index.faiss_search.INDEX_TYPES`)

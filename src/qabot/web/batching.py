@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
-from qabot.answering.answerer import Answer, Answerer
+from qabot.answering.answer import Answer
+from qabot.answering.answerer import Answerer
 
 if TYPE_CHECKING:
     from qabot.documents.chunking import Passage

@@ -15,7 +15,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from qabot.answering.answerer import Answer, Answerer
+from qabot.answering.answer import Answer
+from qabot.answering.answerer import Answerer
 from qabot.index.keyword import tokenize
 from qabot.web.batching import AnswerBatcher
 from qabot.web.feedback import FeedbackStore
@@ -263,10 +264,14 @@ def _render_source(answer: Answer) -> str:
 
 
 def _highlighted(answer: Answer) -> str:
-    before, marked, after = answer.highlight_parts()
-    if not marked:
-        return _escape(before)
-    return f"{_escape(before)}<mark>{_escape(marked)}</mark>{_escape(after)}"
+    pieces, inside = [], False
+    for text, mark in answer.marked_parts():
+        if bool(mark) != inside:  # the marked stretch: the sentence, with the span inside it
+            pieces.append("<mark>" if mark else "</mark>")
+            inside = bool(mark)
+        piece = _escape(text)
+        pieces.append(f'<strong class="qabot-span">{piece}</strong>' if mark == "span" else piece)
+    return "".join(pieces) + ("</mark>" if inside else "")
 
 
 def _escape(text: str) -> str:

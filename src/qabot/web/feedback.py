@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Literal
 from qabot.documents.alternates import is_faq_id
 
 if TYPE_CHECKING:
-    from qabot.answering.answerer import Answer
+    from qabot.answering.answer import Answer
 
 logger = logging.getLogger(__name__)
 

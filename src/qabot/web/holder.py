@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from qabot.answering.answerer import Answer, Answerer
+    from qabot.answering.answer import Answer
+    from qabot.answering.answerer import Answerer
     from qabot.documents.chunking import Passage
     from qabot.index.manifest import IndexManifest
 

@@ -38,7 +38,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from qabot.answering.answerer import Answer
+    from qabot.answering.answer import Answer
     from qabot.index.manifest import IndexManifest
 
 METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST

@@ -15,7 +15,8 @@ from typing import Any
 
 import gradio as gr
 
-from qabot.answering.answerer import Answer, Answerer
+from qabot.answering.answer import Answer
+from qabot.answering.answerer import Answerer
 from qabot.answering.questions import MAX_QUESTION_CHARS
 from qabot.errors import QuestionError
 from qabot.web.batching import AnswerBatcher
@@ -40,6 +41,7 @@ _MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace
 
 CHAT_CSS = """
 .qabot-text mark { background: #fff3a3; color: inherit; padding: 0 .1em; border-radius: 2px; }
+.qabot-text .qabot-span { background: #ffd84d; border-radius: 2px; }
 .qabot-source { font-size: .9em; opacity: .85; margin-top: .5em; }
 .qabot-confidence { white-space: nowrap; }
 .qabot-context, .qabot-note { font-size: .85em; font-style: italic; opacity: .75; }

@@ -1,0 +1,113 @@
+"""The answer record: what ``qabot ask --json``, the API and the chat all return.
+
+`Answer` holds the documents' own words, where they came from (`Source`), the next-best
+matches (`Alternative`), and how sure qabot is. `Answer.to_dict` is its one JSON form, and
+`ANSWER_KEYS` the keys it promises. The `qabot.answering.answerer.Answerer` makes them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+
+from qabot.documents.chunking import Kind
+from qabot.documents.structure import Link
+from qabot.models.verifier import Span
+
+DECLINE_MESSAGE = "I don't know: nothing in the documents answers that question."
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an answer came from."""
+
+    title: str
+    date: str | None
+    links: tuple[Link, ...]
+    passage_id: str
+    doc_id: str
+    path: str
+    section: str
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A next-best match, offered beside the answer."""
+
+    passage_id: str
+    kind: Kind
+    text: str
+    faq_question: str | None
+    score: float
+    title: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer to one question.
+
+    ``score`` is the probability that the answer is right (1.0 for an FAQ question asked
+    verbatim); each alternative's ``score`` is its own probability, read the same way.
+    ``found`` is False when ``score`` is below the threshold; then ``answer`` is the decline
+    message, ``kind``/``source`` are None and ``suggestions`` lists close FAQ questions.
+    ``highlight`` is the sentence of ``answer`` most similar to the question; ``span`` is the
+    verifier's answer inside ``answer`` (``answer[span.start:span.end] == span.text``), when it
+    found one. ``verifier`` is the verifier's P(the top hit answers the question), None when
+    no verifier read it (``--no-verifier``, or an FAQ question asked verbatim).
+    """
+
+    question: str
+    found: bool
+    kind: Kind | None
+    answer: str
+    score: float
+    faq_question: str | None
+    source: Source | None
+    alternatives: tuple[Alternative, ...]
+    highlight: str | None = None
+    suggestions: tuple[str, ...] = ()
+    truncated: bool = False
+    verifier: float | None = None
+    span: Span | None = None
+
+    def marked_parts(self) -> list[tuple[str, str]]:
+        """The answer as consecutive ``(text, mark)`` pieces that join up to ``answer``.
+
+        ``mark`` is ``"span"`` for the verifier's exact answer, ``"sentence"`` for the rest of
+        the highlighted sentence and ``""`` for the other words. The one place that decides
+        what is marked: the chat renders it as ``<mark>``/``<strong>``, the terminal as
+        ``>>> … <<<`` and ``[[…]]``.
+        """
+        text, marks = self.answer, [""] * len(self.answer)
+        if self.highlight and self.highlight != text and self.highlight in text:
+            start = text.index(self.highlight)
+            marks[start : start + len(self.highlight)] = ["sentence"] * len(self.highlight)
+        if self.span is not None and text[self.span.start : self.span.end] == self.span.text:
+            marks[self.span.start : self.span.end] = ["span"] * (self.span.end - self.span.start)
+        parts: list[tuple[str, str]] = []
+        for char, mark in zip(text, marks, strict=True):
+            if parts and parts[-1][1] == mark:
+                parts[-1] = (parts[-1][0] + char, mark)
+            else:
+                parts.append((char, mark))
+        return parts
+
+    @property
+    def passage_id(self) -> str | None:
+        return self.source.passage_id if self.source else None
+
+    def to_dict(self) -> dict:
+        """The JSON form shared by ``qabot ask --json``, the API and the chat."""
+        data = json.loads(json.dumps(asdict(self)))  # tuples become lists: plain JSON values
+        data["score"] = round(self.score, 4)
+        if self.verifier is not None:
+            data["verifier"] = round(self.verifier, 4)
+        if data["span"] is not None:
+            data["span"]["score"] = round(self.span.score, 3)  # type: ignore[union-attr]
+        for alternative in data["alternatives"]:
+            alternative["score"] = round(alternative["score"], 4)
+        return data
+
+
+ANSWER_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Answer))
+"""The keys of `Answer.to_dict`: what ``qabot ask --json``, the API and the chat promise."""
