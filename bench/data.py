@@ -6,8 +6,9 @@ worktree, say). The seed corpus and its question sets are the repository's own (
 ``eval/``).
 
 Whatever chooses a setting reads the dev splits only (`dev_set`): StackFAQ block 0, SciFact
-train, ``eval/seed-dev.jsonl``. The test splits (StackFAQ block 1, SciFact test,
-``eval/seed-check.jsonl``) are for the scripts that report figures.
+train, ``eval/seed-dev.jsonl``, DoQA block 0, OR-ShARC block 0. The test splits (StackFAQ
+block 1, SciFact test, ``eval/seed-check.jsonl``, DoQA and OR-ShARC block 1) are for the
+scripts that report figures.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ ARTIFACTS = ROOT / "artifacts"  # caches and work folders, not in git (/artifact
 SEED_CORPUS = ROOT / "corpus"
 SEED_DEV = ROOT / "eval" / "seed-dev.jsonl"
 SEED_CHECK = ROOT / "eval" / "seed-check.jsonl"
-DEV_NAMES = ("stackfaq", "scifact", "seed")
+DEV_NAMES = ("stackfaq", "scifact", "seed", "doqa", "orsharc")
 
 
 def benchmarks() -> Path:
@@ -79,8 +80,14 @@ class DevSet:
 
 
 def dev_set(name: str) -> DevSet:
-    """The named dev set: ``stackfaq``, ``scifact`` or ``seed`` (`DEV_NAMES`)."""
-    readers = {"stackfaq": _stackfaq, "scifact": _scifact, "seed": _seed}
+    """The named dev set, one of `DEV_NAMES`."""
+    readers = {
+        "stackfaq": _stackfaq,
+        "scifact": _scifact,
+        "seed": _seed,
+        "doqa": lambda: _blocked("doqa", benchmarks() / "doqa" / "faqs.jsonl"),
+        "orsharc": lambda: _blocked("orsharc", benchmarks() / "orsharc" / "corpus"),
+    }
     if name not in readers:
         raise ValueError(f"no dev set {name!r}; the dev sets are {', '.join(DEV_NAMES)}")
     return readers[name]()
@@ -109,6 +116,20 @@ def _scifact() -> DevSet:
         Question(text[q], frozenset(docs), groups[q], "answerable") for q, docs in relevant.items()
     ]
     return DevSet(source / "corpus.jsonl.gz", questions, lambda p: p.doc_id)
+
+
+def _blocked(name: str, corpus: Path) -> DevSet:
+    """DoQA or OR-ShARC: block 0 of ``queries.jsonl``, gold from ``qrels.tsv`` (entry ids)."""
+    source = benchmarks() / name
+    qrels = read_qrels(source / "qrels.tsv")
+    dev = {r["id"]: r["text"] for r in read_jsonl(source / "queries.jsonl") if r["block"] == 0}
+    relevant = {q: set(docs) for q, docs in qrels.items() if q in dev and docs}
+    groups = _claim_groups(relevant)  # the blocks are split by gold entry: so are the folds
+    questions = [
+        Question(dev[q], frozenset(docs), f"{name}:{groups[q]}", "answerable")
+        for q, docs in relevant.items()
+    ]
+    return DevSet(corpus, questions, lambda p: p.doc_id)
 
 
 def _claim_groups(relevant: dict[str, set[str]]) -> dict[str, str]:

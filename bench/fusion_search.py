@@ -187,7 +187,11 @@ def outside_candidates(arrays: Arrays, fused: np.ndarray, pool: int = 100) -> in
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpora", nargs="+", choices=DEV_NAMES, default=list(DEV_NAMES))
+    # The search knows the three corpora it was written for; DoQA and OR-ShARC (both kinds of
+    # entry, like the seed) are issue 19's to add.
+    parser.add_argument(
+        "--corpora", nargs="+", choices=DEV_NAMES, default=["stackfaq", "scifact", "seed"]
+    )
     names = parser.parse_args(argv).corpora
     arrays = {name: evidence_arrays(load_bench(name)) for name in names}
     results = search(arrays)

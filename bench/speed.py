@@ -34,7 +34,7 @@ import numpy as np
 from bench.data import benchmarks, read_jsonl
 from qabot.answering.answerer import Answerer
 from qabot.answering.retrieval import Retriever
-from qabot.cli.wiring import cache_dir, threads
+from qabot.cli.wiring import cache_dir, load_verification, threads
 from qabot.documents.chunking import chunk_documents
 from qabot.documents.corpus import load_corpus
 from qabot.index.build import build_index, load_index
@@ -56,11 +56,11 @@ def _p50(samples: list[float]) -> float:
     return statistics.median(samples)
 
 
-def _ask_stream_seconds(questions: list[str], corpus: Path, index_dir: Path) -> float:
-    """Wall time of one `qabot ask -` process answering ``questions``."""
+def ask_stream_seconds(questions: list[str], corpus: Path, index_dir: Path, *flags: str) -> float:
+    """Wall time of one `qabot ask -` process (with ``flags``) answering ``questions``."""
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "qabot", "ask", "-", "--index-dir", str(index_dir)],
+        [sys.executable, "-m", "qabot", "ask", "-", "--index-dir", str(index_dir), *flags],
         input="\n".join(q.replace("\n", " ") for q in questions) + "\n",
         capture_output=True,
         text=True,
@@ -130,8 +130,8 @@ def _single(answerer: Answerer, model, flat, queries: list[str]) -> tuple[list, 
 def _ask_stream(model, questions: list[str], corpus: Path, index_dir: Path) -> tuple[float, float]:
     """Questions/s of bare batched encoding, and the marginal questions/s of `qabot ask -`
     (many questions against one: the process's start-up left out)."""
-    one = _ask_stream_seconds(questions[:1], corpus, index_dir)
-    many = _ask_stream_seconds(questions, corpus, index_dir)
+    one = ask_stream_seconds(questions[:1], corpus, index_dir)
+    many = ask_stream_seconds(questions, corpus, index_dir)
     start = time.perf_counter()
     model.encode(questions, batch_size=64, normalize_embeddings=True)
     return len(questions) / (time.perf_counter() - start), (len(questions) - 1) / (many - one)
@@ -199,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
             build_index(corpus_file, index_dir, embedder)
         index = load_index(index_dir)
         texts, flat = _bare_search(model, corpus_file)
-        answerer = Answerer(Retriever(index, embedder))
+        # The product's answerer: with the shipped verifier, as `qabot ask` and `serve` answer
+        # (what it costs against answering without it: bench.verifier_cost).
+        answerer = Answerer(Retriever(index, embedder), verification=load_verification())
         figures["single"] = _single(answerer, model, flat, queries)  # 1. one question
         figures["batched"] = _alternate(  # 2. batched
             args.repeats,

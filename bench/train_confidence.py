@@ -1,11 +1,12 @@
 """Fit the confidence model on dev data, validate it with grouped folds, write the JSON.
 
 Label: 1 when the question is answerable and the top hit (under the chosen fusion) is right;
-0 otherwise (every near-domain and out-of-scope question is 0). Data: StackFAQ block 0,
-SciFact train, seed dev (with its near-domain and out-of-scope questions) — dev only.
+0 otherwise (every near-domain and out-of-scope question is 0). Data: the dev blocks of
+`bench.data.DEV_NAMES` — StackFAQ block 0, SciFact train, seed dev (with its near-domain and
+out-of-scope questions), DoQA and OR-ShARC block 0 — or those named by ``--corpora``.
 
 Folds are grouped: all questions about one thread (StackFAQ), one group of claims sharing a
-cited abstract (SciFact) or one fact (seed) stay in one fold. Each corpus weighs the same in
+cited abstract (SciFact), one gold entry (DoQA, OR-ShARC) or one fact (seed) stay in one fold. Each corpus weighs the same in
 the fit. The default threshold is the highest that declines at most 2 % of all answerable dev
 questions (pooled, out-of-fold probabilities). The features read the dense part of the top
 answer's score, not the fused one (see `qabot.answering.features.confidence_features`).
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.confidence_figures import DECLINE_BUDGET, budget_threshold, report
 from bench.data import DEV_NAMES, ROOT, Question
 from bench.dev_corpora import Bench, load_bench
 from bench.fusion_search import Arrays, evidence_arrays, right_first
@@ -38,7 +40,6 @@ from bench.verifier_scores import choose_band, shipped_verifier_sha256, with_ver
 from qabot.answering.confidence import (
     ConfidenceModel,
     default_model,
-    expected_calibration_error,
     fit,
 )
 from qabot.answering.evidence import DEFAULT_FUSION
@@ -56,7 +57,6 @@ from qabot.documents.chunking import Passage
 from qabot.index.keyword import tokenize
 
 FOLDS = 5
-DECLINE_BUDGET = 0.02
 SHIPPED = ROOT / "src" / "qabot" / "data" / "confidence.json"
 VERIFIED = ROOT / "src" / "qabot" / "data" / "confidence-verified.json"
 BAND = ROOT / "src" / "qabot" / "data" / "verification.json"
@@ -64,6 +64,8 @@ DEV_TITLES = {
     "stackfaq": "StackFAQ dev block",
     "scifact": "SciFact train",
     "seed": "seed dev",
+    "doqa": "DoQA dev block",
+    "orsharc": "OR-ShARC dev block",
 }
 
 
@@ -228,11 +230,6 @@ def out_of_fold(
     return oof
 
 
-def budget_threshold(oof: np.ndarray, category: np.ndarray, budget: float) -> float:
-    """The highest threshold declining at most ``budget`` of all answerable rows (pooled)."""
-    return float(np.quantile(oof[category == "answerable"], budget, method="lower"))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", action="store_true", help="write the shipped JSON")
@@ -249,6 +246,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also fit on each answerable question asked with its answers taken out",
     )
+    parser.add_argument(
+        "--ablated-weight",
+        type=float,
+        default=1.0,
+        help="weight of an ablated row against a question as asked (default 1)",
+    )
     args = parser.parse_args(argv)
     names = tuple(args.corpora)
     arrays = {name: evidence_arrays(load_bench(name)) for name in names}
@@ -256,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     features = FEATURES
     if args.verifier:
         rows, features = with_verifier(rows, arrays), (*FEATURES, VERIFIER)
-    weights = rows.corpus_weights()
+    weights = rows.corpus_weights() * np.where(rows.category == "ablated", args.ablated_weight, 1)
     oof = out_of_fold(rows.x, rows, features, weights)
     threshold = budget_threshold(oof, rows.category, DECLINE_BUDGET)
     final = fit(rows.x, rows.y, features, [SIGNS[f] for f in features], weights=weights)
@@ -289,58 +292,6 @@ def main(argv: list[str] | None = None) -> int:
             }
             BAND.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return 0
-
-
-def report(model, x, y, oof, corpus, category, threshold) -> None:
-    """Print the Markdown tables: coefficients, then out-of-fold figures per corpus."""
-    print("| feature | sign | coefficient | mean | std |\n|---|---|---|---|---|")
-    for i, name in enumerate(model.features):
-        print(
-            f"| {name} | {model.signs[i]:+d} | {model.coefficients[i]:.3f} | "
-            f"{x[:, i].mean():.3f} | {x[:, i].std():.3f} |"
-        )
-    print(f"| intercept | | {model.intercept:.3f} | | |\n")
-    print(f"Threshold {threshold:.4f}: declines at most {DECLINE_BUDGET:.0%} of all")
-    print("answerable dev questions, pooled (out-of-fold probabilities).\n")
-    print("| corpus | rows | right first | ECE (10 bins) | answerable declined |", end="")
-    print(" ablated declined | near-domain declined | out-of-scope declined |")
-    print("|---|---|---|---|---|---|---|---|")
-    for c in (*dict.fromkeys(corpus), "all"):
-        mine = np.ones(len(y), bool) if c == "all" else corpus == c
-        declined = oof < threshold
-        cells = []
-        for cat in ("answerable", "ablated", "near-domain", "out-of-scope"):
-            sel = mine & (category == cat)
-            cells.append(f"{declined[sel].sum()}/{sel.sum()}" if sel.any() else "–")
-        print(
-            f"| {c} | {mine.sum()} | {y[mine].mean():.3f} | "
-            f"{expected_calibration_error(oof[mine], y[mine]):.3f} | " + " | ".join(cells) + " |"
-        )
-    print("\nOther decline budgets (the highest threshold declining at most that share of")
-    print("all answerable dev questions, pooled; seed dev counts):\n")
-    print("| budget | threshold | seed answerable declined (right first among them) |", end="")
-    print(" near-domain declined | out-of-scope declined |\n|---|---|---|---|---|")
-    seed = corpus == "seed"
-    for budget in (0.02, 0.05, 0.10, 0.20):
-        t = budget_threshold(oof, category, budget)
-        declined = oof < t
-        ans = seed & (category == "answerable") & declined
-        near = seed & (category == "near-domain")
-        out = seed & (category == "out-of-scope")
-        print(
-            f"| {budget:.0%} | {t:.4f} | {ans.sum()} ({int(y[ans].sum())}) | "
-            f"{declined[near].sum()}/{near.sum()} | {declined[out].sum()}/{out.sum()} |"
-        )
-    print("\nOut-of-fold reliability (all dev questions):\n")
-    print("| bin | questions | mean P | right |\n|---|---|---|---|")
-    which = np.minimum((oof * 10).astype(int), 9)
-    for b in range(10):
-        sel = which == b
-        if sel.any():
-            print(
-                f"| {b / 10:.1f}–{(b + 1) / 10:.1f} | {sel.sum()} | {oof[sel].mean():.3f} |", end=""
-            )
-            print(f" {y[sel].mean():.3f} |")
 
 
 if __name__ == "__main__":

@@ -31,11 +31,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bench.data import DEV_NAMES as NAMES
+from bench.confidence_figures import DECLINE_BUDGET, budget_threshold
 from bench.dev_corpora import embed_cached, load_bench
 from bench.fusion_search import Arrays, evidence_arrays, metric
 from bench.provenance import produced_by
-from bench.train_confidence import DECLINE_BUDGET, DevRows, budget_threshold, dev_rows, out_of_fold
+from bench.train_confidence import DevRows, dev_rows, out_of_fold
 from qabot.answering.confidence import expected_calibration_error
 from qabot.answering.evidence import DEFAULT_FUSION
 from qabot.answering.features import FEATURES
@@ -44,6 +44,7 @@ from qabot.documents.grains import GRAIN_SENTENCE, GRAIN_WHOLE
 from qabot.index.grains import grain_maxima
 from qabot.index.keyword import KeywordIndex, tokenize
 
+NAMES = ("stackfaq", "scifact", "seed")  # the dev corpora these ideas were tried on
 Figures = dict[str, float]
 
 
