@@ -1,8 +1,9 @@
 """Answer quality on public benchmarks, measured through the product itself.
 
 Runs ``qabot index`` and ``qabot eval --qrels`` (the commands a user would run, with the
-product's defaults) on the StackFAQ test block and the SciFact test split
-(`bench.data.benchmarks`), then prints the figures beside the published ones as a Markdown table.
+product's defaults) on the StackFAQ test block, the SciFact test split and the DoQA and
+OR-ShARC test blocks (`bench.data.benchmarks`), then prints the figures beside the published
+ones as a Markdown table, with each run's ECE.
 
     .venv/bin/python -m bench.quality                   # both, indexes rebuilt (SciFact ~5+ min)
     .venv/bin/python -m bench.quality --reuse           # keep indexes already built
@@ -71,6 +72,24 @@ BENCHMARKS_RUN = (
             ("BM25, BEIR paper", {"ndcg@10": 0.665, "recall@100": 0.908}),
         ),
     ),
+    Benchmark(
+        name="doqa",
+        corpus="doqa/faqs.jsonl",
+        questions="doqa/queries.jsonl",
+        qrels="doqa/qrels.tsv",
+        where=("block=1",),
+        metrics=("hit@1", "mrr@10", "ndcg@10", "recall@100"),
+        published=(("BM25 on question + answer (all queries)", {"mrr@10": 0.866}),),
+    ),
+    Benchmark(
+        name="orsharc",
+        corpus="orsharc/corpus",
+        questions="orsharc/queries.jsonl",
+        qrels="orsharc/qrels.tsv",
+        where=("block=1",),
+        metrics=("hit@1", "mrr@10", "ndcg@10", "recall@100"),
+        published=(("BM25 on heading + text (all queries)", {"mrr@10": 0.758}),),
+    ),
 )
 
 
@@ -116,7 +135,8 @@ def table(results: dict[str, dict]) -> str:
             f"{report['index']['faq_entries']} FAQ entries), "
             f"backend {report['index'].get('backend', 'torch')}, "
             f"{metrics['questions-per-second']:.0f} questions/s, "
-            f"p50 {metrics['latency-p50-ms']:.0f} ms, p95 {metrics['latency-p95-ms']:.0f} ms"
+            f"p50 {metrics['latency-p50-ms']:.0f} ms, p95 {metrics['latency-p95-ms']:.0f} ms, "
+            f"ECE {metrics['ece']:.3f}"
             + (f", indexed in {report['indexed_in']:.0f} s" if report["indexed_in"] else ""),
             "",
             "| system | " + " | ".join(benchmark.metrics) + " |",
