@@ -280,7 +280,13 @@ def main(argv: list[str] | None = None) -> int:
     band = None
     if args.verifier:
         unverified = default_model().predict(rows.x[:, : len(FEATURES)])
-        band = choose_band(unverified, oof, threshold, rows)
+        faq = np.array(
+            [
+                arrays[c].bench.passages[t].kind == "faq"
+                for c, t in zip(rows.corpus, rows.top, strict=True)
+            ]
+        )
+        band = choose_band(unverified, oof, threshold, rows, faq)
     if args.write:
         target = VERIFIED if args.verifier else SHIPPED
         final.save(target)

@@ -79,16 +79,21 @@ def with_verifier(rows: DevRows, arrays: dict[str, Arrays]) -> DevRows:
 
 
 def choose_band(
-    unverified: np.ndarray, verified: np.ndarray, threshold: float, rows: DevRows
+    unverified: np.ndarray,
+    verified: np.ndarray,
+    threshold: float,
+    rows: DevRows,
+    faq: np.ndarray,
 ) -> tuple[float, float]:
-    """The narrowest band of unverified probability to verify in: outside it, the shipped model
-    without the verifier decides as always verifying would, on >= `AGREEMENT` of each corpus's
-    rows. Prints the candidates."""
+    """The narrowest band of unverified probability to verify FAQ answers in (a passage is
+    always verified: its span is the point): outside it, the shipped model without the verifier
+    decides as always verifying would, on >= `AGREEMENT` of each corpus's rows. Prints the
+    candidates; the shares verified count passages as verified."""
     always = verified >= threshold
     candidates = []
     for low in (0.0, 0.005, 0.01, 0.02, 0.05, 0.1):
         for high in (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 1.0):
-            inside = (unverified >= low) & (unverified <= high)
+            inside = ~faq | ((unverified >= low) & (unverified <= high))
             cascade = np.where(inside, always, unverified >= threshold)
             agree = min(
                 float(np.mean(cascade[rows.corpus == c] == always[rows.corpus == c]))
@@ -96,8 +101,9 @@ def choose_band(
             )
             read = {c: float(inside[rows.corpus == c].mean()) for c in dict.fromkeys(rows.corpus)}
             candidates.append((low, high, agree, read))
-    print("\nVerify only where the unverified probability is in [low, high]: the worst corpus's")
-    print("agreement with always verifying, and the share of rows verified per corpus.\n")
+    print("\nVerify FAQ answers only where the unverified probability is in [low, high] (passages")
+    print("always): the worst corpus's agreement with always verifying, and the share of rows")
+    print("verified per corpus.\n")
     names = list(dict.fromkeys(rows.corpus))
     print("| low | high | worst agreement | " + " | ".join(f"{n} verified" for n in names) + " |")
     print("|---|---|---|" + "---|" * len(names))

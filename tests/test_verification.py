@@ -117,14 +117,21 @@ def test_the_verifier_can_only_lower_what_it_doubts(retriever):
     assert doubtful.span is None  # no span is shown from a text the verifier doubts
 
 
-def test_outside_the_band_the_verifier_is_not_run(retriever):
-    verifier = WordVerifier("two days")
-    question = "how many days do deliveries take"
-    unverified = Answerer(retriever, confidence=default_model()).answer(question)
-    nowhere = verified(retriever, verifier, band=(2.0, 3.0)).answer(question)
-    assert verifier.pairs == [] and nowhere.verifier is None and nowhere.span is None
-    assert nowhere.score == unverified.score
+def test_a_passage_is_always_read_and_an_faq_entry_only_inside_the_band(retriever):
+    plain = Answerer(retriever, confidence=default_model())
+    faq_question = "can shoes be returned"  # the FAQ entry, not verbatim
+    assert plain.answer(faq_question).kind == "faq"
+    verifier = WordVerifier("thirty")
+    outside = verified(retriever, verifier, band=(2.0, 3.0)).answer(faq_question)
+    assert verifier.pairs == [] and outside.verifier is None and outside.span is None
+    assert outside.score == plain.answer(faq_question).score
+    inside = verified(retriever, verifier, band=(0.0, 1.0)).answer(faq_question)
+    assert inside.verifier == pytest.approx(0.95) and len(verifier.pairs) == 1
+    # A passage is read whatever its probability: its exact words are the point.
+    passage = verified(retriever, verifier, band=(2.0, 3.0)).answer("when does the shop open")
+    assert passage.verifier == pytest.approx(0.05)  # declined, once the verifier doubts it
     # A verbatim FAQ question is never read: it is certain.
+    verifier.pairs.clear()
     exact = verified(retriever, verifier).answer("Can I return shoes?")
     assert exact.score == 1.0 and exact.verifier is None and verifier.pairs == []
 

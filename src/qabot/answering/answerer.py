@@ -173,8 +173,8 @@ class Answerer:
     ) -> list[Verdict | None]:
         """The verifier's reading of each question's top hit, in one batch.
 
-        ``scores`` are the top hits' probabilities without the verifier: only those inside
-        the verification's band are read (`Verification.reads`). None where there is no
+        ``scores`` are the top hits' probabilities without the verifier: passages, and FAQ
+        entries inside the verification's band, are read (`Verification.reads`). None where there is no
         verifier, no hit, the top hit is an FAQ question asked verbatim (its score is 1.0
         whatever a reader says) or its score is outside the band.
         """
@@ -184,7 +184,9 @@ class Answerer:
         todo = [
             n
             for n, h in enumerate(hits)
-            if h and not h[0].exact and (scores is None or self.verification.reads(scores[n]))
+            if h
+            and not h[0].exact
+            and (scores is None or self.verification.reads(h[0].passage, scores[n]))
         ]
         pairs = [(questions[n], verifier_text(hits[n][0].passage)[0]) for n in todo]
         for n, verdict in zip(todo, self.verification.verifier.verify_batch(pairs), strict=True):
