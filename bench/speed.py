@@ -34,7 +34,7 @@ import numpy as np
 from bench.data import benchmarks, read_jsonl
 from qabot.answering.answerer import Answerer
 from qabot.answering.retrieval import Retriever
-from qabot.cli.wiring import cache_dir, load_verification, threads
+from qabot.cli.wiring import cache_dir, load_verifier, threads
 from qabot.documents.chunking import chunk_documents
 from qabot.documents.corpus import load_corpus
 from qabot.index.build import build_index, load_index
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         texts, flat = _bare_search(model, corpus_file)
         # The product's answerer: with the shipped verifier, as `qabot ask` and `serve` answer
         # (what it costs against answering without it: bench.verifier_cost).
-        answerer = Answerer(Retriever(index, embedder), verification=load_verification())
+        answerer = Answerer(Retriever(index, embedder), verifier=load_verifier())
         figures["single"] = _single(answerer, model, flat, queries)  # 1. one question
         figures["batched"] = _alternate(  # 2. batched
             args.repeats,

@@ -15,15 +15,15 @@ answer's score, not the fused one (see `qabot.answering.features.confidence_feat
     .venv/bin/python -m bench.train_confidence --write   # also ship the JSON
 
 With ``--verifier``, the shipped verifier reads each row's top hit (`bench.verifier_scores`) and
-its score joins as the last feature (`qabot.answering.features.VERIFIER`): the model the
-answerer reads with the verifier on, written to ``qabot/data/confidence-verified.json``.
+its clipped logit joins as the last feature: a measurement (``bench/results/confidence-verified.md``)
+of whether it should change the score. At the shipped decline budget it made decisions worse,
+so qabot ships no such model and ``--write`` refuses it.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import sys
 from collections import Counter
 from collections.abc import Collection, Sequence
@@ -36,10 +36,9 @@ from bench.data import DEV_NAMES, ROOT, Question
 from bench.dev_corpora import Bench, load_bench
 from bench.fusion_search import Arrays, evidence_arrays, right_first
 from bench.provenance import produced_by
-from bench.verifier_scores import choose_band, shipped_verifier_sha256, with_verifier
+from bench.verifier_scores import VERIFIER, shipped_verifier_sha256, with_verifier
 from qabot.answering.confidence import (
     ConfidenceModel,
-    default_model,
     fit,
 )
 from qabot.answering.evidence import DEFAULT_FUSION
@@ -47,7 +46,6 @@ from qabot.answering.features import (
     FEATURES,
     RIVALS,
     SIGNS,
-    VERIFIER,
     answer_key,
     hit_features,
     margin,
@@ -58,8 +56,6 @@ from qabot.index.keyword import tokenize
 
 FOLDS = 5
 SHIPPED = ROOT / "src" / "qabot" / "data" / "confidence.json"
-VERIFIED = ROOT / "src" / "qabot" / "data" / "confidence-verified.json"
-BAND = ROOT / "src" / "qabot" / "data" / "verification.json"
 DEV_TITLES = {
     "stackfaq": "StackFAQ dev block",
     "scifact": "SciFact train",
@@ -236,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--verifier",
         action="store_true",
-        help=f"add the shipped verifier's score as the last feature (writes {VERIFIED.name})",
+        help="add the shipped verifier's score as the last feature (a measurement: not shipped)",
     )
     parser.add_argument(
         "--corpora", nargs="+", choices=DEV_NAMES, default=list(DEV_NAMES), help="a quick look"
@@ -253,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         help="weight of an ablated row against a question as asked (default 1)",
     )
     args = parser.parse_args(argv)
+    if args.write and args.verifier:
+        parser.error("--verifier measures; qabot ships no confidence model that reads the verifier")
     names = tuple(args.corpora)
     arrays = {name: evidence_arrays(load_bench(name)) for name in names}
     rows = dev_rows(names, ablate=args.ablate, arrays=arrays)
@@ -277,26 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     print("# Confidence model: grouped 5-fold figures on dev data\n")
     print(produced_by("bench.train_confidence", argv) + "\n")
     report(final, rows.x, rows.y, oof, rows.corpus, rows.category, threshold)
-    band = None
-    if args.verifier:
-        unverified = default_model().predict(rows.x[:, : len(FEATURES)])
-        faq = np.array(
-            [
-                arrays[c].bench.passages[t].kind == "faq"
-                for c, t in zip(rows.corpus, rows.top, strict=True)
-            ]
-        )
-        band = choose_band(unverified, oof, threshold, rows, faq)
     if args.write:
-        target = VERIFIED if args.verifier else SHIPPED
-        final.save(target)
-        print(f"\nwrote {target.relative_to(ROOT)}", file=sys.stderr)
-        if band is not None:
-            record = {
-                "band": list(band),
-                "produced_by": produced_by("bench.train_confidence", argv),
-            }
-            BAND.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        final.save(SHIPPED)
+        print(f"\nwrote {SHIPPED.relative_to(ROOT)}", file=sys.stderr)
     return 0
 
 

@@ -8,9 +8,12 @@ set of real questions, both sides are timed in alternating blocks:
 2. all the questions answered in one batch (``Answerer.answer_batch``): questions/s;
 3. the real ``qabot ask -`` process: marginal questions/s over one question;
 
-and the share of questions the verifier read (its band: `qabot.answering.verification`).
+and the share of questions the verifier read (found passage answers:
+`qabot.answering.verification.reads`).
 
     .venv/bin/python -m bench.verifier_cost                       # StackFAQ, 200 questions
+    .venv/bin/python -m bench.verifier_cost --corpus artifacts/verifier-e2e/heldout-removed/corpus \
+        --questions-file artifacts/verifier-e2e/heldout-removed/questions.jsonl   # passages
     .venv/bin/python -m bench.verifier_cost --corpus corpus --questions-file eval/seed-dev.jsonl
 """
 
@@ -28,7 +31,7 @@ from bench.provenance import produced_by
 from bench.speed import ask_stream_seconds
 from qabot.answering.answerer import Answerer
 from qabot.answering.retrieval import Retriever
-from qabot.cli.wiring import cache_dir, load_verification, threads
+from qabot.cli.wiring import cache_dir, load_verifier, threads
 from qabot.index.build import build_index, load_index
 from qabot.models.backends import DEFAULT_BACKEND, load_embedder
 from qabot.models.embedding import DEFAULT_MODEL
@@ -66,10 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         index_dir = Path(tmp) / "idx"
         build_index(args.corpus, index_dir, embedder)
         retriever = Retriever(load_index(index_dir), embedder)
-        verification = load_verification()
+        verifier = load_verifier()
         sides = {
             "without the verifier": Answerer(retriever),
-            "with the verifier": Answerer(retriever, verification=verification),
+            "with the verifier": Answerer(retriever, verifier=verifier),
         }
         read = sum(a.verifier is not None for a in sides["with the verifier"].answer_batch(every))
         for answerer in sides.values():  # warm both

@@ -1,8 +1,9 @@
-"""The verifier's part of the confidence fit: its dev scores, and the band it is read in.
+"""The verifier as a confidence feature, on the dev data: its scores and its feature.
 
 Each dev row's top hit is read by the shipped verifier; the scores are cached under
-artifacts/verifier-scores/. `choose_band` picks where the answerer reads the verifier at all
-(`qabot.answering.verification.Verification.reads`).
+artifacts/verifier-scores/. ``bench/train_confidence.py --verifier`` fits the confidence with
+the verifier's clipped logit as one more feature (`verifier_feature`): the measurement behind
+qabot's choice not to let the verifier change the score (``bench/results/confidence-verified.md``).
 
 The pair is the one the answerer verifies (`qabot.answering.verification.verifier_text`): the
 question with its top hit's text (an FAQ entry with its question first). The cache is keyed by
@@ -22,7 +23,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bench.data import ARTIFACTS
-from qabot.answering.features import verifier_feature
 from qabot.answering.verification import verifier_text
 from qabot.documents.chunking import Passage
 from qabot.models.verifier import Verifier
@@ -32,7 +32,13 @@ if TYPE_CHECKING:
     from bench.train_confidence import DevRows
 
 CACHE = ARTIFACTS / "verifier-scores"
-AGREEMENT = 0.99  # the band keeps >= this share of each corpus's decisions as always verifying
+VERIFIER = "verifier"  # the feature's name: the verifier's clipped logit, evidence for
+
+
+def verifier_feature(probability: float) -> float:
+    """The verifier's P(the text answers) as a feature: its logit, clipped to [-10, 10]."""
+    p = min(max(float(probability), 1e-12), 1 - 1e-12)
+    return float(np.clip(np.log(p / (1 - p)), -10.0, 10.0))
 
 
 def pair_key(question: str, text: str) -> str:
@@ -76,44 +82,6 @@ def with_verifier(rows: DevRows, arrays: dict[str, Arrays]) -> DevRows:
         probabilities = verifier_probabilities(verifier, questions, passages)
         column[mine] = [verifier_feature(p) for p in probabilities]
     return replace(rows, x=np.column_stack([rows.x, column]))
-
-
-def choose_band(
-    unverified: np.ndarray,
-    verified: np.ndarray,
-    threshold: float,
-    rows: DevRows,
-    faq: np.ndarray,
-) -> tuple[float, float]:
-    """The narrowest band of unverified probability to verify FAQ answers in (a passage is
-    always verified: its span is the point): outside it, the shipped model without the verifier
-    decides as always verifying would, on >= `AGREEMENT` of each corpus's rows. Prints the
-    candidates; the shares verified count passages as verified."""
-    always = verified >= threshold
-    candidates = []
-    for low in (0.0, 0.005, 0.01, 0.02, 0.05, 0.1):
-        for high in (0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 1.0):
-            inside = ~faq | ((unverified >= low) & (unverified <= high))
-            cascade = np.where(inside, always, unverified >= threshold)
-            agree = min(
-                float(np.mean(cascade[rows.corpus == c] == always[rows.corpus == c]))
-                for c in dict.fromkeys(rows.corpus)
-            )
-            read = {c: float(inside[rows.corpus == c].mean()) for c in dict.fromkeys(rows.corpus)}
-            candidates.append((low, high, agree, read))
-    print("\nVerify FAQ answers only where the unverified probability is in [low, high] (passages")
-    print("always): the worst corpus's agreement with always verifying, and the share of rows")
-    print("verified per corpus.\n")
-    names = list(dict.fromkeys(rows.corpus))
-    print("| low | high | worst agreement | " + " | ".join(f"{n} verified" for n in names) + " |")
-    print("|---|---|---|" + "---|" * len(names))
-    for low, high, agree, read in candidates:
-        cells = " | ".join(f"{read[n]:.2f}" for n in names)
-        print(f"| {low:g} | {high:g} | {agree:.3f} | {cells} |")
-    usable = [c for c in candidates if c[2] >= AGREEMENT]
-    low, high, agree, _ = min(usable, key=lambda c: (np.mean(list(c[3].values())), -c[2]))
-    print(f"\nChosen: [{low:g}, {high:g}] (worst agreement {agree:.3f}).")
-    return low, high
 
 
 def shipped_verifier_sha256() -> str:

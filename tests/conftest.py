@@ -135,12 +135,10 @@ def seed_answerer(seed_index_dir: Path, embedder):
     shipped verifier included, as ``qabot serve`` answers)."""
     from qabot.answering.answerer import Answerer
     from qabot.answering.retrieval import Retriever
-    from qabot.cli.wiring import load_verification
+    from qabot.cli.wiring import load_verifier
     from qabot.index.build import load_index
 
-    return Answerer(
-        Retriever(load_index(seed_index_dir), embedder), verification=load_verification()
-    )
+    return Answerer(Retriever(load_index(seed_index_dir), embedder), verifier=load_verifier())
 
 
 @pytest.fixture(scope="session")

@@ -175,7 +175,6 @@ def test_ask_runs_on_the_core_dependencies_alone(cli_index):
 def test_help_shows_the_defaults_of_the_code(capsys):
     from qabot.answering.answerer import DEFAULT_ALTERNATIVES
     from qabot.answering.confidence import default_model
-    from qabot.answering.verification import verified_model
     from qabot.cli import main
     from qabot.documents.chunking import DEFAULT_MAX_CHARS
     from qabot.models.embedding import DEFAULT_MODEL
@@ -185,8 +184,7 @@ def test_help_shows_the_defaults_of_the_code(capsys):
         with pytest.raises(SystemExit):
             main([command, "--help"])
         helps[command] = " ".join(capsys.readouterr().out.split())
-    verified, plain = verified_model().threshold, default_model().threshold
-    assert f"threshold, {verified:.4g}, or {plain:.4g} with --no-verifier, or its" in helps["ask"]
+    assert f"threshold, {default_model().threshold:.4g}, or its calibration)" in helps["ask"]
     assert f"(default {DEFAULT_ALTERNATIVES})" in helps["ask"]
     assert f"(default {DEFAULT_MAX_CHARS})" in helps["index"]
     assert f"the bundled {DEFAULT_MODEL})" in helps["index"]

@@ -402,7 +402,7 @@ def test_calibrated_threshold_gives_the_promised_accuracy(seed_report, seed_answ
     recalibrated = Answerer(
         seed_answerer.retriever,
         threshold=calibration.threshold,
-        verification=seed_answerer.verification,
+        verifier=seed_answerer.verifier,
     )
     again = evaluate(recalibrated, [r.case for r in seed_report.results])
     assert again.metrics["accuracy"] == pytest.approx(calibration.accuracy)

@@ -344,6 +344,9 @@ def test_the_readme_answer_example_is_what_qabot_answers(seed_answerer):
     real = seed_answerer.answer(example["question"], len(example["alternatives"])).to_dict()
     # Scores may differ in the last digits between backends (the session's model runs on torch).
     assert real["score"] == pytest.approx(example.pop("score"), abs=0.005)
+    assert real.pop("verifier") == pytest.approx(example.pop("verifier"), abs=0.005)
+    if example["span"] is not None:  # the words and offsets exactly; the logits nearly
+        assert real["span"].pop("score") == pytest.approx(example["span"].pop("score"), abs=0.05)
     for alternative, shown in zip(
         real.pop("alternatives"), example.pop("alternatives"), strict=True
     ):

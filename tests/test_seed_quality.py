@@ -29,10 +29,11 @@ class PublishedFigures:
 
 
 # The one place the gates read. Measured on eval/seed-dev.jsonl with the shipped confidence on
-# the default backend (`qabot eval eval/seed-dev.jsonl`; torch gives the same figures):
-# hit@1 0.900 = 54/60, 52 of them answered right (two declined), 21 of 37 unanswerable
-# declined (near-domain 6/19, out-of-scope 15/18), ece 0.101. Never set from
-# eval/seed-check.jsonl. Update it with the README when the set or the model changes.
+# the default backend (`qabot eval eval/seed-dev.jsonl`; torch gives the same figures; the
+# verifier changes no score or decision): hit@1 0.900 = 54/60, 52 of them answered right (two
+# declined), 21 of 37 unanswerable declined (near-domain 6/19, out-of-scope 15/18), ece 0.101.
+# Never set from eval/seed-check.jsonl. Update it with the README when the set or the model
+# changes.
 SEED_DEV = PublishedFigures(
     questions=97,
     answerable=60,

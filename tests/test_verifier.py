@@ -65,15 +65,13 @@ def test_a_folder_without_a_verifier_is_a_clear_error(tmp_path: Path):
 
 
 def test_the_seed_answer_carries_the_verifiers_exact_words(seed_index_dir: Path, embedder):
-    from dataclasses import replace
 
     from qabot.answering.answerer import Answerer
     from qabot.answering.retrieval import Retriever
-    from qabot.cli.wiring import load_verification
+    from qabot.cli.wiring import load_verifier
     from qabot.index.build import load_index
 
-    everywhere = replace(load_verification(), band=(0.0, 1.0))
-    answerer = Answerer(Retriever(load_index(seed_index_dir), embedder), verification=everywhere)
+    answerer = Answerer(Retriever(load_index(seed_index_dir), embedder), verifier=load_verifier())
     answer = answerer.answer("In which city did the allies meet Dmytro Kuleba?")
     assert answer.found and answer.verifier is not None and answer.verifier > 0.5
     assert answer.span is not None and "Brussels" in answer.span.text

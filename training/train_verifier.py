@@ -10,8 +10,8 @@ straight to export and evaluation. `--minutes` stops training cleanly (checkpoin
 exports and evaluates what it has.
 
 Examples:
-    # the shipped model (about 70 minutes on 2 CPU cores)
-    python training/train_verifier.py --epochs 1.5 --minutes 70
+    # the shipped model (about 75 minutes on 2 idle CPU cores)
+    python training/train_verifier.py --epochs 2.5 --minutes 65 --check-every 600
 
     # the plumbing only, on a tiny random BERT folder (see test_train_verifier.py)
     python training/train_verifier.py --model /tmp/tiny-bert --out /tmp/run --max-steps 4 \\

@@ -6,10 +6,10 @@ monotone confidence model (`qabot.answering.confidence`) from the hit's evidence
 Below the model's threshold the answer is a plain "I don't know" (``found`` is False) with the
 closest FAQ questions as suggestions.
 
-With a verifier (`qabot.answering.verification`), the top hit is read once more by a reader
-that gives P(the text answers the question) and the answer's exact words (``span``); the
-answer's score is then read by the confidence model that has the verifier's score as its last
-feature.
+With a verifier (`qabot.answering.verification`), a found passage answer is read once more by
+a reader that gives the answer's exact words inside it (``span``) and its own P(the text
+answers the question) (``verifier``); the answer's score is the confidence model's, as without
+it.
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ import numpy as np
 from qabot.answering.answer import DECLINE_MESSAGE, Alternative, Answer, Source
 from qabot.answering.confidence import ConfidenceModel, default_model
 from qabot.answering.facts import IndexFacts
-from qabot.answering.features import hit_features, verifier_feature
+from qabot.answering.features import hit_features
 from qabot.answering.questions import clean_question
 from qabot.answering.retrieval import Hit, Retriever
-from qabot.answering.verification import Verification, answer_span, verifier_text
+from qabot.answering.verification import answer_span, reads, verifier_text
 from qabot.documents.chunking import Passage
 from qabot.errors import QuestionError
 from qabot.index.manifest import IndexManifest
 from qabot.models.reranking import Reranker, rerank_hits
-from qabot.models.verifier import Verdict
+from qabot.models.verifier import Verdict, Verifier
 
 DEFAULT_ALTERNATIVES = 2
 DEFAULT_RERANK_TOP_K = 10  # candidates a reranker rescores: the answer and its close rivals
@@ -43,11 +43,10 @@ class Answerer:
         retriever: finds the candidate passages.
         confidence: reads P(right) from the top hit's evidence (the shipped model by default).
         threshold: the lowest probability that counts as an answer (default: that of the
-            model the answers are read with, `answer_confidence`).
+            model).
         alternatives: next-best matches offered beside each answer.
         reranker: reorders the first ``rerank_top_k`` hits (``--reranker``).
-        verification: the verifier and the confidence model that reads it; None answers as
-            without one (``--no-verifier``).
+        verifier: reads found passage answers for their exact words (``--no-verifier``: None).
     """
 
     def __init__(
@@ -59,15 +58,15 @@ class Answerer:
         alternatives: int = DEFAULT_ALTERNATIVES,
         reranker: Reranker | None = None,
         rerank_top_k: int = DEFAULT_RERANK_TOP_K,
-        verification: Verification | None = None,
+        verifier: Verifier | None = None,
     ) -> None:
         self.retriever = retriever
         self.confidence = confidence or default_model()
         self.alternatives = alternatives
         self.reranker = reranker
         self.rerank_top_k = rerank_top_k
-        self.verification = verification
-        self.threshold = self.answer_confidence.threshold if threshold is None else threshold
+        self.verifier = verifier
+        self.threshold = self.confidence.threshold if threshold is None else threshold
         self._index_facts: IndexFacts | None = None
 
     # Read-only views, so that callers (chat, server, evaluation) never reach through the
@@ -83,11 +82,6 @@ class Answerer:
         """What built the index in use (model, corpus, sizes)."""
         return self.retriever.index.manifest
 
-    @property
-    def answer_confidence(self) -> ConfidenceModel:
-        """The model the answer's score is read with: the verified one when there is a verifier."""
-        return self.verification.confidence if self.verification else self.confidence
-
     def search_batch(self, questions: Sequence[str], top_k: int) -> list[list[Hit]]:
         """The ranked hits behind the answers (evaluation ranks the same hits it answers with)."""
         return self.retriever.search_batch(questions, top_k)
@@ -100,8 +94,8 @@ class Answerer:
             "alternatives": self.alternatives,
             "keyword_weight": fusion.passage_keyword,
             "faq_keyword_weight": fusion.faq_keyword,
-            "confidence_sha256": self.answer_confidence.fingerprint(),
-            "verifier_sha256": self.verification.verifier.fingerprint if self.verification else "",
+            "confidence_sha256": self.confidence.fingerprint(),
+            "verifier_sha256": self.verifier.fingerprint if self.verifier else "",
         }
 
     def features(
@@ -109,12 +103,10 @@ class Answerer:
         question: str,
         hits: Sequence[Hit],
         position: int = 0,
-        verifier: float | None = None,
     ) -> np.ndarray | None:
         """The confidence features of ``hits[position]`` (`qabot.answering.features.FEATURES` order).
 
-        ``verifier``, the verifier's probability for the hit, follows as one more column
-        (`qabot.answering.features.verifier_feature`): the verified model's last feature. With a reranker, its score for the hit follows as one more column (the confidence's
+        With a reranker, its score for the hit follows as one more column (the confidence's
         last step reads it: `qabot.answering.confidence.ConfidenceModel.predict`). None when there is
         no such hit or it is an FAQ question asked verbatim (its score is 1.0, not a model's
         reading).
@@ -135,8 +127,6 @@ class Answerer:
             grains=np.array(hit.grains),
             faq_bm25=float(faq_matches.scores_of(np.array(rows)).max()) if rows else 0.0,
         )
-        if verifier is not None:
-            features = np.append(features, verifier_feature(verifier))
         if hit.rerank_score is not None:
             features = np.append(features, hit.rerank_score)
         return features
@@ -146,50 +136,27 @@ class Answerer:
             self._index_facts = IndexFacts(self.retriever.index)
         return self._index_facts
 
-    def score(
-        self,
-        question: str,
-        hits: Sequence[Hit],
-        position: int = 0,
-        verifier: float | None = None,
-    ) -> float:
-        """P(``hits[position]`` answers ``question``): 1.0 when verbatim, 0.0 without it.
-
-        Read by the verified model when ``verifier`` (the verifier's probability) is given.
-        """
+    def score(self, question: str, hits: Sequence[Hit], position: int = 0) -> float:
+        """P(``hits[position]`` answers ``question``): 1.0 when verbatim, 0.0 without it."""
         if position >= len(hits):
             return 0.0
-        features = self.features(question, hits, position, verifier)
-        if features is None:
-            return 1.0
-        model = self.answer_confidence if verifier is not None else self.confidence
-        return float(model.predict(features)[0])
+        features = self.features(question, hits, position)
+        return 1.0 if features is None else float(self.confidence.predict(features)[0])
 
     def verify(
-        self,
-        questions: Sequence[str],
-        hits: Sequence[Sequence[Hit]],
-        scores: Sequence[float] | None = None,
+        self, questions: Sequence[str], hits: Sequence[Sequence[Hit]], found: Sequence[bool]
     ) -> list[Verdict | None]:
-        """The verifier's reading of each question's top hit, in one batch.
+        """The verifier's reading of each found answer that quotes a passage, in one batch.
 
-        ``scores`` are the top hits' probabilities without the verifier: passages, and FAQ
-        entries inside the verification's band, are read (`Verification.reads`). None where there is no
-        verifier, no hit, the top hit is an FAQ question asked verbatim (its score is 1.0
-        whatever a reader says) or its score is outside the band.
+        None where there is no verifier, the question is declined (``found`` False) or its
+        answer is an FAQ entry (`qabot.answering.verification.reads`).
         """
         verdicts: list[Verdict | None] = [None] * len(questions)
-        if self.verification is None:
+        if self.verifier is None:
             return verdicts
-        todo = [
-            n
-            for n, h in enumerate(hits)
-            if h
-            and not h[0].exact
-            and (scores is None or self.verification.reads(h[0].passage, scores[n]))
-        ]
+        todo = [n for n, h in enumerate(hits) if found[n] and h and reads(h[0].passage)]
         pairs = [(questions[n], verifier_text(hits[n][0].passage)[0]) for n in todo]
-        for n, verdict in zip(todo, self.verification.verifier.verify_batch(pairs), strict=True):
+        for n, verdict in zip(todo, self.verifier.verify_batch(pairs), strict=True):
             verdicts[n] = verdict
         return verdicts
 
@@ -272,11 +239,11 @@ class Answerer:
         shown: int,
     ) -> list[Answer]:
         ranked = [self.rerank(q, h) for q, h in zip(questions, hits, strict=True)]
-        unverified = [self.score(q, h) for q, h in zip(questions, ranked, strict=True)]
-        verdicts = self.verify(questions, ranked, unverified)
+        scores = [self.score(q, h) for q, h in zip(questions, ranked, strict=True)]
+        verdicts = self.verify(questions, ranked, [s >= self.threshold for s in scores])
         return [
             self._compose(*case, shown)
-            for case in zip(questions, truncated, ranked, unverified, verdicts, strict=True)
+            for case in zip(questions, truncated, ranked, scores, verdicts, strict=True)
         ]
 
     def _compose(
@@ -284,12 +251,10 @@ class Answerer:
         question: str,
         truncated: bool,
         hits: list[Hit],
-        unverified: float,
+        score: float,
         verdict: Verdict | None,
         shown: int,
     ) -> Answer:
-        verified = None if verdict is None else verdict.probability
-        score = unverified if verified is None else self.score(question, hits, 0, verified)
         alternatives = tuple(
             _alternative(hits[i], score if i == 0 else self.score(question, hits, i))
             for i in range(int(score >= self.threshold), min(shown, len(hits)))
@@ -309,7 +274,6 @@ class Answerer:
                 alternatives=alternatives,
                 suggestions=suggestions,
                 truncated=truncated,
-                verifier=verified,
             )
         best = hits[0]
         return Answer(
@@ -323,7 +287,7 @@ class Answerer:
             alternatives=alternatives,
             highlight=best.highlight,
             truncated=truncated,
-            verifier=verified,
+            verifier=None if verdict is None else verdict.probability,
             span=None if verdict is None else answer_span(best.passage, verdict),
         )
 

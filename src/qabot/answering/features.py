@@ -36,13 +36,8 @@ FEATURES = (
 )
 """Confidence features, in the order `confidence_features` returns them."""
 
-VERIFIER = "verifier"
-"""The verifier's feature (its clipped logit, `verifier_feature`): the last column of a
-confidence model fitted with the verifier (`qabot.answering.verification`). Evidence for."""
-
 SIGNS = {
-    name: -1 if name in ("absent_share", "type_missing", "absent_name") else 1
-    for name in (*FEATURES, VERIFIER)
+    name: -1 if name in ("absent_share", "type_missing", "absent_name") else 1 for name in FEATURES
 }
 """Each feature's fixed sign in the monotone confidence model: evidence for (+1) or against (-1)."""
 
@@ -98,16 +93,6 @@ def hit_features(
         type_missing(question, passage.text, dated=is_dated(passage)),
         evidence.named,
     )
-
-
-def verifier_feature(probability: float) -> float:
-    """The verifier's P(the text answers) as a feature: its logit, clipped to [-10, 10].
-
-    A logit, so that the monotone logistic model reads it linearly; clipped, so that a
-    saturated probability cannot dominate the other evidence.
-    """
-    p = min(max(float(probability), 1e-12), 1 - 1e-12)
-    return float(np.clip(np.log(p / (1 - p)), -10.0, 10.0))
 
 
 def absent_share(question_tokens: Sequence[str], vocabulary: Collection[str]) -> float:

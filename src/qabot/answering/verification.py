@@ -1,103 +1,33 @@
-"""The verifier's part in answering: what it reads of a hit, the model that reads its score.
+"""The verifier's part in answering: which answers it reads, what it reads of them, its span.
 
 The answerability verifier (`qabot.models.verifier`) reads the question with the text of the
-top hit and gives P(the text answers the question) and its best answer span. That probability
-is the last feature (`qabot.answering.features.VERIFIER`) of a second monotone confidence
-model, ``qabot/data/confidence-verified.json``, fitted on the same dev blocks as the shipped
-one (``bench/train_confidence.py --verifier``). Without the verifier (``--no-verifier``) the
-shipped model without that feature reads the answer, as before the verifier existed.
-
-Only the answer (the top hit) is verified: one transformer pass per question. Alternatives are
-read by the model without the verifier.
+answer and gives P(the text answers the question) and its best answer span. qabot reads a
+found passage answer with it, for the span: the exact words inside the quoted passage. Its
+probability is reported beside the answer's score (``Answer.verifier``) but does not change
+it: fitted as a feature of the confidence model on the dev data, it made the decisions worse at
+the shipped decline budget (``bench/results/confidence-verified.md``, ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, replace
-from importlib import resources
-from pathlib import Path
+from dataclasses import replace
 
-from qabot.answering.confidence import ConfidenceModel
-from qabot.answering.features import VERIFIER
 from qabot.documents.chunking import Passage
-from qabot.errors import ModelError
 from qabot.models.verifier import Span, Verdict, Verifier
 
-VERIFIED_FILE = "confidence-verified.json"
-BAND_FILE = "verification.json"
 SPAN_PROBABILITY = 0.5
 """A span is shown only when the verifier itself says the text answers (P >= this)."""
 
 
-@dataclass(frozen=True)
-class Verification:
-    """A verifier and the confidence model that reads its score (its last feature)."""
-
-    verifier: Verifier
-    confidence: ConfidenceModel
-    band: tuple[float, float] = (0.0, 1.0)
-
-    def reads(self, passage: Passage, unverified: float) -> bool:
-        """Whether the verifier reads a top hit whose probability without it is ``unverified``.
-
-        A passage is always read: its exact answer (the span) is worth the pass. An FAQ entry,
-        whose answer was written for its question, is read only inside the band
-        ``[low, high]``: outside it the answer is sure enough either way, and its probability
-        is read without the verifier (on the dev data the decisions agree on >= 99 % of each
-        corpus's questions: ``bench/results/confidence-verified.md``).
-        """
-        return passage.kind != "faq" or self.band[0] <= unverified <= self.band[1]
-
-    def __post_init__(self) -> None:
-        if not self.confidence.features or self.confidence.features[-1] != VERIFIER:
-            raise ValueError(
-                f"a verified confidence model ends with the feature {VERIFIER!r}; this one has "
-                f"{', '.join(self.confidence.features)}"
-            )
-
-    def record(self) -> dict:
-        """What an index's manifest records of the verifier its answers are read with."""
-        return {
-            "name": self.verifier.name,
-            "sha256": self.verifier.fingerprint,
-            "confidence_sha256": self.confidence.fingerprint(),
-            "band": list(self.band),
-        }
+def reads(passage: Passage) -> bool:
+    """Whether the verifier reads an answer quoting ``passage``: a passage, whose exact answer
+    is worth a transformer pass; not an FAQ entry, whose answer was written for its question."""
+    return passage.kind != "faq"
 
 
-def verified_model(path: Path | str | None = None) -> ConfidenceModel:
-    """The confidence model with the verifier's feature: ``path``, else the shipped one.
-
-    Raises:
-        ModelError: the file is missing or is not such a model.
-    """
-    where = str(path) if path is not None else f"qabot/data/{VERIFIED_FILE}"
-    try:
-        if path is not None:
-            model = ConfidenceModel.load(Path(path))
-        else:
-            shipped = resources.files("qabot").joinpath("data", VERIFIED_FILE)
-            model = ConfidenceModel.from_dict(json.loads(shipped.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ModelError(
-            f"Could not read the verified confidence model {where!r} ({exc}); reinstall "
-            "qabot, or pass --no-verifier."
-        ) from exc
-    if not model.features or model.features[-1] != VERIFIER:
-        raise ModelError(f"{where!r} is not a verified confidence model (no {VERIFIER!r} feature).")
-    return model
-
-
-def shipped_band() -> tuple[float, float]:
-    """Where the shipped answerer reads the verifier (`Verification.reads`), chosen on dev
-    data by ``bench/train_confidence.py --verifier``; everywhere when the file is missing."""
-    try:
-        text = resources.files("qabot").joinpath("data", BAND_FILE).read_text(encoding="utf-8")
-        low, high = json.loads(text)["band"]
-        return float(low), float(high)
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0.0, 1.0
+def verifier_record(verifier: Verifier) -> dict:
+    """What an index's manifest records of the verifier its answers are read with."""
+    return {"name": verifier.name, "sha256": verifier.fingerprint}
 
 
 def verifier_text(passage: Passage) -> tuple[str, int]:

@@ -18,7 +18,7 @@ from qabot.cli.wiring import (
     default_threshold,
     env,
     finite_float,
-    load_verification,
+    load_verifier,
     log,
     non_negative_int,
     open_answerer,
@@ -49,10 +49,12 @@ def cmd_index(args: argparse.Namespace) -> int:
       qabot index docs/ --engine ray --ray-address ray://head:10001
       qabot index docs/ --embedding-cache /shared/qabot-cache --index-type hnsw
     """
+    from qabot.answering.confidence import default_model
+    from qabot.answering.verification import verifier_record
     from qabot.index.build import build_index
 
     model = args.model or DEFAULT_MODEL
-    verification = load_verification()  # recorded in the manifest: what will read the answers
+    verifier = load_verifier()  # recorded in the manifest: what will read the answers
     # An explicit build takes the default backend, not the previous index's (like --max-chars).
     embedder = open_embedder(model, args.backend or DEFAULT_BACKEND, index_dir=args.index_dir)
     if args.engine == "ray":
@@ -68,8 +70,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         progress=True,
         cache_dir=args.embedding_cache or DEFAULT_CACHE_DIR,
         index_type=args.index_type,
-        confidence=verification.confidence.record(),
-        verifier=verification.record(),
+        confidence=default_model().record(),
+        verifier=verifier_record(verifier),
     )
     for problem in index.manifest.problems:
         log(f"skipped: {problem}")

@@ -22,7 +22,6 @@ from qabot.cli.wiring import (
 
 if TYPE_CHECKING:
     from qabot.answering.answerer import Answerer
-    from qabot.answering.confidence import ConfidenceModel
     from qabot.evaluation.questionsets import EvalCase
     from qabot.evaluation.run import EvalReport
 
@@ -100,6 +99,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _open_answerer(args: argparse.Namespace) -> tuple[Answerer, str]:
     """The answerer with the confidence in force, and where its threshold came from."""
+    from qabot.answering.confidence import default_model
 
     answerer = open_answerer(
         args.corpus,
@@ -112,16 +112,8 @@ def _open_answerer(args: argparse.Namespace) -> tuple[Answerer, str]:
     )
     if args.threshold is not None:
         return answerer, "--threshold"
-    calibrated = answerer.answer_confidence != _shipped_model(answerer)
+    calibrated = answerer.confidence != default_model()
     return answerer, "calibrated" if calibrated else "default"
-
-
-def _shipped_model(answerer: Answerer) -> ConfidenceModel:
-    """The shipped model the answers' scores are read with: the verified one with a verifier."""
-    from qabot.answering.confidence import default_model
-    from qabot.answering.verification import verified_model
-
-    return verified_model() if answerer.verification else default_model()
 
 
 def _run(
@@ -176,9 +168,10 @@ def _print_results(report: EvalReport, baseline: dict | None, threshold: str) ->
 
 def _store_calibration(report: EvalReport, answerer: Answerer, args: argparse.Namespace) -> None:
     """``--calibrate``: refit the confidence's last step on the set and store it with the index."""
+    from qabot.answering.confidence import default_model
     from qabot.evaluation.refit import refit_confidence, store_calibration
 
-    base = _shipped_model(answerer)
+    base = default_model()
     manifest = answerer.manifest
     _, why_not = refit_confidence(base, report.results)
     if why_not is not None:

@@ -19,7 +19,6 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import replace
 
 from qabot.cli.feedback import feedback_path
 from qabot.cli.wiring import answerer_for, log, open_answerer
@@ -153,22 +152,16 @@ def open_holder(args: argparse.Namespace, make_embedder: Callable | None = None)
     answerer.answer("warm up")  # the first real question should not pay for lazy set-up
     embedder = answerer.retriever.embedder
 
-    from qabot.answering.verification import verified_model
-
     def make_answerer(index):
         # A build of another backend would mix vectors: the follower keeps the current one.
         check_backend(index.manifest, embedder, index.index_dir)
-        # The same reranker and verifier serve every build; the confidence is the new
-        # index's own (its calibration, if any, over the shipped model).
-        verification = answerer.verification
-        if verification is not None:
-            verification = replace(verification, confidence=verified_model())
+        # The same reranker and verifier serve every build; the confidence is the new index's own.
         new = answerer_for(
             index,
             embedder,
             alternatives=args.alternatives,
             reranker=answerer.reranker,
-            verification=verification,
+            verifier=answerer.verifier,
         )
         new.answer("warm up")
         return new

@@ -8,7 +8,6 @@ import math
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,9 +17,9 @@ from qabot.models.embedding import DEFAULT_MODEL, Embedder
 if TYPE_CHECKING:  # for annotations only: the commands import what they use when they run
     from qabot.answering.answerer import Answerer
     from qabot.answering.confidence import ConfidenceModel
-    from qabot.answering.verification import Verification
     from qabot.index.build import Index
     from qabot.models.reranking import Reranker
+    from qabot.models.verifier import Verifier
 
 DEFAULT_CORPUS = "corpus"
 DEFAULT_INDEX_DIR = "index"
@@ -77,17 +76,11 @@ def load_reranker(path: str) -> Reranker:
     return CrossEncoderReranker(path)
 
 
-def load_verification(confidence_path: str | Path | None = None) -> Verification:
-    """The shipped verifier (onnxruntime, loaded once) and the confidence model that reads it.
-
-    ``confidence_path`` is a verified confidence model to use instead of the shipped one.
-    """
-    from qabot.answering.verification import Verification, shipped_band, verified_model
+def load_verifier() -> Verifier:
+    """The shipped answerability verifier, on onnxruntime (loaded once per process)."""
     from qabot.models.verifier import OnnxVerifier
 
-    return Verification(
-        OnnxVerifier(threads=threads()), verified_model(confidence_path), shipped_band()
-    )
+    return OnnxVerifier(threads=threads())
 
 
 def open_answerer(
@@ -116,16 +109,16 @@ def open_answerer(
     calibration stored with the index when there is one; ``threshold`` (a probability)
     overrides its threshold. ``reranker``, a local cross-encoder folder, is loaded with
     ``make_reranker(path)`` and reorders the top candidates. ``verifier`` False answers
-    without the shipped verifier (``--no-verifier``); with it, ``confidence_path`` names a
-    verified confidence model (one whose last feature is the verifier's).
+    without the shipped verifier (``--no-verifier``: no exact-answer spans).
     """
     from qabot.answering.confidence import default_model
+    from qabot.answering.verification import verifier_record
     from qabot.index.startup import ensure_index
 
     # Loaded first: a wrong path should fail before a long index build, not after.
     loaded_reranker = make_reranker(str(reranker)) if reranker else None
-    verification = load_verification(confidence_path) if verifier else None
-    base = default_model(None if verifier else confidence_path)
+    loaded_verifier = load_verifier() if verifier else None
+    base = default_model(confidence_path)
 
     def default_embedder(name: str) -> Embedder:
         return open_embedder(name, backend, index_dir=index_dir)
@@ -140,8 +133,8 @@ def open_answerer(
         progress=progress,
         build=build,
         log=log,
-        confidence=(verification.confidence if verification else base).record(),
-        verifier=verification.record() if verification else None,
+        confidence=base.record(),
+        verifier=verifier_record(loaded_verifier) if loaded_verifier else None,
     )
     return answerer_for(
         index,
@@ -150,7 +143,7 @@ def open_answerer(
         alternatives=alternatives,
         confidence=base,
         reranker=loaded_reranker,
-        verification=verification,
+        verifier=loaded_verifier,
     )
 
 
@@ -162,13 +155,13 @@ def answerer_for(
     alternatives: int | None = None,
     confidence: ConfidenceModel | None = None,
     reranker: Reranker | None = None,
-    verification: Verification | None = None,
+    verifier: Verifier | None = None,
 ) -> Answerer:
     """An `Answerer` for a loaded index (a new build the server follows, too).
 
-    ``confidence`` is the base model (the shipped one by default). The model the answers are
-    read with (the verification's, when there is one) is replaced by the index's stored
-    calibration when there is one; ``threshold`` None means that model's threshold.
+    ``confidence`` is the base model (the shipped one by default), replaced by the index's
+    stored calibration when there is one; ``threshold`` None means that model's threshold.
+    ``verifier`` reads found passage answers for their exact words.
     """
     from qabot.answering.answerer import DEFAULT_ALTERNATIVES, Answerer
     from qabot.answering.calibrated import calibrated_model
@@ -176,18 +169,13 @@ def answerer_for(
     from qabot.answering.retrieval import Retriever
 
     base = confidence or default_model()
-    if verification is not None:
-        stored = calibrated_model(index.index_dir, index.manifest, verification.confidence)
-        verification = replace(verification, confidence=stored or verification.confidence)
-    else:
-        base = calibrated_model(index.index_dir, index.manifest, base) or base
     return Answerer(
         Retriever(index, embedder),
-        confidence=base,
+        confidence=calibrated_model(index.index_dir, index.manifest, base) or base,
         threshold=threshold,
         alternatives=DEFAULT_ALTERNATIVES if alternatives is None else alternatives,
         reranker=reranker,
-        verification=verification,
+        verifier=verifier,
     )
 
 
@@ -235,9 +223,9 @@ def add_reranker_option(parser: argparse.ArgumentParser) -> None:
         dest="verifier",
         action="store_false",
         default=os.environ.get("QABOT_NO_VERIFIER", "") in ("", "0"),
-        help="answer without the shipped answerability verifier: faster, declines less often "
-        "when the documents do not say it, and gives no exact-answer span (default: "
-        "$QABOT_NO_VERIFIER set to 1, else the verifier is on)",
+        help="answer without the shipped answerability verifier, which reads found passage "
+        "answers for their exact words (the span): faster on passages, the same answers and "
+        "scores (default: $QABOT_NO_VERIFIER set to 1, else the verifier is on)",
     )
     parser.add_argument(
         "--reranker",
@@ -302,9 +290,7 @@ def command(subparsers, name: str, func: Callable, summary: str) -> argparse.Arg
 
 
 def default_threshold() -> str:
-    """The shipped confidence models' thresholds, as the help texts show them."""
+    """The shipped confidence model's threshold, as the help texts show it."""
     from qabot.answering.confidence import default_model
-    from qabot.answering.verification import verified_model
 
-    verified, plain = verified_model().threshold, default_model().threshold
-    return f"{verified:.4g}, or {plain:.4g} with --no-verifier"
+    return f"{default_model().threshold:.4g}"

@@ -14,7 +14,6 @@ import numpy as np
 
 from qabot.answering.calibrated import write_calibration
 from qabot.answering.confidence import ConfidenceModel, expected_calibration_error, platt
-from qabot.answering.features import VERIFIER
 from qabot.evaluation.run import CaseResult, EvalReport
 from qabot.index.manifest import IndexManifest
 
@@ -26,10 +25,8 @@ def refit_confidence(
 
     Returns the refitted model, or None and why the set cannot support a refit (it needs
     right answers and wrong ones: questions answered wrongly, or unanswerable ones).
-    A model that reads the verifier is refitted on the answers the verifier read; one that
-    does not, on the others.
     """
-    usable = usable_results(base, results)
+    usable = [r for r in results if r.case.labelled and r.features is not None]
     labels = np.array([r.right for r in usable], dtype=float)
     if len(usable) < 2 or labels.min() == labels.max():
         return None, (
@@ -59,7 +56,7 @@ def store_calibration(
     calibrated, _ = refit_confidence(base, report.results)
     if calibrated is None:
         return None
-    labelled = usable_results(base, report.results)
+    labelled = [r for r in report.results if r.case.labelled and r.features is not None]
     features = np.array([r.features for r in labelled], dtype=float)
     labels = np.array([r.right for r in labelled], dtype=float)
     return write_calibration(
@@ -76,17 +73,6 @@ def store_calibration(
         log_loss_before=_log_loss(base.predict(features), labels),
         log_loss_after=_log_loss(calibrated.predict(features), labels),
     )
-
-
-def usable_results(base: ConfidenceModel, results: Sequence[CaseResult]) -> list[CaseResult]:
-    """The labelled results whose features ``base`` reads: with the verifier's score as the
-    last feature exactly when ``base`` has it."""
-    verified = bool(base.features) and base.features[-1] == VERIFIER
-    return [
-        r
-        for r in results
-        if r.case.labelled and r.features is not None and (r.verifier is not None) == verified
-    ]
 
 
 def _log_loss(probabilities: np.ndarray, labels: np.ndarray) -> float:
