@@ -5,9 +5,9 @@ artifacts/verifier-scores/. ``bench/train_confidence.py --verifier`` fits the co
 the verifier's clipped logit as one more feature (`verifier_feature`): the measurement behind
 qabot's choice not to let the verifier change the score (``bench/results/confidence-verified.md``).
 
-The pair is the one the answerer verifies (`qabot.answering.verification.verifier_text`): the
-question with its top hit's text (an FAQ entry with its question first). The cache is keyed by
-the verifier's fingerprint and the pair, so a retrained verifier is read afresh.
+The pair is the question with the whole text of its top hit (`qabot.answering.verification.verifier_text`
+without a highlight; an FAQ entry with its question first). The cache is keyed by the
+verifier's fingerprint and the pair, so a retrained verifier is read afresh.
 """
 
 from __future__ import annotations

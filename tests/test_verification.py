@@ -62,8 +62,10 @@ def verified(retriever: Retriever, verifier) -> Answerer:
 def test_a_found_passage_answer_carries_the_verifiers_words_and_keeps_its_score(retriever):
     question = "how many days do deliveries take"
     plain = Answerer(retriever, confidence=default_model()).answer(question)
-    answer = verified(retriever, WordVerifier("two days")).answer(question)
+    verifier = WordVerifier("two days")
+    answer = verified(retriever, verifier).answer(question)
     assert answer.found and answer.kind == "passage" and answer.verifier == pytest.approx(0.95)
+    assert verifier.pairs == [(question, answer.highlight)]  # it read the highlighted sentence
     assert answer.span is not None and answer.span.text == "two days"
     assert answer.answer[answer.span.start : answer.span.end] == "two days"
     # The verifier adds words; the score, the decision and the alternatives are the plain ones.
@@ -128,14 +130,28 @@ def test_an_faq_entry_is_read_with_its_question_and_its_span_is_in_the_answer():
         question="Can I return shoes?",
     )
     text, offset = verifier_text(entry)
-    assert text == "Can I return shoes?\nYes, within thirty days." and offset == 20
+    assert text == "Can I return shoes?\nYes, within thirty days." and offset == -20
     inside = Verdict(0.9, Span("thirty days", text.index("thirty"), text.index("thirty") + 11, 1.0))
     span = answer_span(entry, inside)
     assert span is not None and entry.text[span.start : span.end] == "thirty days"
     in_question = Verdict(0.9, Span("shoes", text.index("shoes"), text.index("shoes") + 5, 1.0))
     assert answer_span(entry, in_question) is None
-    whole = Verdict(0.9, Span(entry.text, offset, offset + len(entry.text), 1.0))
+    whole = Verdict(0.9, Span(entry.text, -offset, -offset + len(entry.text), 1.0))
     assert answer_span(entry, whole) is None  # nothing shorter to show
+
+
+def test_a_passage_is_read_as_its_highlighted_sentence():
+    text = "Our shop opens at nine. Deliveries take two days in town. Returns are free."
+    passage = Passage("h#0", "h", "passage", text, "h", "h.md")
+    sentence = "Deliveries take two days in town."
+    read, offset = verifier_text(passage, sentence)
+    assert read == sentence and text[offset : offset + len(read)] == sentence
+    found = Verdict(0.9, Span("two days", read.index("two"), read.index("two") + 8, 1.0))
+    span = answer_span(passage, found, sentence)
+    assert span is not None and text[span.start : span.end] == "two days"
+    assert verifier_text(passage) == (text, 0)  # no highlight: the whole passage
+    everything = Verdict(0.9, Span(sentence, 0, len(sentence), 1.0))
+    assert answer_span(passage, everything, sentence) is None  # the whole sentence: no span
 
 
 def test_marked_parts_nest_the_span_in_the_sentence():

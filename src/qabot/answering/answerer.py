@@ -155,7 +155,9 @@ class Answerer:
         if self.verifier is None:
             return verdicts
         todo = [n for n, h in enumerate(hits) if found[n] and h and reads(h[0].passage)]
-        pairs = [(questions[n], verifier_text(hits[n][0].passage)[0]) for n in todo]
+        pairs = [
+            (questions[n], verifier_text(hits[n][0].passage, hits[n][0].highlight)[0]) for n in todo
+        ]
         for n, verdict in zip(todo, self.verifier.verify_batch(pairs), strict=True):
             verdicts[n] = verdict
         return verdicts
@@ -288,7 +290,7 @@ class Answerer:
             highlight=best.highlight,
             truncated=truncated,
             verifier=None if verdict is None else verdict.probability,
-            span=None if verdict is None else answer_span(best.passage, verdict),
+            span=None if verdict is None else answer_span(best.passage, verdict, best.highlight),
         )
 
 

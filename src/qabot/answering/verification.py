@@ -30,30 +30,36 @@ def verifier_record(verifier: Verifier) -> dict:
     return {"name": verifier.name, "sha256": verifier.fingerprint}
 
 
-def verifier_text(passage: Passage) -> tuple[str, int]:
-    """The text the verifier reads for a passage, and where the passage's own text starts in it.
+def verifier_text(passage: Passage, highlight: str | None = None) -> tuple[str, int]:
+    """The text the verifier reads for a passage, and the offset that maps it into the
+    passage's own text (``passage.text[i + offset]`` is the read text's ``i``-th character).
 
-    An FAQ entry is read with its question before its answer, as a reader reads an FAQ.
+    A passage with a highlighted sentence is read as that sentence alone: the exact answer is
+    shown inside it, and one sentence costs a fraction of a whole passage's pass. An FAQ entry
+    is read with its question before its answer (a negative offset), as a reader reads an FAQ.
     """
     if passage.kind == "faq" and passage.question:
-        return f"{passage.question}\n{passage.text}", len(passage.question) + 1
+        return f"{passage.question}\n{passage.text}", -(len(passage.question) + 1)
+    if highlight and highlight in passage.text:
+        return highlight, passage.text.index(highlight)
     return passage.text, 0
 
 
-def answer_span(passage: Passage, verdict: Verdict) -> Span | None:
+def answer_span(passage: Passage, verdict: Verdict, highlight: str | None = None) -> Span | None:
     """The verifier's span as offsets into the passage's own text (``answer``), or None.
 
-    None when the verifier doubts the text answers (`SPAN_PROBABILITY`), when its span lies in
-    an FAQ entry's question rather than its answer, or when it is the whole text (nothing
-    shorter to show).
+    ``highlight`` is the sentence the verifier read (`verifier_text`). None when the verifier
+    doubts the text answers (`SPAN_PROBABILITY`), when its span lies in an FAQ entry's question
+    rather than its answer, or when it is all the text it read (nothing shorter to show).
     """
     span = verdict.span
     if span is None or verdict.probability < SPAN_PROBABILITY:
         return None
-    _, offset = verifier_text(passage)
-    start, end = span.start - offset, span.end - offset
+    read, offset = verifier_text(passage, highlight)
+    start, end = span.start + offset, span.end + offset
     if start < 0 or end > len(passage.text) or not span.text.strip():
         return None
-    if passage.text[start:end] != span.text or end - start >= len(passage.text.strip()):
+    shown = read if offset >= 0 else passage.text  # the part of the answer it read
+    if passage.text[start:end] != span.text or end - start >= len(shown.strip()):
         return None
     return replace(span, start=start, end=end)

@@ -38,6 +38,7 @@ METRIC_KEYS = (
     "unanswerable",
     "unlabelled",
     "unlabelled-answered",
+    "verifier-read",
     "questions-per-second",
     "latency-p50-ms",
     "latency-p95-ms",
