@@ -5,7 +5,9 @@ Run: .venv/bin/pytest training/test_train_verifier.py   (about 20 s on 2 CPU cor
 
 from __future__ import annotations
 
+import gzip
 import json
+import logging
 import random
 import shutil
 import sys
@@ -24,6 +26,7 @@ from squad_data import (  # noqa: E402
     build_pairs,
     load_squad,
     read_heldout,
+    read_pairs,
     sentence_spans,
     split_articles,
 )
@@ -113,15 +116,31 @@ def test_metrics_known_values():
     assert f1("Denver Broncos won", ["Denver Broncos"]) == pytest.approx(0.8)
 
 
-def test_train_resume_export_and_ship_end_to_end(tiny_bert, tmp_path, monkeypatch):
+def test_train_resume_export_and_ship_end_to_end(tiny_bert, tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    caplog.set_level(logging.INFO, logger="train_verifier")
     out = tmp_path / "run"
+    extra = tmp_path / "pairs.jsonl.gz"
+    rows = [
+        {"question": "Can I return shoes?", "text": "Yes, within thirty days.", "label": 1,
+         "kind": "dev-x"},
+        {"question": "Can I return shoes?", "text": "Shops open at nine.", "label": 0,
+         "kind": "dev-x"},
+    ]  # fmt: skip
+    with gzip.open(extra, "wt", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(row) + "\n\n" for row in rows)
+    assert [(p.label, p.kind, p.span_start) for p in read_pairs(extra)] == [
+        (1, "dev-x", -1),
+        (0, "dev-x", -1),
+    ]
     args = [
         "--model", str(tiny_bert), "--out", str(out), "--max-steps", "4",
         "--checkpoint-every", "2", "--batch-size", "4", "--train-questions", "40",
         "--eval-questions", "10", "--no-baseline", "--max-length", "128", "--seed", "3",
+        "--extra-pairs", str(extra), "--extra-weight", "0.5",
     ]  # fmt: skip
     assert train_verifier.main(args) == 0
+    assert "extra pairs: 2 from" in caplog.text  # read, and added to every epoch
 
     state = json.loads((out / "final" / "train_state.json").read_text())
     assert state["step"] == 4

@@ -120,6 +120,16 @@ def _located(answers: Sequence[dict], context: str) -> tuple[tuple[str, int], ..
     return tuple(located)
 
 
+def read_pairs(path: Path) -> list[Pair]:
+    """Pairs from a JSONL(.gz) file of ``{"question", "text", "label", "kind"}`` rows (no span)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as rows:
+        rows_ = [json.loads(line) for line in rows if line.strip()]
+    return [
+        Pair(r["question"], r["text"], int(r["label"]), str(r.get("kind", "extra"))) for r in rows_
+    ]
+
+
 def read_heldout(path: Path = DATA_DIR / HELDOUT_FILE) -> list[str]:
     """The fixed held-out article titles (one a line; '#' starts a comment)."""
     lines = path.read_text(encoding="utf-8").splitlines()

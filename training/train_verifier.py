@@ -49,6 +49,7 @@ from squad_data import (
     eval_pairs,
     load_squad,
     read_heldout,
+    read_pairs,
     split_articles,
 )
 
@@ -257,6 +258,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--unans-weight", type=float, default=2.0, help="BCE weight of unanswerable-question pairs"
     )
     p.add_argument("--span-weight", type=float, default=1.0)
+    p.add_argument(
+        "--extra-pairs",
+        type=Path,
+        default=None,
+        help="a JSONL(.gz) of more (question, text, label) pairs, added to every epoch "
+        "(bench/verifier_pairs.py writes qabot's dev retrieval pairs)",
+    )
+    p.add_argument("--extra-weight", type=float, default=1.0, help="BCE weight of those pairs")
     p.add_argument("--hard-per-question", type=float, default=0.4)
     p.add_argument("--easy-per-question", type=float, default=0.08)
     p.add_argument("--windows-per-question", type=float, default=0.4)
@@ -313,15 +322,23 @@ def train(args: argparse.Namespace) -> Path:
     )
 
     tok = load_tokenizer(model_dir, args.max_length)
-    weights = {"unans": args.unans_weight}
+    extra = read_pairs(args.extra_pairs) if args.extra_pairs else []
+    weights = {"unans": args.unans_weight, **{p.kind: args.extra_weight for p in extra}}
+    if extra:
+        log.info(
+            "extra pairs: %d from %s, weight %g", len(extra), args.extra_pairs, args.extra_weight
+        )
 
     def epoch_examples(epoch: int) -> list[Example]:
-        pairs = build_pairs(
-            train_set,
-            random.Random(args.seed * 1000 + epoch),
-            hard_per_question=args.hard_per_question,
-            easy_per_question=args.easy_per_question,
-            windows_per_question=args.windows_per_question,
+        pairs = (
+            build_pairs(
+                train_set,
+                random.Random(args.seed * 1000 + epoch),
+                hard_per_question=args.hard_per_question,
+                easy_per_question=args.easy_per_question,
+                windows_per_question=args.windows_per_question,
+            )
+            + extra
         )
         examples, dropped = encode(tok, pairs, weights)
         log.info(
