@@ -36,7 +36,7 @@ from bench.data import DEV_NAMES, ROOT, Question
 from bench.dev_corpora import Bench, load_bench
 from bench.fusion_search import Arrays, evidence_arrays, right_first
 from bench.provenance import produced_by
-from bench.verifier_scores import VERIFIER, shipped_verifier_sha256, with_verifier
+from bench.verifier_scores import VERIFIER, with_verifier
 from qabot.answering.confidence import (
     ConfidenceModel,
     fit,
@@ -53,6 +53,7 @@ from qabot.answering.features import (
 )
 from qabot.documents.chunking import Passage
 from qabot.index.keyword import tokenize
+from qabot.models.verifier import verifier_identity
 
 FOLDS = 5
 SHIPPED = ROOT / "src" / "qabot" / "data" / "confidence.json"
@@ -276,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         fitted_on=" + ".join(DEV_TITLES[n] for n in names)
         + "; fusion "
         + ", ".join(f"{v:g}" for v in DEFAULT_FUSION.__dict__.values())
-        + (f"; verifier sha256 {shipped_verifier_sha256()[:16]}" if args.verifier else ""),
+        + (f"; verifier sha256 {verifier_identity()['sha256'][:16]}" if args.verifier else ""),
     )
     print("# Confidence model: grouped 5-fold figures on dev data\n")
     print(produced_by("bench.train_confidence", argv) + "\n")

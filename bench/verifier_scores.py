@@ -82,10 +82,3 @@ def with_verifier(rows: DevRows, arrays: dict[str, Arrays]) -> DevRows:
         probabilities = verifier_probabilities(verifier, questions, passages)
         column[mine] = [verifier_feature(p) for p in probabilities]
     return replace(rows, x=np.column_stack([rows.x, column]))
-
-
-def shipped_verifier_sha256() -> str:
-    from qabot.models.verifier import CONFIG_FILE, bundled_verifier_path
-
-    config = bundled_verifier_path() / CONFIG_FILE
-    return str(json.loads(config.read_text(encoding="utf-8"))["sha256"])

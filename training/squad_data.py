@@ -169,6 +169,19 @@ def main_answer(q: Question) -> tuple[str, int] | None:
     return next(a for a in q.answers if counts[a[0]] == best)
 
 
+def own_pair(q: Question, paras: Sequence[str]) -> Pair | None:
+    """A question against its own paragraph: ``unans`` for an unanswerable one, ``pos`` with its
+    main answer's span for an answerable one; None when no answer can be located."""
+    own = paras[q.paragraph_index]
+    if q.impossible:
+        return Pair(q.text, own, 0, "unans")
+    answer = main_answer(q)
+    if answer is None:
+        return None
+    text, start = answer
+    return Pair(q.text, own, 1, "pos", start, start + len(text))
+
+
 def build_pairs(
     squad: Squad,
     rng: random.Random,
@@ -189,16 +202,13 @@ def build_pairs(
     pairs: list[Pair] = []
     for q in squad.questions:
         paras = squad.paragraphs[q.article]
-        own = paras[q.paragraph_index]
-        if q.impossible:
-            pairs.append(Pair(q.text, own, 0, "unans"))
+        own = own_pair(q, paras)
+        if own is None:
             continue
-        answer = main_answer(q)
-        if answer is None:
+        pairs.append(own)
+        if own.kind == "unans":
             continue
-        a_text, a_start = answer
-        a_end = a_start + len(a_text)
-        pairs.append(Pair(q.text, own, 1, "pos", a_start, a_end))
+        a_start, a_end = own.span_start, own.span_end
         others = [i for i in range(len(paras)) if i != q.paragraph_index]
         for _ in range(_count(rng, hard_per_question)):
             if others:
@@ -208,7 +218,7 @@ def build_pairs(
             if title != q.article:
                 pairs.append(Pair(q.text, rng.choice(squad.paragraphs[title]), 0, "easy"))
         if rng.random() < windows_per_question:
-            pairs.extend(_windows(q.text, own, a_start, a_end, rng, max_window_sentences))
+            pairs.extend(_windows(q.text, own.text, a_start, a_end, rng, max_window_sentences))
     return pairs
 
 
@@ -262,14 +272,12 @@ def eval_pairs(squad: Squad, *, negatives_per_question: int = 3, seed: int = 18)
     pairs: list[Pair] = []
     for q in sorted(squad.questions, key=lambda q: q.qid):
         paras = squad.paragraphs[q.article]
-        own = paras[q.paragraph_index]
-        if q.impossible:
-            pairs.append(Pair(q.text, own, 0, "unans"))
+        own = own_pair(q, paras)
+        if own is None:
             continue
-        answer = main_answer(q)
-        if answer is None:
+        pairs.append(own)
+        if own.kind == "unans":
             continue
-        pairs.append(Pair(q.text, own, 1, "pos", answer[1], answer[1] + len(answer[0])))
         others = [i for i in range(len(paras)) if i != q.paragraph_index]
         for i in rng.sample(others, min(negatives_per_question, len(others))):
             pairs.append(Pair(q.text, paras[i], 0, "hard"))

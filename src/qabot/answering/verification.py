@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from qabot.documents.chunking import Passage
-from qabot.models.verifier import Span, Verdict, Verifier
+from qabot.models.verifier import Span, Verdict
 
 SPAN_PROBABILITY = 0.5
 """A span is shown only when the verifier itself says the text answers (P >= this)."""
@@ -23,11 +23,6 @@ def reads(passage: Passage) -> bool:
     """Whether the verifier reads an answer quoting ``passage``: a passage, whose exact answer
     is worth a transformer pass; not an FAQ entry, whose answer was written for its question."""
     return passage.kind != "faq"
-
-
-def verifier_record(verifier: Verifier) -> dict:
-    """What an index's manifest records of the verifier its answers are read with."""
-    return {"name": verifier.name, "sha256": verifier.fingerprint}
 
 
 def verifier_text(passage: Passage, highlight: str | None = None) -> tuple[str, int]:

@@ -10,8 +10,8 @@ import threading
 from collections.abc import Callable, Sequence
 
 from qabot.cli.wiring import (
+    add_answering_options,
     add_index_options,
-    add_reranker_option,
     command,
     log,
     non_negative_int,
@@ -125,7 +125,7 @@ def _import_quietly(name: str) -> None:
 def register(subparsers) -> None:
     serve = command(subparsers, "serve", cmd_serve, "serve the chat, the API and the widget")
     add_index_options(serve, corpus_positional=False)
-    add_reranker_option(serve)
+    add_answering_options(serve)
     _add_serve_options(serve)
     _add_permission_options(serve)
     _add_timeout_options(serve)

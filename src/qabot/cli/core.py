@@ -11,14 +11,13 @@ import sys
 from qabot.answering.answer import ANSWER_KEYS
 from qabot.answering.answerer import DEFAULT_ALTERNATIVES
 from qabot.cli.wiring import (
+    add_answering_options,
     add_index_options,
-    add_reranker_option,
     cache_dir,
     command,
     default_threshold,
     env,
     finite_float,
-    load_verifier,
     log,
     non_negative_int,
     open_answerer,
@@ -50,11 +49,10 @@ def cmd_index(args: argparse.Namespace) -> int:
       qabot index docs/ --embedding-cache /shared/qabot-cache --index-type hnsw
     """
     from qabot.answering.confidence import default_model
-    from qabot.answering.verification import verifier_record
     from qabot.index.build import build_index
+    from qabot.models.verifier import verifier_identity
 
     model = args.model or DEFAULT_MODEL
-    verifier = load_verifier()  # recorded in the manifest: what will read the answers
     # An explicit build takes the default backend, not the previous index's (like --max-chars).
     embedder = open_embedder(model, args.backend or DEFAULT_BACKEND, index_dir=args.index_dir)
     if args.engine == "ray":
@@ -71,7 +69,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         cache_dir=args.embedding_cache or DEFAULT_CACHE_DIR,
         index_type=args.index_type,
         confidence=default_model().record(),
-        verifier=verifier_record(verifier),
+        verifier=verifier_identity(),  # what will read the answers (not loaded to build)
     )
     for problem in index.manifest.problems:
         log(f"skipped: {problem}")
@@ -237,7 +235,7 @@ def register(subparsers) -> None:
     ask = command(subparsers, "ask", cmd_ask, "answer a question")
     ask.add_argument("question", help='the question, or "-" to read one per line from stdin')
     add_index_options(ask, corpus_positional=False)
-    add_reranker_option(ask)
+    add_answering_options(ask)
     ask.add_argument("--json", action="store_true", help="print the answer record as JSON")
     ask.add_argument(
         "--alternatives",

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qabot.cli.wiring import (
+    add_answering_options,
     add_index_options,
-    add_reranker_option,
     command,
     default_threshold,
     env,
@@ -242,7 +242,7 @@ def _register_eval(subparsers) -> None:
         help="keep only question rows whose FIELD equals VALUE (repeatable)",
     )
     add_index_options(parser, corpus_positional=False)
-    add_reranker_option(parser)
+    add_answering_options(parser)
     parser.add_argument(
         "--report-dir",
         type=Path,

@@ -112,8 +112,8 @@ def open_answerer(
     without the shipped verifier (``--no-verifier``: no exact-answer spans).
     """
     from qabot.answering.confidence import default_model
-    from qabot.answering.verification import verifier_record
     from qabot.index.startup import ensure_index
+    from qabot.models.verifier import verifier_identity
 
     # Loaded first: a wrong path should fail before a long index build, not after.
     loaded_reranker = make_reranker(str(reranker)) if reranker else None
@@ -134,7 +134,7 @@ def open_answerer(
         build=build,
         log=log,
         confidence=base.record(),
-        verifier=verifier_record(loaded_verifier) if loaded_verifier else None,
+        verifier=verifier_identity() if loaded_verifier else None,
     )
     return answerer_for(
         index,
@@ -216,7 +216,7 @@ def add_index_options(parser: argparse.ArgumentParser, *, corpus_positional: boo
     )
 
 
-def add_reranker_option(parser: argparse.ArgumentParser) -> None:
+def add_answering_options(parser: argparse.ArgumentParser) -> None:
     """``--reranker PATH`` and ``--no-verifier`` for the commands that answer (ask, serve, eval)."""
     parser.add_argument(
         "--no-verifier",

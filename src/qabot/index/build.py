@@ -106,7 +106,7 @@ def build_index(
     with (`qabot.answering.confidence.ConfidenceModel.record`); it is written to the manifest
     as given (None: nothing recorded). The index never reads it: it records, answering decides.
     ``verifier`` is the same kind of record of the answer verifier
-    (`qabot.answering.verification.verifier_record`; None: answers are not verified).
+    (`qabot.models.verifier.verifier_identity`; None: answers are not verified).
     ``retain_seconds`` (recorded in the manifest) is how long a replaced data folder is kept
     for readers still loading it; later commits remove it once that time has passed.
     ``cache_dir`` (relative to ``index_dir`` unless absolute; None for none) holds embedded

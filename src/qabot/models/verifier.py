@@ -68,6 +68,24 @@ def bundled_verifier_path() -> Path:
     return Path(str(files("qabot") / "data" / "verifier"))
 
 
+def verifier_identity(folder: Path | str | None = None) -> dict[str, str]:
+    """``{"name", "sha256"}`` of the verifier in ``folder`` (default: the shipped one), read from
+    its config alone: what an index's manifest records, without loading the model.
+
+    Raises:
+        ModelError: the folder has no readable config.
+    """
+    folder = Path(folder) if folder is not None else bundled_verifier_path()
+    try:
+        config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+        return {"name": str(config.get("name", folder.name)), "sha256": str(config["sha256"])}
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(
+            f"Could not read the verifier's {CONFIG_FILE} in {str(folder)!r} ({exc}); reinstall "
+            "qabot, or pass --no-verifier."
+        ) from exc
+
+
 class OnnxVerifier:
     """A `Verifier` on an exported ONNX reader, loaded once.
 
@@ -115,7 +133,7 @@ class OnnxVerifier:
                 f"{CONFIG_FILE}, tokenizer.json and its ONNX file; reinstall qabot, or pass "
                 "--no-verifier."
             ) from exc
-        self.name = str(self.config.get("name", self.folder.name))
+        self.name = verifier_identity(self.folder)["name"]
         self.max_length = int(self.config["max_length"])
         self.max_answer_tokens = int(self.config.get("max_answer_tokens", 30))
         self.batch_size = batch_size
