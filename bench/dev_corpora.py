@@ -23,11 +23,14 @@ from pathlib import Path
 import numpy as np
 
 from bench.data import ARTIFACTS, DEV_NAMES, Question, dev_set
+from qabot.answering.adaptive import fusion_for
+from qabot.answering.evidence import Fusion
 from qabot.documents.chunking import Passage, chunk_documents
 from qabot.documents.corpus import load_corpus
 from qabot.documents.grains import GRAIN_QUESTION, GRAIN_SENTENCE, GRAIN_WHOLE
 from qabot.index.grains import faq_question_index, grain_rows
 from qabot.index.keyword import KeywordIndex
+from qabot.index.profile import collection_profile
 
 CACHE = ARTIFACTS / "quality-cache"
 
@@ -55,6 +58,14 @@ class Bench:
     def vocabulary(self) -> frozenset[str]:
         """Every keyword token of the corpus."""
         return self.keyword_index.vocabulary
+
+    def profile(self) -> dict:
+        """The corpus's profile, as its index's build measures it (`qabot.index.profile`)."""
+        return collection_profile(self.row_vectors, self.row_passage, self.row_grain)
+
+    def fusion(self) -> Fusion:
+        """The ranking weights the product would use for this corpus's index."""
+        return fusion_for(self.profile())
 
 
 def build_bench(

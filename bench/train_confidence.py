@@ -37,11 +37,12 @@ from bench.dev_corpora import Bench, load_bench
 from bench.fusion_search import Arrays, evidence_arrays, right_first
 from bench.provenance import produced_by
 from bench.verifier_scores import VERIFIER, with_verifier
+from qabot.answering.adaptive import question_led_share
 from qabot.answering.confidence import (
     ConfidenceModel,
+    expected_calibration_error,
     fit,
 )
-from qabot.answering.evidence import DEFAULT_FUSION
 from qabot.answering.features import (
     FEATURES,
     RIVALS,
@@ -57,7 +58,7 @@ from qabot.models.verifier import verifier_identity
 
 FOLDS = 5
 SHIPPED = ROOT / "src" / "qabot" / "data" / "confidence.json"
-SHIPPED_CORPORA = ("stackfaq", "scifact", "seed")  # DoQA and OR-ShARC join with issue 19's refit
+SHIPPED_CORPORA = DEV_NAMES  # all five dev blocks (issue 19)
 DEV_TITLES = {
     "stackfaq": "StackFAQ dev block",
     "scifact": "SciFact train",
@@ -135,10 +136,11 @@ def feature_rows(
     question whose topic is in the corpus and whose fact is not.
     """
     bench = arrays.bench
-    fused = DEFAULT_FUSION.fuse(arrays.grains, arrays.is_faq, arrays.keyword)
+    fusion = bench.fusion()  # the weights the product's index of this corpus would use
+    fused = fusion.fuse(arrays.grains, arrays.is_faq, arrays.keyword)
     right = right_first(arrays, fused) & arrays.answerable
     # Features read the dense part: the keyword part is normalised per question (see evidence).
-    dense = DEFAULT_FUSION.dense(arrays.grains, arrays.is_faq)
+    dense = fusion.dense(arrays.grains, arrays.is_faq)
     facts = CorpusFacts.of(bench)
     faq = faq_bm25(bench)
     rows, labels, owners = [], [], []
@@ -228,6 +230,21 @@ def out_of_fold(
     return oof
 
 
+def leave_one_corpus_out(rows: DevRows, features: Sequence[str], weights: np.ndarray) -> None:
+    """Print each corpus's ECE from a model fitted on the other corpora only: how the score
+    travels to a collection the fit never saw."""
+    signs = [SIGNS.get(f, 1) for f in features]
+    print("\nLeave one corpus out (fitted on the other corpora, scored on this one):\n")
+    print("| corpus | mean score | right first | ECE |")
+    print("|---|---|---|---|")
+    for name in dict.fromkeys(rows.corpus):
+        held = rows.corpus == name
+        model = fit(rows.x[~held], rows.y[~held], features, signs, weights=weights[~held])
+        p = model.predict(rows.x[held])
+        ece = expected_calibration_error(p, rows.y[held])
+        print(f"| {name} | {p.mean():.3f} | {rows.y[held].mean():.3f} | {ece:.3f} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", action="store_true", help="write the shipped JSON")
@@ -275,13 +292,19 @@ def main(argv: list[str] | None = None) -> int:
         final.intercept,
         threshold=round(threshold, 4),
         fitted_on=" + ".join(DEV_TITLES[n] for n in names)
-        + "; fusion "
-        + ", ".join(f"{v:g}" for v in DEFAULT_FUSION.__dict__.values())
+        + "; fusion adaptive ("
+        + "; ".join(
+            f"{k} {v:g}"
+            for k, v in ((n, question_led_share(arrays[n].bench.profile())) for n in names)
+        )
+        + " question-led)"
         + (f"; verifier sha256 {verifier_identity()['sha256'][:16]}" if args.verifier else ""),
     )
     print("# Confidence model: grouped 5-fold figures on dev data\n")
     print(produced_by("bench.train_confidence", argv) + "\n")
     report(final, rows.x, rows.y, oof, rows.corpus, rows.category, threshold)
+    if len(names) > 1:
+        leave_one_corpus_out(rows, features, weights)
     if args.write:
         final.save(SHIPPED)
         print(f"\nwrote {SHIPPED.relative_to(ROOT)}", file=sys.stderr)

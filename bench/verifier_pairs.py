@@ -27,10 +27,13 @@ import numpy as np
 from bench.data import ROOT
 from bench.dev_corpora import load_bench
 from bench.fusion_search import evidence_arrays
-from qabot.answering.evidence import DEFAULT_FUSION
+from qabot.answering.evidence import Fusion
 from qabot.answering.verification import verifier_text
 
 CORPORA = ("stackfaq", "scifact", "seed")
+# The fixed formula of the release the pairs were made with (kept so that the file's bytes,
+# recorded in its provenance, can be made again).
+PAIRS_FUSION = Fusion(0.25, 0.25, 0.25, 0.25, 0.25, 0.25, faq_keyword=0.0, passage_keyword=0.4)
 OUT = ROOT / "training" / "data" / "dev_pairs.jsonl.gz"
 
 
@@ -38,7 +41,7 @@ def dev_pairs(name: str, top: int) -> list[dict]:
     """The pairs of one dev corpus: each question with its ``top`` best fused candidates."""
     arrays = evidence_arrays(load_bench(name))
     bench = arrays.bench
-    fused = DEFAULT_FUSION.fuse(arrays.grains, arrays.is_faq, arrays.keyword)
+    fused = PAIRS_FUSION.fuse(arrays.grains, arrays.is_faq, arrays.keyword)
     rows = []
     for q, question in enumerate(bench.questions):
         for n in np.argsort(-fused[q], kind="stable")[:top]:

@@ -122,10 +122,11 @@ def torch_embedder():
 @pytest.fixture(scope="session")
 def seed_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
     """An index of the shipped corpus built with the real model (built once per session)."""
+    from qabot.answering.adaptive import fusion_record
     from qabot.index.build import build_index
 
     index_dir = tmp_path_factory.mktemp("seed-index")
-    build_index(SEED_CORPUS, index_dir, embedder)
+    build_index(SEED_CORPUS, index_dir, embedder, choose_fusion=fusion_record)
     return index_dir
 
 

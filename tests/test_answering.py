@@ -114,9 +114,8 @@ def test_more_evidence_never_lowers_the_shipped_confidence(answerer):
     # All of them at once is strictly more evidence: the score rises.
     best = replace(top, fused_score=top.fused_score + 0.1, margin=top.margin + 0.1)
     assert shipped.score(question, [best, *hits[1:]]) > before
-    # A question of words the corpus never uses is less likely answered than its own words.
-    unknown = shipped.answer("how many days do zorblats quaffle")
-    assert unknown.score < shipped.answer(question).score
+    # The same hits read for a question of words the corpus never uses are less likely right.
+    assert shipped.score("how many days do zorblats quaffle", hits) < before
 
 
 def test_threshold_overrides_the_model_threshold(answerer):

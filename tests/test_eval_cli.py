@@ -68,6 +68,11 @@ def test_eval_end_to_end_calibrates_and_fails_under_the_bar(tmp_path, index_dir,
     for words in ("| hit@1 |", "| accuracy |", "| declined-unanswerable |", "Recommended"):
         assert words in summary
     assert f"threshold {report['settings']['threshold']:.3f} (default)" in summary
+    # The ranking weights in force, and what the index measured that chose them.
+    profile = report["index"]["profile"]
+    assert report["index"]["fusion"]["question_led_share"] == 1.0  # few FAQ entries: question-led
+    assert f"cosine {profile['question_answer_cosine']:.3f} over 3 entries" in summary
+    assert "Ranking weights adapted to the collection" in summary
     for name in ("threshold.png", "scores.png", "reliability.png"):
         content = (reports / name).read_bytes()
         assert content.startswith(PNG_MAGIC) and len(content) > 5000, name

@@ -15,6 +15,7 @@ it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 
 import numpy as np
 
@@ -86,7 +87,7 @@ class Answerer:
         """The ranked hits behind the answers (evaluation ranks the same hits it answers with)."""
         return self.retriever.search_batch(questions, top_k)
 
-    def settings(self) -> dict[str, float | int]:
+    def settings(self) -> dict[str, float | int | str]:
         """What decides the answers besides the index (recorded in evaluation reports)."""
         fusion = self.retriever.fusion
         return {
@@ -94,6 +95,7 @@ class Answerer:
             "alternatives": self.alternatives,
             "keyword_weight": fusion.passage_keyword,
             "faq_keyword_weight": fusion.faq_keyword,
+            "fusion": ", ".join(f"{k} {v:g}" for k, v in asdict(fusion).items()),
             "confidence_sha256": self.confidence.fingerprint(),
             "verifier_sha256": self.verifier.fingerprint if self.verifier else "",
         }

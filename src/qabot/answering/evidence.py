@@ -10,8 +10,9 @@ the index gathers the candidate's rows and takes a per-grain max, `qabot.index.g
     passage:    dense = (1 - s - p)·q→whole + s·q→best sentence + p·max(q→whole, q→best sentence)
     score       = (1 - w_kind)·dense + w_kind·bm25 / max bm25 over the question's candidates
 
-The weights in `DEFAULT_FUSION` were chosen by ``bench/fusion_search.py`` for the best worst
-case over three dev corpora (see ``bench/results/fusion.md``).
+The weights in `DEFAULT_FUSION` are the question-led end of the adaptive fusion
+(`qabot.answering.adaptive`), chosen by ``bench/adaptive_fusion.py`` for the best worst case
+over five dev corpora (``bench/results/adaptive-fusion.md``).
 """
 
 from __future__ import annotations
@@ -65,8 +66,10 @@ class Fusion:
         return (1.0 - weight) * dense + weight * keyword
 
 
-DEFAULT_FUSION = Fusion(0.25, 0.25, 0.25, 0.25, 0.25, 0.25, faq_keyword=0.0, passage_keyword=0.4)
-"""The smallest largest regret over the dev corpora (``bench/results/fusion.md``)."""
+DEFAULT_FUSION = Fusion(0.25, 0.0, 0.25, 0.5, 0.0, 0.5, faq_keyword=0.0, passage_keyword=0.4)
+"""The question-led formula: for passages, and for FAQ entries whose questions describe their
+answers; `qabot.answering.adaptive` slides FAQ weights away from it where they do not
+(chosen with it on five dev corpora: ``bench/results/adaptive-fusion.md``)."""
 
 
 def normalise_keyword(keyword: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qabot.answering.answer_types import absent_name, is_dated, type_missing
-from qabot.documents.grains import GRAIN_SENTENCE, GRAIN_WHOLE
+from qabot.documents.grains import GRAIN_QUESTION, GRAIN_SENTENCE, GRAIN_WHOLE
 from qabot.index.keyword import tokenize
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ FEATURES = (
     "margin",
     "whole",
     "sentence",
+    "question",
     "matched_share",
     "question_bm25",
     "absent_share",
@@ -137,7 +138,9 @@ def confidence_features(
             "How do I roast Brussels sprouts?") would lift an off-topic question to full marks.
         margin_: its dense lead over the runner-up (`margin` over the dense scores of the best
             fused candidates).
-        grains: its ``(3,)`` grain maxima.
+        grains: its ``(3,)`` grain maxima: the whole and best-sentence cosines are features,
+            and so is the cosine with its FAQ question (``question``; the whole cosine for
+            a passage), which says how much a question-led match there is.
         matched: `matched_share` of its text.
         question_bm25: raw BM25 of the question against FAQ questions only (best entry; 0 for
             a corpus without FAQ entries). Squashed to ``x / (x + 5)`` so one big match cannot
@@ -149,12 +152,15 @@ def confidence_features(
             (`qabot.answering.answer_types.absent_name`).
     """
     squashed = question_bm25 / (question_bm25 + 5.0) if question_bm25 > 0 else 0.0
+    asked = grains[GRAIN_QUESTION]
+    question = asked if np.isfinite(asked) else grains[GRAIN_WHOLE]
     return np.array(
         [
             dense,
             margin_,
             grains[GRAIN_WHOLE],
             grains[GRAIN_SENTENCE],
+            question,
             matched,
             squashed,
             absent,

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qabot.answering.evidence import DEFAULT_FUSION, Fusion, best_sentence_rows
+from qabot.answering.adaptive import recorded_fusion
+from qabot.answering.evidence import Fusion, best_sentence_rows
 from qabot.answering.features import RIVALS, answer_key
 from qabot.documents.chunking import Passage, split_sentences
 from qabot.index.build import Index
@@ -75,7 +76,8 @@ class Retriever:
     Args:
         index: the loaded index to search.
         embedder: the model the index was built with.
-        fusion: how grain and keyword evidence are combined (`qabot.answering.evidence.Fusion`).
+        fusion: how grain and keyword evidence are combined (`qabot.answering.evidence.Fusion`);
+            None for the weights the index was built for (`qabot.answering.adaptive`).
         pool: how many passages each method (dense, keyword) proposes before fusion.
     """
 
@@ -84,12 +86,13 @@ class Retriever:
         index: Index,
         embedder: Embedder,
         *,
-        fusion: Fusion = DEFAULT_FUSION,
+        fusion: Fusion | None = None,
         pool: int = DEFAULT_POOL,
     ) -> None:
         self.index = index
         self.embedder = embedder
-        self.fusion = fusion
+        manifest = index.manifest
+        self.fusion = fusion or recorded_fusion(manifest.fusion, manifest.profile)
         self.pool = pool
         # One pass over the passages (read from disk for a loaded index); only these columns
         # are kept. An answer's key (`answer_key`) is kept as the number of its first passage.

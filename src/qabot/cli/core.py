@@ -48,6 +48,7 @@ def cmd_index(args: argparse.Namespace) -> int:
       qabot index docs/ --engine ray --ray-address ray://head:10001
       qabot index docs/ --embedding-cache /shared/qabot-cache --index-type hnsw
     """
+    from qabot.answering.adaptive import fusion_record
     from qabot.answering.confidence import default_model
     from qabot.index.build import build_index
     from qabot.models.verifier import verifier_identity
@@ -70,6 +71,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         index_type=args.index_type,
         confidence=default_model().record(),
         verifier=verifier_identity(),  # what will read the answers (not loaded to build)
+        choose_fusion=fusion_record,
     )
     for problem in index.manifest.problems:
         log(f"skipped: {problem}")

@@ -111,6 +111,7 @@ def open_answerer(
     ``make_reranker(path)`` and reorders the top candidates. ``verifier`` False answers
     without the shipped verifier (``--no-verifier``: no exact-answer spans).
     """
+    from qabot.answering.adaptive import fusion_record
     from qabot.answering.confidence import default_model
     from qabot.index.startup import ensure_index
     from qabot.models.verifier import verifier_identity
@@ -135,6 +136,7 @@ def open_answerer(
         log=log,
         confidence=base.record(),
         verifier=verifier_identity() if loaded_verifier else None,
+        choose_fusion=fusion_record,
     )
     return answerer_for(
         index,

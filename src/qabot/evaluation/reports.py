@@ -176,6 +176,7 @@ def summary_markdown(data: Mapping, *, plots: bool = True) -> str:
         f"Question set `{settings.get('questions', '?')}` on the index built from "
         f"`{data['index'].get('corpus_path')}` with `{data['index'].get('model')}`; "
         f"threshold {settings.get('threshold'):.3f} ({settings.get('threshold_source', 'given')}).",
+        *_ranking_lines(data["index"], settings),
         "",
         "| metric | value |" + (" change |" if comparison else ""),
         "|---|---|" + ("---|" if comparison else ""),
@@ -206,6 +207,26 @@ def summary_markdown(data: Mapping, *, plots: bool = True) -> str:
         for q in wrong[:_CHANGES_SHOWN]
     ]
     return "\n".join(lines) + "\n"
+
+
+def _ranking_lines(index: Mapping, settings: Mapping) -> list[str]:
+    """The ranking weights in force, and what they adapted to when the index records it
+    (`qabot.answering.adaptive`)."""
+    if "fusion" not in settings:
+        return []
+    profile, fusion = index.get("profile") or {}, index.get("fusion") or {}
+    cosine = profile.get("question_answer_cosine")
+    if fusion and isinstance(cosine, int | float):
+        adapted = (
+            f"adapted to the collection (FAQ question–entry cosine {cosine:.3f} over "
+            f"{profile.get('faq_entries')} entries; question-led share "
+            f"{fusion.get('question_led_share', 1.0):.2f})"
+        )
+    elif fusion:
+        adapted = "adapted to the collection (no FAQ entries: the passage weights)"
+    else:
+        adapted = "not recorded by the index (built before adaptive ranking)"
+    return ["", f"Ranking weights {adapted}: {settings['fusion']}."]
 
 
 def _threshold_section(calibration: Mapping, plots: bool) -> list[str]:

@@ -22,7 +22,7 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -52,6 +52,7 @@ from qabot.index.grains import faq_question_index, grain_rows
 from qabot.index.keyword import DEFAULT_B, DEFAULT_K1, KeywordIndex
 from qabot.index.manifest import MANIFEST_FILE, IndexManifest, read_manifest
 from qabot.index.passage_table import PassageTable
+from qabot.index.profile import collection_profile
 from qabot.index.store import VectorStore
 from qabot.models.backends import manifest_record, save_model
 from qabot.models.embedding import Embedder
@@ -95,6 +96,7 @@ def build_index(
     progress: bool = False,
     confidence: Mapping[str, object] | None = None,
     verifier: Mapping[str, object] | None = None,
+    choose_fusion: Callable[[Mapping[str, object]], Mapping[str, object]] | None = None,
     retain_seconds: float = DEFAULT_RETAIN_SECONDS,
     cache_dir: Path | str | None = DEFAULT_CACHE_DIR,
     index_type: str = "auto",
@@ -107,6 +109,9 @@ def build_index(
     as given (None: nothing recorded). The index never reads it: it records, answering decides.
     ``verifier`` is the same kind of record of the answer verifier
     (`qabot.models.verifier.verifier_identity`; None: answers are not verified).
+    The build measures the collection's profile (`qabot.index.profile`) and records it;
+    ``choose_fusion(profile)`` (`qabot.answering.adaptive.fusion_record`) says which ranking
+    weights answering will use for it, and that record is written too (None: nothing recorded).
     ``retain_seconds`` (recorded in the manifest) is how long a replaced data folder is kept
     for readers still loading it; later commits remove it once that time has passed.
     ``cache_dir`` (relative to ``index_dir`` unless absolute; None for none) holds embedded
@@ -128,6 +133,7 @@ def build_index(
     vectors = cached_embed(texts, embedder, cache, progress=progress)
     ids = [p.passage_id for p in passages]
     store = VectorStore.build(ids, vectors, row_passage, row_grain, index_type=index_type)
+    profile = collection_profile(vectors, row_passage, row_grain)
     keyword_index = KeywordIndex.build(ids, [p.keyword_text() for p in passages])
     faq_keyword_index = faq_question_index(passages)
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -141,6 +147,8 @@ def build_index(
         problems=(*manifest.problems, *problems),
         confidence=dict(confidence or {}),
         verifier=dict(verifier or {}),
+        profile=profile,
+        fusion=dict(choose_fusion(profile)) if choose_fusion else {},
         retain_seconds=retain_seconds,
         embedding_cache="" if cache_dir is None else str(cache_dir),
         index_type=store.index_type,

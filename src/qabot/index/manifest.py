@@ -40,6 +40,8 @@ class IndexManifest:
     grains: tuple[str, ...] = GRAINS
     confidence: dict = field(default_factory=dict)
     verifier: dict = field(default_factory=dict)  # the answer verifier's record; {} for none
+    profile: dict = field(default_factory=dict)  # `qabot.index.profile.collection_profile`
+    fusion: dict = field(default_factory=dict)  # the ranking weights answering chose for it
     retain_seconds: float = DEFAULT_RETAIN_SECONDS
     embedding_cache: str = ""  # the cache folder, relative to the index folder; "" for none
     index_type: str = "flat"  # the FAISS index kind (`qabot.index.faiss_search.INDEX_TYPES`)

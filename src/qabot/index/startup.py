@@ -73,6 +73,7 @@ def ensure_index(
     log: Callable[[str], None] = lambda message: None,
     confidence: Mapping[str, object] | None = None,
     verifier: Mapping[str, object] | None = None,
+    choose_fusion: Callable[[Mapping[str, object]], Mapping[str, object]] | None = None,
 ) -> tuple[Index, Embedder]:
     """Load the index, rebuilding it first when missing, corrupt, stale or of other settings.
 
@@ -82,8 +83,8 @@ def ensure_index(
     (a rebuild keeps it); a different value rebuilds. ``make_embedder(name)`` is called once,
     with ``model`` or else the index's model. ``progress`` is passed to `build_index`.
     ``build=False`` (a replica) never builds: it loads the index as it is, or raises.
-    ``confidence`` and ``verifier`` (plain records) are written to a new build's manifest
-    (`build_index`).
+    ``confidence`` and ``verifier`` (plain records) are written to a new build's manifest,
+    with ``choose_fusion``'s record of the build's profile (`build_index`).
 
     When several processes find the index missing or stale at once, one builds and the others
     wait for its commit and load it. Returns the index and the embedder, ready to answer.
@@ -121,6 +122,7 @@ def ensure_index(
                 progress=progress,
                 confidence=confidence,
                 verifier=verifier,
+                choose_fusion=choose_fusion,
             )
             for problem in index.manifest.problems:
                 log(f"skipped: {problem}")
