@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 from pathlib import Path
 
-from qabot.cli.wiring import DEFAULT_INDEX_DIR, command, env, finite_float, positive_int
+from qabot.cli.wiring import (
+    DEFAULT_INDEX_DIR,
+    command,
+    env,
+    finite_float,
+    positive_float,
+    positive_int,
+)
 from qabot.documents.corpus import alternates_path
 from qabot.errors import QabotError
 
@@ -35,8 +43,13 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     (the corpus the index was built from, or --corpus); the next index build (and
     `qabot serve`, which rebuilds a stale index) uses them.
 
+    --prune-older-than DAYS deletes the questions recorded more than DAYS ago (90 when no
+    number is given) and, without a subcommand, does nothing else: feedback is kept until
+    pruned, so run it from cron to keep a retention period.
+
     Examples:
       qabot feedback
+      qabot feedback --prune-older-than 90
       qabot feedback summary --top-k 20 --export reports/feedback-questions.csv
       qabot feedback suggest
       qabot feedback accept 3f2a9c01 b71e0d44
@@ -46,12 +59,20 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     path = feedback_path(args)
     if not path.is_file():
         raise QabotError(f"No feedback yet: {str(path)!r} does not exist (run qabot serve).")
-    store = FeedbackStore(path)
     try:
-        action = {"suggest": _suggest, "accept": _accept}.get(args.action or "", _summary)
-        return action(args, store)
-    finally:
-        store.close()
+        store = FeedbackStore(path, strict=True)
+        try:
+            if args.prune_older_than is not None:
+                pruned = store.prune(args.prune_older_than)
+                print(f"Deleted {pruned} questions older than {args.prune_older_than:g} days.")
+                if not args.action:
+                    return 0
+            action = {"suggest": _suggest, "accept": _accept}.get(args.action or "", _summary)
+            return action(args, store)
+        finally:
+            store.close()
+    except sqlite3.Error as exc:
+        raise QabotError(f"{str(path)!r} is no readable feedback database ({exc}).") from exc
 
 
 def _summary(args: argparse.Namespace, store) -> int:
@@ -69,7 +90,10 @@ def _summary(args: argparse.Namespace, store) -> int:
     for item in summary.unanswered:
         print(f"  {item.count:>4}×  {item.question}  (best score {item.best_score:.2f})")
     if args.export:
-        count = store.export_csv(args.export, args.top_k)
+        try:
+            count = store.export_csv(args.export, args.top_k)
+        except OSError as exc:
+            raise QabotError(f"Cannot write {args.export!r} ({exc.strerror or exc}).") from exc
         print(f"\nWrote {count} questions to {args.export}")
     return 0
 
@@ -176,7 +200,11 @@ def register(subparsers) -> None:
 
 
 def _add_common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    from qabot.web.feedback import DEFAULT_FEEDBACK_FILE, DEFAULT_SUMMARY_TOP_K
+    from qabot.web.feedback import (
+        DEFAULT_FEEDBACK_FILE,
+        DEFAULT_RETENTION_DAYS,
+        DEFAULT_SUMMARY_TOP_K,
+    )
 
     def default(value):
         return argparse.SUPPRESS if suppress else value
@@ -196,6 +224,16 @@ def _add_common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
     )
     parser.add_argument(
         "--export", default=default(None), metavar="CSV", help="summary: write a question set"
+    )
+    parser.add_argument(
+        "--prune-older-than",
+        type=positive_float,
+        nargs="?",
+        const=DEFAULT_RETENTION_DAYS,
+        default=default(None),
+        metavar="DAYS",
+        help="delete questions recorded more than DAYS ago (without DAYS: "
+        f"{DEFAULT_RETENTION_DAYS}); feedback is otherwise kept for ever",
     )
     parser.add_argument(
         "--corpus",
