@@ -3,8 +3,8 @@ import json
 from pathlib import Path
 
 import pytest
-from hostile import HOSTILE_FILES, good_corpus
 
+from bench.hostile_files import HOSTILE_FILES, good_corpus
 from qabot.documents.chunking import chunk_documents
 from qabot.documents.corpus import corpus_fingerprint, load_corpus
 from qabot.documents.files import OUTSIDE_LINK

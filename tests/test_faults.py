@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from hostile import HOSTILE_FILES, good_corpus, long_word
 
+from bench.hostile_files import HOSTILE_FILES, good_corpus, long_word
 from qabot.documents.files import printable
 from qabot.errors import IndexCorruptError, IndexWriteError
 from qabot.index.build import build_index, check_fresh, load_index

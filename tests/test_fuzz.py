@@ -11,11 +11,11 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from hostile import HOSTILE_FILES
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from strategies import any_text
 
+from bench.hostile_files import HOSTILE_FILES
 from qabot.answering.questions import MAX_QUESTION_CHARS, clean_question
 from qabot.documents.chunking import split_paragraph
 from qabot.documents.corpus import SUPPORTED_SUFFIXES, load_corpus
