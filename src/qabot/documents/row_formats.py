@@ -143,8 +143,8 @@ def _gunzip(raw: bytes) -> bytes:
         raise RowFileError(f"not a readable gzip file ({exc})") from exc
     if len(expanded) > limit:
         raise RowFileError(
-            f"expands to more than {limit:,} bytes ({MAX_EXPANSION} times its size, or "
-            f"{EXPANSION_FLOOR:,} bytes): refused as a likely zip bomb"
+            f"expands to over {limit:,} bytes (the bound: {MAX_EXPANSION} times its "
+            f"{len(raw):,} bytes, at least {EXPANSION_FLOOR:,}): refused as a likely zip bomb"
         )
     return expanded
 
