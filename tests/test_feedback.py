@@ -237,3 +237,15 @@ def test_feedback_command_input_errors_are_one_line(tmp_path, capsys):
     assert main(["feedback", "--feedback", str(path), "--export", str(unwritable)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("qabot: error: Cannot write") and err.count("\n") == 1
+
+
+def test_feedback_command_prints_stored_names_escaped(tmp_path, capsys):
+    path = tmp_path / "feedback.sqlite3"
+    store = FeedbackStore(path)
+    store.vote(store.record("Why\x1b[2J?", "evil\x1b]0;x\x07.txt#faq-0", 0.9, True), -1)
+    store.record("gone\rwrong", None, 0.1, False)
+    store.close()
+    assert main(["feedback", "--feedback", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\r" not in out
+    assert "evil\\x1b]0;x\\x07.txt#faq-0" in out and "gone\\rwrong" in out

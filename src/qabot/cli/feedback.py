@@ -15,6 +15,7 @@ from qabot.cli.wiring import (
     positive_int,
 )
 from qabot.documents.corpus import alternates_path
+from qabot.documents.files import printable
 from qabot.errors import QabotError
 
 # A declined question is proposed as a phrasing when its best score was at most this far
@@ -83,12 +84,12 @@ def _summary(args: argparse.Namespace, store) -> int:
     )
     print("\nMost disliked answers:" if summary.disliked else "\nNo disliked answers.")
     for item in summary.disliked:
-        print(f"  {item.dislikes:>4} 👎 {item.likes:>3} 👍  {item.answer_id}")
+        print(f"  {item.dislikes:>4} 👎 {item.likes:>3} 👍  {printable(item.answer_id)}")
         for question in item.questions[:3]:
-            print(f"           asked as: {question}")
+            print(f"           asked as: {printable(question)}")
     print("\nMost frequent unanswered questions:" if summary.unanswered else "\nNone unanswered.")
     for item in summary.unanswered:
-        print(f"  {item.count:>4}×  {item.question}  (best score {item.best_score:.2f})")
+        print(f"  {item.count:>4}×  {printable(item.question)}  (best score {item.best_score:.2f})")
     if args.export:
         try:
             count = store.export_csv(args.export, args.top_k)
@@ -120,11 +121,12 @@ def _suggest(args: argparse.Namespace, store) -> int:
         f"{threshold - args.near:.2f}–{threshold:.2f}); accept with: qabot feedback accept ID…"
     )
     for entry in dict.fromkeys(s.passage_id for s in suggestions[: args.top_k]):
-        print(f"\n{entry}")
+        print(f"\n{printable(entry)}")
         for s in suggestions[: args.top_k]:
             if s.passage_id == entry:
                 print(
-                    f"  {s.id}  {s.count:>4}×  {s.question}  ({s.liked} liked, {s.declined} declined)"
+                    f"  {s.id}  {s.count:>4}×  {printable(s.question)}  "
+                    f"({s.liked} liked, {s.declined} declined)"
                 )
     if len(suggestions) > args.top_k:
         print(f"\n… and {len(suggestions) - args.top_k} more (raise --top-k to see them)")
@@ -146,7 +148,7 @@ def _accept(args: argparse.Namespace, store) -> int:
     target = alternates_path(corpus)
     written = accept_alternates(target, [by_id[i] for i in dict.fromkeys(args.ids)])
     for s in written:
-        print(f"  {s.passage_id}  ← {s.question}")
+        print(f"  {printable(s.passage_id)}  ← {printable(s.question)}")
     skipped = len(dict.fromkeys(args.ids)) - len(written)
     note = f" ({skipped} already there)" if skipped else ""
     print(f"Wrote {len(written)} phrasings to {target}{note}; rebuild the index to use them.")
