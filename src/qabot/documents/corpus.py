@@ -5,7 +5,9 @@ structured formats (.jsonl, .jsonl.gz, .csv) give one document per row, either a
 (``question`` + ``answer``) or a document (``title``? + ``text``). A row's own ``id``/``_id`` is
 kept as its document id so that BEIR-style relevance files refer to our entries directly.
 
-Files that cannot be read are reported as `CorpusProblem` records; the rest still load.
+Files that cannot be read are reported as `CorpusProblem` records; the rest still load. Which
+files a corpus is (names checked, symlinks leaving it skipped) is `qabot.documents.files`; the
+bounds on what a structured file may hold are `qabot.documents.row_formats`'.
 
 Alternate phrasings of FAQ questions come from the rows themselves (a ``questions`` list in
 JSONL, a ``|``-separated ``questions`` cell in CSV) and from ``<corpus>.alternates.jsonl``
