@@ -62,3 +62,14 @@ def test_text_without_sentence_ends_is_cut_at_words():
     assert len(pieces) == 15
     assert all(len(p) <= 1000 and not p.startswith(" ") for p in pieces)
     assert " ".join(pieces).split() == ["word"] * 3000
+
+
+def test_a_word_longer_than_the_budget_is_cut_to_size():
+    # The probe's file: 2,000,000 characters without a space were one passage.
+    document = Document(
+        "blob.txt", "blob", "A short intro.\n\n" + "x" * 2_000_000, "blob.txt", "txt"
+    )
+    passages = chunk_document(document, max_chars=1000)
+    assert max(len(p.text) for p in passages) == 1000
+    assert "".join(p.text for p in passages[1:]) == "x" * 2_000_000
+    assert split_paragraph("ab cdefgh ij", max_chars=3) == ["ab", "cde", "fgh", "ij"]

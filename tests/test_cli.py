@@ -132,6 +132,12 @@ def test_errors_are_clear_and_exit_2(tmp_path: Path, cli_index):
     assert "Traceback" not in model.stderr
     nothing = qabot("index", str(tmp_path / "missing"), "--index-dir", str(tmp_path / "y"))
     assert nothing.returncode == 2 and "does not exist" in nothing.stderr
+    # The probe's `ask --index-dir /etc/passwd`: a file where the index folder should be.
+    not_a_folder = tmp_path / "passwd"
+    not_a_folder.write_text("root:x:0:0::/root:/bin/sh\n", encoding="utf-8")
+    asked = qabot("ask", "What is NATO?", "--index-dir", str(not_a_folder), "--no-verifier")
+    assert asked.returncode == 2 and asked.stderr.count("\n") == 1
+    assert asked.stderr.startswith("qabot: error: Index folder") and "is a file" in asked.stderr
 
 
 @pytest.mark.slow
@@ -188,3 +194,51 @@ def test_help_shows_the_defaults_of_the_code(capsys):
     assert f"(default {DEFAULT_ALTERNATIVES})" in helps["ask"]
     assert f"(default {DEFAULT_MAX_CHARS})" in helps["index"]
     assert f"the bundled {DEFAULT_MODEL})" in helps["index"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["serve", "--port", "99999"], "argument --port: '99999' must be at most 65535"),
+        (["ask", "q", "--alternatives", "1000000000"], "must be at most 20"),
+        (["serve", "--alternatives", "21"], "'21' must be at most 20"),
+        (["index", "--max-chars", "0"], "'0' must be at least 1"),
+    ],
+)
+def test_option_errors_are_one_line_with_status_2(argv, complaint, capsys):
+    from qabot.answering.answerer import MAX_ALTERNATIVES
+    from qabot.cli import main
+
+    assert MAX_ALTERNATIVES == 20  # the API's cap, shared
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.count("\n") == 1
+    assert err.startswith(f"qabot: error: qabot {argv[0]}: ") and complaint in err
+
+
+def test_ask_prints_names_from_the_corpus_escaped(tmp_path):
+    from qabot.answering.answerer import Answerer
+    from qabot.answering.retrieval import Retriever
+    from qabot.cli import format_answer
+    from qabot.index.build import build_index
+
+    from fakes import FakeEmbedder, fused_only_confidence
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    name = "evil\x1b]0;pwned\x07\x1b[2J\nSource: forged.txt"
+    (corpus / name).write_text(
+        "Plums ripen in September.\x1b[31m Pick them when soft.", encoding="utf-8"
+    )
+    index = build_index(corpus, tmp_path / "index", FakeEmbedder(), cache_dir=None)
+    answerer = Answerer(Retriever(index, FakeEmbedder()), confidence=fused_only_confidence())
+    answer = answerer.answer("When do plums ripen in September?")
+    assert answer.found and answer.source.title.startswith("evil\x1b")
+    shown = format_answer(answer)
+    assert "\x1b" not in shown and "\x07" not in shown
+    assert [line for line in shown.splitlines() if line.startswith("Source:")] == [
+        "Source: evil\\x1b]0;pwned\\x07\\x1b[2J\\nSource: forged (evil\\x1b]0;pwned\\x07"
+        "\\x1b[2J\\nSource: forged.txt#0) — passage, score "
+        f"{answer.score:.2f}"
+    ]

@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.hostile_files import HOSTILE_FILES, good_corpus
 from qabot.documents.chunking import chunk_documents
 from qabot.documents.corpus import corpus_fingerprint, load_corpus
+from qabot.documents.files import OUTSIDE_LINK
 from qabot.errors import CorpusError, EmptyCorpusError
 
 from pdfmaker import write_pdf
@@ -206,3 +208,52 @@ def test_alternate_questions_from_rows_and_from_the_alternates_file(tmp_path, fa
     assert index.passage("j#faq-0").alternates == ("Q 1?",)
     problems = " ".join(index.manifest.problems)
     assert "'nope#faq-9'" in problems and "malformed JSON" in problems
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE_FILES))
+def test_each_hostile_file_is_skipped_by_name_and_the_rest_loads(tmp_path, kind):
+    corpus = good_corpus(tmp_path / "corpus")
+    name = HOSTILE_FILES[kind](corpus)
+    loaded = load_corpus(corpus)
+    assert [d.path for d in loaded.documents] == ["good.txt"]
+    assert [p.path.split(":")[0] for p in loaded.problems][:1] == [name]
+    # Every problem prints as one line of UTF-8, the bad name escaped.
+    assert all("\n" not in str(p) and str(p).encode("utf-8") for p in loaded.problems)
+    assert corpus_fingerprint(corpus) == loaded.fingerprint
+
+
+def test_names_are_escaped_when_printed(tmp_path):
+    corpus = good_corpus(tmp_path / "corpus")
+    (corpus / "red\x1b[31m\nline.txt").write_text("", encoding="utf-8")
+    (problem,) = load_corpus(corpus).problems
+    assert problem.path == "red\x1b[31m\nline.txt"  # kept as found
+    assert str(problem) == "red\\x1b[31m\\nline.txt: empty file"
+
+
+def test_symlinks_leaving_the_corpus_are_skipped_unless_followed(tmp_path):
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    (outside / "passwords.txt").write_text("The root password is hunter2.", encoding="utf-8")
+    corpus = good_corpus(tmp_path / "corpus")
+    (corpus / "inside.txt").write_text("Plums ripen in September.", encoding="utf-8")
+    (corpus / "link-out.txt").symlink_to(outside / "passwords.txt")
+    (corpus / "folder-out").symlink_to(outside)
+    (corpus / "link-in.txt").symlink_to(corpus / "inside.txt")
+    loaded = load_corpus(corpus)
+    assert [d.path for d in loaded.documents] == ["good.txt", "inside.txt", "link-in.txt"]
+    assert sorted(str(p) for p in loaded.problems) == [
+        f"folder-out: {OUTSIDE_LINK}",
+        f"link-out.txt: {OUTSIDE_LINK}",
+    ]
+    followed = load_corpus(corpus, follow_symlinks=True)
+    assert "hunter2" in " ".join(d.text for d in followed.documents)
+    assert {"folder-out/passwords.txt", "link-out.txt"} <= {d.path for d in followed.documents}
+    assert followed.problems == ()
+    assert followed.fingerprint != loaded.fingerprint
+
+
+def test_a_symlink_loop_is_read_once(tmp_path):
+    corpus = good_corpus(tmp_path / "corpus")
+    (corpus / "sub").mkdir()
+    (corpus / "sub" / "again").symlink_to(corpus)
+    assert [d.path for d in load_corpus(corpus, follow_symlinks=True).documents] == ["good.txt"]

@@ -104,6 +104,21 @@ def test_gzipped_jsonl(tmp_path):
         ),
         ("nogold.jsonl", '{"question": "Q?", "answerable": true}\n', r"nogold.jsonl:1: no gold"),
         (
+            "deep.jsonl",
+            '{"question": "Q?", "x": ' + "[" * 100_000 + "]" * 100_000 + "}\n",
+            r"deep.jsonl:1: JSON nested more than 100 levels deep",
+        ),
+        (
+            "deep.csv",
+            'question,expected_ids\nQ?,"' + "[" * 30_000 + "]" * 30_000 + '"\n',
+            r"deep.csv:2: expected_ids is not a JSON list \(JSON nested more than 100",
+        ),
+        (
+            "lone.jsonl",
+            '{"question": "Q \\ud800?", "answerable": false}\n',
+            r"lone.jsonl:1: JSON string holds an unpaired surrogate \(\\ud800\)",
+        ),
+        (
             "both.jsonl",
             '{"question": "Q?", "answerable": false, "expected_ids": ["a"]}\n',
             r"both.jsonl:1: answerable is false",

@@ -13,12 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from bench.hostile_files import HOSTILE_FILES, good_corpus, long_word
+from qabot.documents.files import printable
 from qabot.errors import IndexCorruptError, IndexWriteError
-from qabot.index.build import build_index, load_index
+from qabot.index.build import build_index, check_fresh, load_index
 from qabot.index.manifest import read_manifest
 from qabot.web.feedback import FeedbackStore
 
 from conftest import ROOT
+from fakes import FakeEmbedder
 
 # Builds an index in a fresh interpreter; says when its imports are done, then how long it took.
 _BUILD = """
@@ -194,3 +197,18 @@ def test_the_api_answers_while_feedback_cannot_be_stored(tmp_path: Path, fake_em
     assert [r.status_code for r in replies] == [200, 200, 200]
     assert all(r.json()["found"] for r in replies)
     assert len([r for r in caplog.records if r.name == "qabot.web.feedback"]) == 1
+
+
+@pytest.mark.parametrize("kind", [*sorted(HOSTILE_FILES), "long-word"])
+def test_a_hostile_file_does_not_stop_the_build(tmp_path, kind):
+    corpus = good_corpus(tmp_path / "corpus")
+    name = (HOSTILE_FILES.get(kind) or long_word)(corpus)
+    index = build_index(corpus, tmp_path / "index", FakeEmbedder(), max_chars=500, cache_dir=None)
+    assert "good.txt#0" in index.keyword_index.position
+    assert max(len(p.text) for p in index.passages) <= 500
+    if kind == "long-word":  # read, and cut to size
+        assert sum(p.path == name for p in index.passages) == 4000
+    else:  # skipped, named in one escaped line
+        assert [p.split(":")[0] for p in index.manifest.problems][:1] == [printable(name)]
+    reloaded = load_index(tmp_path / "index")
+    check_fresh(reloaded.manifest, corpus, index_dir=tmp_path / "index")  # not stale

@@ -180,3 +180,72 @@ def test_only_like_dislike_and_clear_are_votes(store, vote):
     with pytest.raises(ValueError, match="A vote is 1, -1 or None"):
         store.vote(row, vote)
     assert store.rows()[0]["vote"] == -1  # unchanged
+
+
+def test_the_export_reads_back_as_the_questions_asked(store, tmp_path):
+    from qabot.evaluation.questionsets import load_question_set
+
+    asked = ["-2+3", '=HYPERLINK("http://x")', "'=already quoted", "@q3", "plain?"]
+    for question in asked:
+        store.record(question, None, 0.1, False)
+    store.export_csv(tmp_path / "q.csv")
+    cases, _ = load_question_set(tmp_path / "q.csv")
+    assert sorted(case.question for case in cases) == sorted(asked)
+
+
+def test_prune_deletes_only_what_is_older_than_the_days(store):
+    from datetime import datetime, timedelta
+
+    for question in ("old", "new"):
+        store.record(question, None, 0.1, False)
+    now = datetime.now().astimezone()
+    store._db.execute(
+        "UPDATE asked SET time = ? WHERE question = 'old'",
+        ((now - timedelta(days=91)).strftime("%Y-%m-%dT%H:%M:%S%z"),),
+    )
+    assert store.prune(90) == 1
+    assert [row["question"] for row in store.rows()] == ["new"]
+    assert store.prune(90, now=now + timedelta(days=91)) == 1 and store.rows() == []
+
+
+def test_feedback_command_prunes_with_the_default_retention(tmp_path, capsys):
+    from qabot.web.feedback import DEFAULT_RETENTION_DAYS
+
+    path = tmp_path / "feedback.sqlite3"
+    store = FeedbackStore(path)
+    store.record("ancient", None, 0.1, False)
+    store.record("recent", None, 0.1, False)
+    store._db.execute("UPDATE asked SET time = '2000-01-01T00:00:00+0000' WHERE id = 1")
+    store.close()
+    assert main(["feedback", "--feedback", str(path), "--prune-older-than"]) == 0
+    out = capsys.readouterr().out
+    assert out == f"Deleted 1 questions older than {DEFAULT_RETENTION_DAYS} days.\n"
+    assert [row["question"] for row in FeedbackStore(path).rows()] == ["recent"]
+
+
+def test_feedback_command_input_errors_are_one_line(tmp_path, capsys):
+    not_a_database = tmp_path / "passwd"
+    not_a_database.write_text("root:x:0:0:root:/root:/bin/bash\n", encoding="utf-8")
+    assert main(["feedback", "--feedback", str(not_a_database)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qabot: error: ") and err.count("\n") == 1
+    assert "no readable feedback database" in err
+    path = tmp_path / "feedback.sqlite3"
+    FeedbackStore(path).close()
+    unwritable = tmp_path / "file" / "x.csv"  # under a file: no folder can be made
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    assert main(["feedback", "--feedback", str(path), "--export", str(unwritable)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qabot: error: Cannot write") and err.count("\n") == 1
+
+
+def test_feedback_command_prints_stored_names_escaped(tmp_path, capsys):
+    path = tmp_path / "feedback.sqlite3"
+    store = FeedbackStore(path)
+    store.vote(store.record("Why\x1b[2J?", "evil\x1b]0;x\x07.txt#faq-0", 0.9, True), -1)
+    store.record("gone\rwrong", None, 0.1, False)
+    store.close()
+    assert main(["feedback", "--feedback", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\r" not in out
+    assert "evil\\x1b]0;x\\x07.txt#faq-0" in out and "gone\\rwrong" in out

@@ -11,12 +11,16 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from strategies import any_text
 
+from bench.hostile_files import HOSTILE_FILES
 from qabot.answering.questions import MAX_QUESTION_CHARS, clean_question
+from qabot.documents.chunking import split_paragraph
 from qabot.documents.corpus import SUPPORTED_SUFFIXES, load_corpus
+from qabot.documents.files import printable
+from qabot.documents.row_formats import MAX_NESTING, JsonValueError, parse_json
 from qabot.documents.structure import parse_structure
 from qabot.errors import EmptyCorpusError, QuestionError
 
@@ -144,3 +148,42 @@ def test_each_corpus_reader_returns_documents_or_problems(suffix):
         assert all(p.path.startswith(path.name) and p.message for p in corpus.problems)
 
     read()
+
+
+@BOUNDED
+@given(
+    st.lists(st.one_of(st.text(min_size=1, max_size=60), st.sampled_from([" ", ". ", "\n"]))),
+    st.integers(min_value=1, max_value=40),
+)
+def test_split_paragraph_never_exceeds_the_budget_and_loses_nothing(parts, max_chars):
+    paragraph = " ".join("".join(parts).split())  # as the chunker gives it: whitespace-normalised
+    pieces = split_paragraph(paragraph, max_chars)
+    assert all(len(piece) <= max_chars for piece in pieces)
+    assert "".join("".join(pieces).split()) == "".join(paragraph.split())
+
+
+@BOUNDED
+@given(st.integers(min_value=0, max_value=5000), st.sampled_from("[{"), st.text(max_size=8))
+@example(MAX_NESTING, "[", "")
+@example(MAX_NESTING + 1, "{", "")
+def test_parse_json_gives_a_value_or_its_own_error(depth, bracket, inner):
+    closing = {"[": "]", "{": "}"}[bracket]
+    opened = bracket if bracket == "[" else '{"k": '
+    text = opened * depth + json.dumps(inner) + closing * depth
+    try:
+        value = parse_json(text)
+    except JsonValueError as exc:
+        assert "nested more than" in str(exc) and depth > MAX_NESTING
+        return
+    assert depth <= MAX_NESTING
+    for _ in range(depth):
+        value = value[0] if bracket == "[" else value["k"]
+    assert value == inner
+
+
+@pytest.mark.parametrize("kind", sorted(HOSTILE_FILES))
+def test_each_reader_survives_the_probe_files(tmp_path, kind):
+    name = HOSTILE_FILES[kind](tmp_path)
+    with pytest.raises(EmptyCorpusError) as raised:
+        load_corpus(tmp_path)  # nothing else in the folder: an empty corpus, said in one line
+    assert printable(name) in str(raised.value) and "\n" not in str(raised.value)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.hostile_files import HOSTILE_FILES, good_corpus
 from qabot.evaluation.lint import lint_corpus, similar_pairs
 
 from conftest import SEED_CORPUS
@@ -129,3 +130,14 @@ def test_findings_are_classified_by_code_not_by_message(tmp_path, fake_embedder)
         ("corpus-problem", ("rows.jsonl",)),
     ]
     assert "duplicate id 'empty answer'" in findings[1].message
+
+
+def test_hostile_files_are_findings_printed_on_one_line(tmp_path, fake_embedder):
+    corpus = good_corpus(tmp_path / "corpus")
+    names = [write(corpus) for write in HOSTILE_FILES.values()]
+    (corpus / "bell\x07.txt").write_text("", encoding="utf-8")
+    findings = lint_corpus(corpus, fake_embedder)
+    located = {location.split(":")[0] for f in findings for location in f.locations}
+    assert located == {*names, "bell\x07.txt"}
+    shown = "\n".join(str(f) for f in findings)
+    assert "\x07" not in shown and "bell\\x07.txt" in shown and "bad\\udcffname.txt" in shown

@@ -176,3 +176,28 @@ def test_reliability_bins_by_hand():
         (1, 0.15, 0.0),
         (3, pytest.approx((0.95 + 0.91 + 1.0) / 3), pytest.approx(2 / 3)),
     ]
+
+
+def test_results_csv_is_neutralised_and_reads_back_as_asked(tmp_path):
+    # The probe's cells: a formula, an addition, a reference; asked back, they are unchanged.
+    from qabot.answering.answerer import Answerer
+    from qabot.answering.retrieval import Retriever
+    from qabot.evaluation.questionsets import EvalCase, load_question_set
+    from qabot.evaluation.run import evaluate
+    from qabot.index.build import build_index
+
+    from fakes import FakeEmbedder, fused_only_confidence
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Plums ripen in September.", encoding="utf-8")
+    index = build_index(corpus, tmp_path / "index", FakeEmbedder(), cache_dir=None)
+    answerer = Answerer(Retriever(index, FakeEmbedder()), confidence=fused_only_confidence())
+    asked = ['=HYPERLINK("http://evil.example","x")', "+1+1", "@q3", "-2+3", "plain?"]
+    cases = [EvalCase(f"q{n}", q, answerable=False) for n, q in enumerate(asked)]
+    paths = write_reports(evaluate(answerer, cases), tmp_path / "reports")
+    with open(paths["results"], encoding="utf-8", newline="") as rows:
+        cells = [cell for row in csv.reader(rows) for cell in row]
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@"))]
+    back, _ = load_question_set(paths["results"])
+    assert [case.question for case in back] == asked

@@ -82,3 +82,44 @@ def test_decode_and_read_text(tmp_path: Path):
         read_text(tmp_path / "missing.jsonl")
     with pytest.raises(RowFileError, match="cannot be read"):
         read_text(tmp_path)  # a folder
+
+
+def test_a_zip_bomb_is_refused_after_reading_only_the_bound():
+    from qabot.documents.row_formats import EXPANSION_FLOOR
+
+    bomb = gzip.compress(b'{"text": "a"}\n' * (2 * EXPANSION_FLOOR // 14), compresslevel=9)
+    with pytest.raises(RowFileError, match="likely zip bomb"):
+        decode(bomb, gzipped=True)
+    # An ordinary file under the floor expands whatever its ratio.
+    assert decode(gzip.compress(b'{"text": "a"}\n' * 1000), gzipped=True).count("\n") == 1000
+
+
+def test_rows_nested_too_deep_are_reported_not_raised():
+    from qabot.documents.row_formats import MAX_NESTING
+
+    deep = '{"text": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    just = '{"text": "t", "x": ' + "[" * (MAX_NESTING - 1) + "]" * (MAX_NESTING - 1) + "}"
+    over = '{"text": "t", "x": ' + "[" * MAX_NESTING + "]" * MAX_NESTING + "}"
+    rows = list(parse_rows("\n".join([deep, just, over]), "jsonl"))
+    too_deep = f"JSON nested more than {MAX_NESTING} levels deep"
+    assert rows[0] == RowError(1, too_deep) and rows[2] == RowError(3, too_deep)
+    assert isinstance(rows[1], Row)
+
+
+def test_a_lone_surrogate_is_no_text_but_a_pair_is():
+    text = '{"text": "lone \\ud800 here"}\n{"text": "\\ud83d\\ude00"}\n{"\\udfff": "key"}\n'
+    rows = list(parse_rows(text, "jsonl"))
+    assert rows[0] == RowError(1, "JSON string holds an unpaired surrogate (\\ud800), not text")
+    assert rows[1] == Row(2, {"text": "😀"})
+    assert isinstance(rows[2], RowError) and "\\udfff" in rows[2].message
+
+
+def test_a_line_over_the_bound_is_reported_and_the_next_read():
+    from qabot.documents.row_formats import MAX_LINE_CHARS
+
+    text = '{"text": "' + "a" * MAX_LINE_CHARS + '"}\n{"text": "b"}\n'
+    rows = list(parse_rows(text, "jsonl"))
+    assert rows == [
+        RowError(1, f"line longer than {MAX_LINE_CHARS:,} characters"),
+        Row(2, {"text": "b"}),
+    ]

@@ -140,3 +140,35 @@ def test_a_start_up_build_records_the_confidence_model_given(tmp_path: Path, fak
     assert index.manifest.confidence == {"version": model.version, "sha256": model.fingerprint()}
     assert model.fingerprint() != default_model().fingerprint()
     assert read_manifest(tmp_path / "idx").retain_seconds == 15 * 60
+
+
+def test_follow_symlinks_is_recorded_kept_and_checked(tmp_path, fake_embedder):
+    outside = tmp_path / "elsewhere.txt"
+    outside.write_text("Pears ripen in August.", encoding="utf-8")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Plums ripen in September.", encoding="utf-8")
+    (corpus / "link.txt").symlink_to(outside)
+    index_dir = tmp_path / "index"
+
+    def start(**settings):
+        logs: list[str] = []
+        index, _ = ensure_index(
+            corpus,
+            index_dir,
+            lambda n: fake_embedder,
+            default_model="x",
+            log=logs.append,
+            **settings,
+        )
+        return index, logs
+
+    index, _ = start()
+    assert index.manifest.documents == 1 and not index.manifest.follow_symlinks
+    index, logs = start(follow_symlinks=True)
+    assert index.manifest.documents == 2 and "follow_symlinks=False, not True" in logs[0]
+    again, logs = start()  # None: the index's own setting, no rebuild
+    assert again.manifest.data_dir == index.manifest.data_dir and logs == []
+    outside.write_text("Pears ripen in October.", encoding="utf-8")  # the followed file changed
+    changed, logs = start()
+    assert changed.manifest.follow_symlinks and "changed since the index was built" in logs[0]

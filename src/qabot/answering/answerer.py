@@ -33,6 +33,7 @@ from qabot.models.reranking import Reranker, rerank_hits
 from qabot.models.verifier import Verdict, Verifier
 
 DEFAULT_ALTERNATIVES = 2
+MAX_ALTERNATIVES = 20  # the most a caller may ask for: the API and the command line cap it here
 DEFAULT_RERANK_TOP_K = 10  # candidates a reranker rescores: the answer and its close rivals
 _SUGGESTION_POOL = 10
 

@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from qabot.cli import chat, core, evaluate, feedback, lint
 from qabot.cli.core import format_answer
@@ -25,8 +26,16 @@ from qabot.version import __version__
 __all__ = ["build_parser", "format_answer", "main", "open_answerer"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in the form of every other error: one line, status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        log(f"qabot: error: {self.prog}: {message} (see {self.prog} --help)")
+        sys.exit(EXIT_ERROR)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="qabot",
         description="Exact, sourced answers from your own documents, offline.\n\n"
         'Examples:\n  qabot index corpus/\n  qabot ask "What is NATO?"',

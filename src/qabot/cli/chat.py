@@ -12,9 +12,10 @@ from collections.abc import Callable, Sequence
 from qabot.cli.wiring import (
     add_answering_options,
     add_index_options,
+    alternatives_count,
     command,
     log,
-    non_negative_int,
+    port_number,
     positive_float,
     positive_int,
 )
@@ -141,7 +142,7 @@ def _add_serve_options(serve: argparse.ArgumentParser) -> None:
         "--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})"
     )
     serve.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
+        "--port", type=port_number, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
     )
     serve.add_argument(
         "--feedback",
@@ -153,7 +154,7 @@ def _add_serve_options(serve: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--alternatives",
-        type=non_negative_int,
+        type=alternatives_count,
         default=None,
         help=f"next-best matches shown beside each answer (default {DEFAULT_ALTERNATIVES})",
     )

@@ -13,18 +13,19 @@ from qabot.answering.answerer import DEFAULT_ALTERNATIVES
 from qabot.cli.wiring import (
     add_answering_options,
     add_index_options,
+    alternatives_count,
     cache_dir,
     command,
     default_threshold,
     env,
     finite_float,
     log,
-    non_negative_int,
     open_answerer,
     open_embedder,
     positive_int,
 )
 from qabot.documents.chunking import DEFAULT_MAX_CHARS
+from qabot.documents.files import printable
 from qabot.errors import QuestionError
 from qabot.index.embed_cache import DEFAULT_CACHE_DIR
 from qabot.index.faiss_search import FLAT_MAX_ROWS, INDEX_TYPES
@@ -69,6 +70,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         progress=True,
         cache_dir=args.embedding_cache or DEFAULT_CACHE_DIR,
         index_type=args.index_type,
+        follow_symlinks=bool(args.follow_symlinks),
         confidence=default_model().record(),
         verifier=verifier_identity(),  # what will read the answers (not loaded to build)
         choose_fusion=fusion_record,
@@ -103,6 +105,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         alternatives=args.alternatives,
         reranker=args.reranker,
         verifier=args.verifier,
+        follow_symlinks=args.follow_symlinks,
         backend=args.backend,
     )
     if args.question == "-":
@@ -161,12 +164,16 @@ def _error_record(question: str) -> dict:
 
 
 def format_answer(answer) -> str:
-    """A plain-text rendering of an `Answer` for the terminal."""
+    """A plain-text rendering of an `Answer` for the terminal.
+
+    Every name and text from the corpus is escaped (`printable`): a file name or a passage may
+    hold escape codes, and a terminal would run them. Only a text's own line breaks are kept.
+    """
     if not answer.found:
-        lines = [answer.answer]
+        lines = [_text(answer.answer)]
         if answer.suggestions:
             lines.append("Did you mean:")
-            lines += [f"  - {s}" for s in answer.suggestions]
+            lines += [f"  - {printable(s)}" for s in answer.suggestions]
         return "\n".join(lines)
     pieces, inside = [], False
     for piece, mark in answer.marked_parts():
@@ -178,22 +185,31 @@ def format_answer(answer) -> str:
     kind = "FAQ" if answer.kind == "faq" else "passage"
     lines = []
     if answer.faq_question:
-        lines.append(f"Q: {answer.faq_question}")
-    lines += [text, ""]
+        lines.append(f"Q: {printable(answer.faq_question)}")
+    lines += [_text(text), ""]
     source = answer.source
-    dated = f", {source.date}" if source.date else ""
+    dated = f", {printable(source.date)}" if source.date else ""
     lines.append(
-        f"Source: {source.title}{dated} ({source.passage_id}) — {kind}, score {answer.score:.2f}"
+        f"Source: {printable(source.title)}{dated} ({printable(source.passage_id)}) — {kind}, "
+        f"score {answer.score:.2f}"
     )
-    lines += [f"  {link.label + ': ' if link.label else ''}{link.url}" for link in source.links]
+    lines += [
+        "  " + printable(f"{link.label + ': ' if link.label else ''}{link.url}")
+        for link in source.links
+    ]
     if answer.alternatives:
         lines.append("See also:")
         for alt in answer.alternatives:
             label = alt.faq_question or alt.text[:90] + ("…" if len(alt.text) > 90 else "")
-            lines.append(f"  - {label} ({alt.passage_id}, {alt.score:.2f})")
+            lines.append(f"  - {printable(label)} ({printable(alt.passage_id)}, {alt.score:.2f})")
     if answer.truncated:
         lines.append("(The question was very long and was trimmed.)")
     return "\n".join(lines)
+
+
+def _text(text: str) -> str:
+    """A text for the terminal: escaped line by line, its line breaks kept."""
+    return "\n".join(printable(line) for line in text.split("\n"))
 
 
 def register(subparsers) -> None:
@@ -241,7 +257,7 @@ def register(subparsers) -> None:
     ask.add_argument("--json", action="store_true", help="print the answer record as JSON")
     ask.add_argument(
         "--alternatives",
-        type=non_negative_int,
+        type=alternatives_count,
         default=None,
         help=f"next-best matches shown beside the answer (default {DEFAULT_ALTERNATIVES})",
     )

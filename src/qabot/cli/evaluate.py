@@ -108,6 +108,7 @@ def _open_answerer(args: argparse.Namespace) -> tuple[Answerer, str]:
         threshold=args.threshold,
         reranker=args.reranker,
         verifier=args.verifier,
+        follow_symlinks=args.follow_symlinks,
         backend=args.backend,
     )
     if args.threshold is not None:

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 from pathlib import Path
 
-from qabot.cli.wiring import DEFAULT_INDEX_DIR, command, env, finite_float, positive_int
+from qabot.cli.wiring import (
+    DEFAULT_INDEX_DIR,
+    command,
+    env,
+    finite_float,
+    positive_float,
+    positive_int,
+)
 from qabot.documents.corpus import alternates_path
+from qabot.documents.files import printable
 from qabot.errors import QabotError
 
 # A declined question is proposed as a phrasing when its best score was at most this far
@@ -35,8 +44,13 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     (the corpus the index was built from, or --corpus); the next index build (and
     `qabot serve`, which rebuilds a stale index) uses them.
 
+    --prune-older-than DAYS deletes the questions recorded more than DAYS ago (90 when no
+    number is given) and, without a subcommand, does nothing else: feedback is kept until
+    pruned, so run it from cron to keep a retention period.
+
     Examples:
       qabot feedback
+      qabot feedback --prune-older-than 90
       qabot feedback summary --top-k 20 --export reports/feedback-questions.csv
       qabot feedback suggest
       qabot feedback accept 3f2a9c01 b71e0d44
@@ -46,12 +60,20 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     path = feedback_path(args)
     if not path.is_file():
         raise QabotError(f"No feedback yet: {str(path)!r} does not exist (run qabot serve).")
-    store = FeedbackStore(path)
     try:
-        action = {"suggest": _suggest, "accept": _accept}.get(args.action or "", _summary)
-        return action(args, store)
-    finally:
-        store.close()
+        store = FeedbackStore(path, strict=True)
+        try:
+            if args.prune_older_than is not None:
+                pruned = store.prune(args.prune_older_than)
+                print(f"Deleted {pruned} questions older than {args.prune_older_than:g} days.")
+                if not args.action:
+                    return 0
+            action = {"suggest": _suggest, "accept": _accept}.get(args.action or "", _summary)
+            return action(args, store)
+        finally:
+            store.close()
+    except sqlite3.Error as exc:
+        raise QabotError(f"{str(path)!r} is no readable feedback database ({exc}).") from exc
 
 
 def _summary(args: argparse.Namespace, store) -> int:
@@ -62,14 +84,17 @@ def _summary(args: argparse.Namespace, store) -> int:
     )
     print("\nMost disliked answers:" if summary.disliked else "\nNo disliked answers.")
     for item in summary.disliked:
-        print(f"  {item.dislikes:>4} 👎 {item.likes:>3} 👍  {item.answer_id}")
+        print(f"  {item.dislikes:>4} 👎 {item.likes:>3} 👍  {printable(item.answer_id)}")
         for question in item.questions[:3]:
-            print(f"           asked as: {question}")
+            print(f"           asked as: {printable(question)}")
     print("\nMost frequent unanswered questions:" if summary.unanswered else "\nNone unanswered.")
     for item in summary.unanswered:
-        print(f"  {item.count:>4}×  {item.question}  (best score {item.best_score:.2f})")
+        print(f"  {item.count:>4}×  {printable(item.question)}  (best score {item.best_score:.2f})")
     if args.export:
-        count = store.export_csv(args.export, args.top_k)
+        try:
+            count = store.export_csv(args.export, args.top_k)
+        except OSError as exc:
+            raise QabotError(f"Cannot write {args.export!r} ({exc.strerror or exc}).") from exc
         print(f"\nWrote {count} questions to {args.export}")
     return 0
 
@@ -96,11 +121,12 @@ def _suggest(args: argparse.Namespace, store) -> int:
         f"{threshold - args.near:.2f}–{threshold:.2f}); accept with: qabot feedback accept ID…"
     )
     for entry in dict.fromkeys(s.passage_id for s in suggestions[: args.top_k]):
-        print(f"\n{entry}")
+        print(f"\n{printable(entry)}")
         for s in suggestions[: args.top_k]:
             if s.passage_id == entry:
                 print(
-                    f"  {s.id}  {s.count:>4}×  {s.question}  ({s.liked} liked, {s.declined} declined)"
+                    f"  {s.id}  {s.count:>4}×  {printable(s.question)}  "
+                    f"({s.liked} liked, {s.declined} declined)"
                 )
     if len(suggestions) > args.top_k:
         print(f"\n… and {len(suggestions) - args.top_k} more (raise --top-k to see them)")
@@ -122,7 +148,7 @@ def _accept(args: argparse.Namespace, store) -> int:
     target = alternates_path(corpus)
     written = accept_alternates(target, [by_id[i] for i in dict.fromkeys(args.ids)])
     for s in written:
-        print(f"  {s.passage_id}  ← {s.question}")
+        print(f"  {printable(s.passage_id)}  ← {printable(s.question)}")
     skipped = len(dict.fromkeys(args.ids)) - len(written)
     note = f" ({skipped} already there)" if skipped else ""
     print(f"Wrote {len(written)} phrasings to {target}{note}; rebuild the index to use them.")
@@ -176,7 +202,11 @@ def register(subparsers) -> None:
 
 
 def _add_common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    from qabot.web.feedback import DEFAULT_FEEDBACK_FILE, DEFAULT_SUMMARY_TOP_K
+    from qabot.web.feedback import (
+        DEFAULT_FEEDBACK_FILE,
+        DEFAULT_RETENTION_DAYS,
+        DEFAULT_SUMMARY_TOP_K,
+    )
 
     def default(value):
         return argparse.SUPPRESS if suppress else value
@@ -196,6 +226,16 @@ def _add_common_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
     )
     parser.add_argument(
         "--export", default=default(None), metavar="CSV", help="summary: write a question set"
+    )
+    parser.add_argument(
+        "--prune-older-than",
+        type=positive_float,
+        nargs="?",
+        const=DEFAULT_RETENTION_DAYS,
+        default=default(None),
+        metavar="DAYS",
+        help="delete questions recorded more than DAYS ago (without DAYS: "
+        f"{DEFAULT_RETENTION_DAYS}); feedback is otherwise kept for ever",
     )
     parser.add_argument(
         "--corpus",

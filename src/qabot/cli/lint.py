@@ -44,6 +44,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
         open_embedder(model, args.backend, index_dir=args.index_dir),
         question_similarity=args.question_similarity,
         passage_similarity=args.passage_similarity,
+        follow_symlinks=bool(args.follow_symlinks),
     )
     for finding in findings:
         if args.json:

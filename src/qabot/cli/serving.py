@@ -145,6 +145,7 @@ def open_holder(args: argparse.Namespace, make_embedder: Callable | None = None)
         alternatives=args.alternatives,
         reranker=args.reranker,
         verifier=args.verifier,
+        follow_symlinks=args.follow_symlinks,
         build=not args.no_build,
         make_embedder=make_embedder,
         backend=args.backend,

@@ -98,6 +98,7 @@ def open_answerer(
     make_reranker: Callable[[str], Reranker] = load_reranker,
     backend: str | None = None,
     verifier: bool = True,
+    follow_symlinks: bool | None = None,
 ) -> Answerer:
     """Load (building when needed) the index and return a ready `Answerer`.
 
@@ -109,7 +110,8 @@ def open_answerer(
     calibration stored with the index when there is one; ``threshold`` (a probability)
     overrides its threshold. ``reranker``, a local cross-encoder folder, is loaded with
     ``make_reranker(path)`` and reorders the top candidates. ``verifier`` False answers
-    without the shipped verifier (``--no-verifier``: no exact-answer spans).
+    without the shipped verifier (``--no-verifier``: no exact-answer spans). ``follow_symlinks``
+    True reads links leaving the corpus folder when building (None: the index's own setting).
     """
     from qabot.answering.adaptive import fusion_record
     from qabot.answering.confidence import default_model
@@ -137,6 +139,7 @@ def open_answerer(
         confidence=base.record(),
         verifier=verifier_identity() if loaded_verifier else None,
         choose_fusion=fusion_record,
+        follow_symlinks=follow_symlinks,
     )
     return answerer_for(
         index,
@@ -207,6 +210,15 @@ def add_index_options(parser: argparse.ArgumentParser, *, corpus_positional: boo
         help="sentence-transformers model name or local path (default: $QABOT_MODEL, else the "
         f"index's model, else the bundled {DEFAULT_MODEL}); never downloaded",
     )
+    parser.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        default=os.environ.get("QABOT_FOLLOW_SYMLINKS", "") not in ("", "0") or None,
+        help="read symlinks that lead outside the corpus folder (by default they are skipped "
+        "and listed, so a link cannot publish a file from elsewhere; default: "
+        "$QABOT_FOLLOW_SYMLINKS set to 1, else "
+        + ("off)" if corpus_positional else "the index's own setting, else off)"),
+    )
     index_default = "" if corpus_positional else "the index's own, else "
     parser.add_argument(
         "--backend",
@@ -243,6 +255,18 @@ def positive_int(text: str) -> int:
     return _whole_number(text, minimum=1)
 
 
+def alternatives_count(text: str) -> int:
+    """An argparse type: how many alternatives to show, 0 to the API's cap."""
+    from qabot.answering.answerer import MAX_ALTERNATIVES
+
+    return _whole_number(text, minimum=0, maximum=MAX_ALTERNATIVES)
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port, 1 to 65535."""
+    return _whole_number(text, minimum=1, maximum=65535)
+
+
 def positive_float(text: str) -> float:
     """An argparse type: a number of seconds above 0."""
     try:
@@ -254,18 +278,15 @@ def positive_float(text: str) -> float:
     return value
 
 
-def non_negative_int(text: str) -> int:
-    """An argparse type: a whole number of at least 0."""
-    return _whole_number(text, minimum=0)
-
-
-def _whole_number(text: str, minimum: int) -> int:
+def _whole_number(text: str, minimum: int, maximum: int | None = None) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < minimum:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at most {maximum}")
     return value
 
 

@@ -80,7 +80,8 @@ def split_paragraph(paragraph: str, max_chars: int = DEFAULT_MAX_CHARS) -> list[
     """Pack whole sentences into pieces of at most ``max_chars``.
 
     A sentence longer than the budget (a list, a table row, text without full stops) is cut at
-    word boundaries instead, so that no passage is longer than the model can read.
+    word boundaries instead, and a word longer than the budget (a hash, a base64 blob, a text
+    without spaces) is cut every ``max_chars`` characters: no piece is ever longer.
     """
     if len(paragraph) <= max_chars:
         return [paragraph]
@@ -107,7 +108,12 @@ def split_paragraph(paragraph: str, max_chars: int = DEFAULT_MAX_CHARS) -> list[
 def _split_words(text: str, max_chars: int) -> list[str]:
     pieces: list[str] = []
     current = ""
-    for word in text.split():
+    words = (
+        whole[start : start + max_chars]
+        for whole in text.split()
+        for start in range(0, len(whole), max_chars)
+    )
+    for word in words:
         if current and len(current) + 1 + len(word) > max_chars:
             pieces.append(current)
             current = ""

@@ -5,7 +5,9 @@ structured formats (.jsonl, .jsonl.gz, .csv) give one document per row, either a
 (``question`` + ``answer``) or a document (``title``? + ``text``). A row's own ``id``/``_id`` is
 kept as its document id so that BEIR-style relevance files refer to our entries directly.
 
-Files that cannot be read are reported as `CorpusProblem` records; the rest still load.
+Files that cannot be read are reported as `CorpusProblem` records; the rest still load. Which
+files a corpus is (names checked, symlinks leaving it skipped) is `qabot.documents.files`; the
+bounds on what a structured file may hold are `qabot.documents.row_formats`'.
 
 Alternate phrasings of FAQ questions come from the rows themselves (a ``questions`` list in
 JSONL, a ``|``-separated ``questions`` cell in CSV) and from ``<corpus>.alternates.jsonl``
@@ -15,13 +17,23 @@ which ``qabot feedback accept`` writes. That file is part of the corpus fingerpr
 
 from __future__ import annotations
 
-import hashlib
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
+from qabot.documents.files import (
+    ROW_SUFFIXES,
+    SUPPORTED_SUFFIXES,
+    TEXT_SUFFIXES,
+    CorpusProblem,
+    alternates_path,
+    corpus_files,
+    corpus_fingerprint,
+    file_digest,
+    scan_corpus,
+    suffix_of,
+)
 from qabot.documents.html_text import html_to_text
 from qabot.documents.row_formats import (
     RowError,
@@ -33,10 +45,20 @@ from qabot.documents.row_formats import (
 )
 from qabot.errors import CorpusError, EmptyCorpusError
 
-TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
-ROW_SUFFIXES = (".jsonl", ".jsonl.gz", ".csv")
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES + ROW_SUFFIXES
-INDEX_MARKER = "manifest.json"  # the file every qabot index folder holds
+__all__ = [
+    "ROW_SUFFIXES",
+    "SUPPORTED_SUFFIXES",
+    "TEXT_SUFFIXES",
+    "Corpus",
+    "CorpusProblem",
+    "Document",
+    "alternates_path",
+    "corpus_files",
+    "corpus_fingerprint",
+    "file_digest",
+    "load_corpus",
+    "read_alternates",
+]
 
 
 @dataclass(frozen=True)
@@ -58,22 +80,6 @@ class Document:
 
 
 @dataclass(frozen=True)
-class CorpusProblem:
-    """A file (or row) that could not be used, and why.
-
-    ``code`` classifies it for tools (``qabot lint``): ``empty-answer`` for an FAQ row with a
-    question but no answer, ``unreadable`` for everything else.
-    """
-
-    path: str
-    message: str
-    code: Literal["unreadable", "empty-answer"] = "unreadable"
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
-
-
-@dataclass(frozen=True)
 class Corpus:
     """What `load_corpus` read: the documents, the problems met on the way, and the alternate
     questions of ``alternates.jsonl`` (FAQ entry id -> phrasings)."""
@@ -86,68 +92,6 @@ class Corpus:
 
 class _Unusable(Exception):
     """A file cannot be used; the message says why."""
-
-
-def corpus_files(path: Path) -> list[Path]:
-    """The supported files under ``path`` (or ``path`` itself), sorted.
-
-    Hidden files and folders are skipped, and so are index folders (those holding a
-    ``manifest.json``): an index kept inside its corpus must not index itself.
-    """
-    if path.is_file():
-        return [path]
-    index_dirs = [
-        m.parent.relative_to(path).parts for m in path.rglob(INDEX_MARKER) if _is_index_manifest(m)
-    ]
-    files = []
-    for candidate in sorted(path.rglob("*")):
-        relative = candidate.relative_to(path)
-        if any(part.startswith(".") for part in relative.parts):
-            continue
-        if any(relative.parts[: len(parts)] == parts for parts in index_dirs):
-            continue
-        if candidate.is_file() and _suffix(candidate) in SUPPORTED_SUFFIXES:
-            files.append(candidate)
-    return files
-
-
-def _is_index_manifest(path: Path) -> bool:
-    # A web site's own manifest.json must not hide its pages: only qabot's manifest counts.
-    try:
-        return '"corpus_fingerprint"' in path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-
-
-def corpus_fingerprint(path: Path, *, digest: Callable[[Path], bytes] | None = None) -> str:
-    """A hash of every supported file's relative path and bytes, and of the alternates file:
-    changes when the corpus does. ``digest`` gives a file's SHA-256 (`qabot.documents.digest_memo`
-    remembers them); by default each file is read."""
-    digest_of = digest or file_digest
-    path = Path(path)
-    root = path.parent if path.is_file() else path
-    whole = hashlib.sha256()
-    for file in corpus_files(path):
-        whole.update(file.relative_to(root).as_posix().encode())
-        whole.update(digest_of(file))
-    alternates = alternates_path(path)
-    if alternates.exists():
-        whole.update(b"\x00alternates\x00" + digest_of(alternates))
-    return whole.hexdigest()
-
-
-def file_digest(file: Path) -> bytes:
-    """A file's SHA-256 (of ``<unreadable>`` when it cannot be read)."""
-    try:
-        return hashlib.sha256(file.read_bytes()).digest()
-    except OSError:
-        return b"<unreadable>"
-
-
-def alternates_path(corpus_path: Path | str) -> Path:
-    """Where the alternate questions of a corpus live: ``<corpus name>.alternates.jsonl`` beside it."""
-    corpus_path = Path(corpus_path).resolve()
-    return corpus_path.parent / f"{corpus_path.name}.alternates.jsonl"
 
 
 def read_alternates(
@@ -181,8 +125,12 @@ def read_alternates(
     return {k: tuple(dict.fromkeys(v)) for k, v in found.items()}, problems
 
 
-def load_corpus(path: Path | str) -> Corpus:
+def load_corpus(path: Path | str, *, follow_symlinks: bool = False) -> Corpus:
     """Read every supported file under ``path`` (a folder, read recursively, or one file).
+
+    Each file is read as hostile (`qabot.documents.files`, `qabot.documents.row_formats`): one
+    that cannot be named, read or parsed is a problem, and the rest still load. Symlinks
+    leaving the folder are skipped unless ``follow_symlinks``.
 
     Raises:
         CorpusError: the path does not exist.
@@ -193,9 +141,10 @@ def load_corpus(path: Path | str) -> Corpus:
         raise CorpusError(f"Corpus path {str(path)!r} does not exist.")
     root = path.parent if path.is_file() else path
     documents: list[Document] = []
-    problems: list[CorpusProblem] = []
+    found = scan_corpus(path, follow_symlinks=follow_symlinks)
+    problems: list[CorpusProblem] = list(found.skipped)
     seen_ids: set[str] = set()
-    for file in corpus_files(path):
+    for file in found.files:
         relative = file.relative_to(root).as_posix()
         try:
             for document in _read_file(file, relative, problems):
@@ -208,8 +157,11 @@ def load_corpus(path: Path | str) -> Corpus:
                 documents.append(document)
         except _Unusable as exc:
             problems.append(CorpusProblem(relative, str(exc)))
-    if path.is_file() and _suffix(path) not in SUPPORTED_SUFFIXES:
-        problems.append(CorpusProblem(path.name, f"unsupported format {_suffix(path)!r}"))
+        except (RecursionError, UnicodeError, ValueError) as exc:
+            # A parser's own failure on a hostile file skips that file, not the build.
+            problems.append(CorpusProblem(relative, f"cannot be read ({type(exc).__name__})"))
+    if path.is_file() and suffix_of(path) not in SUPPORTED_SUFFIXES:
+        problems.append(CorpusProblem(path.name, f"unsupported format {suffix_of(path)!r}"))
     if not documents:
         detail = "; ".join(str(p) for p in problems) or "no supported files"
         raise EmptyCorpusError(
@@ -220,18 +172,13 @@ def load_corpus(path: Path | str) -> Corpus:
     return Corpus(
         tuple(documents),
         (*problems, *alternate_problems),
-        corpus_fingerprint(path),
+        corpus_fingerprint(path, follow_symlinks=follow_symlinks),
         alternates,
     )
 
 
-def _suffix(path: Path) -> str:
-    name = path.name.lower()
-    return ".jsonl.gz" if name.endswith(".jsonl.gz") else path.suffix.lower()
-
-
 def _read_file(file: Path, relative: str, problems: list[CorpusProblem]) -> Iterator[Document]:
-    suffix = _suffix(file)
+    suffix = suffix_of(file)
     try:
         raw = file.read_bytes()
     except OSError as exc:

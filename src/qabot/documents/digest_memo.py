@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from qabot.atomic import write_json_atomic
-from qabot.documents.corpus import corpus_fingerprint, file_digest
+from qabot.documents.files import corpus_fingerprint, file_digest
 
 MEMO_FILE = "corpus-files.json"
 RACY_SECONDS = 2.0
@@ -62,10 +62,14 @@ class DigestMemo:
             self._changed = False
 
 
-def remembered_fingerprint(corpus_path: Path | str, memo_path: Path | str) -> str:
+def remembered_fingerprint(
+    corpus_path: Path | str, memo_path: Path | str, *, follow_symlinks: bool = False
+) -> str:
     """`corpus_fingerprint` of ``corpus_path``, reading only files the memo cannot vouch for."""
     memo = DigestMemo(memo_path)
-    fingerprint = corpus_fingerprint(Path(corpus_path), digest=memo.digest)
+    fingerprint = corpus_fingerprint(
+        Path(corpus_path), digest=memo.digest, follow_symlinks=follow_symlinks
+    )
     memo.save()
     return fingerprint
 

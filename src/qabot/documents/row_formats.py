@@ -9,6 +9,11 @@ field (say, alternate phrasings of an FAQ question) can be a JSON list in JSONL 
 Problems with a single row come back as `RowError` items among the rows, so that each caller
 chooses to skip the row (a corpus) or to stop (a question set). A file that cannot be read at
 all raises `RowFileError`. Neither message names the file: the caller prefixes its path.
+
+Every file is read as hostile: a gzip file may expand to at most `MAX_EXPANSION` times its size
+(and always to `EXPANSION_FLOOR` bytes), a JSONL line may hold `MAX_LINE_CHARS` characters and
+nest `MAX_NESTING` levels deep, and a JSON string may not hold an unpaired surrogate (``"\\ud800"``
+is valid JSON but no text: it cannot be written as UTF-8).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import csv
 import gzip
 import io
 import json
+import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +31,13 @@ from typing import Literal
 
 RowFormat = Literal["jsonl", "csv", "tsv"]
 _DELIMITERS = {"csv": ",", "tsv": "\t"}
+
+# Text compresses 3-10 times; a file expanding 100 times more is a zip bomb, not a corpus.
+MAX_EXPANSION = 100
+EXPANSION_FLOOR = 16 * 1024 * 1024  # bytes a gzip file may always expand to, whatever its ratio
+MAX_LINE_CHARS = 4 * 1024 * 1024
+MAX_NESTING = 100  # JSON arrays and objects inside each other; rows use two or three
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,48 @@ class RowFileError(Exception):
     """The file cannot be read as text at all; the message says why."""
 
 
+class JsonValueError(ValueError):
+    """A JSON text that is no usable value (malformed, too deep, or holding a lone surrogate)."""
+
+
+def parse_json(text: str) -> object:
+    """A JSON value, checked to nest at most `MAX_NESTING` deep and to hold only true text.
+
+    Raises:
+        JsonValueError: the message says what is wrong (without the text).
+    """
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise JsonValueError(f"malformed JSON ({exc.msg})") from None
+    except RecursionError:
+        raise JsonValueError(f"JSON nested more than {MAX_NESTING} levels deep") from None
+    # Both walks are needed only when the text could hold what they look for.
+    if text.count("[") + text.count("{") > MAX_NESTING or _SURROGATE_ESCAPE.search(text):
+        _check_value(value)
+    return value
+
+
+def _check_value(value: object) -> None:
+    """Walk a parsed value without recursion: too deep, or a string that is not text, raises."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                bad = item[exc.start]
+                raise JsonValueError(
+                    f"JSON string holds an unpaired surrogate (\\u{ord(bad):04x}), not text"
+                ) from None
+        elif isinstance(item, dict | list):
+            if depth > MAX_NESTING:
+                raise JsonValueError(f"JSON nested more than {MAX_NESTING} levels deep")
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+
+
 def row_format(path: Path | str) -> RowFormat:
     """The row format a file name announces: ``.csv``, ``.tsv``, else JSONL (``.jsonl``, ``.gz``)."""
     name = Path(path).name.lower()
@@ -61,13 +117,11 @@ def decode(raw: bytes, *, gzipped: bool = False) -> str:
     """The UTF-8 text of a file's bytes (a BOM is dropped), gunzipped first when ``gzipped``.
 
     Raises:
-        RowFileError: not gzip data, binary (NUL bytes), or not UTF-8; the message says which.
+        RowFileError: not gzip data, expanding more than `MAX_EXPANSION` times, binary (NUL
+            bytes), or not UTF-8; the message says which.
     """
     if gzipped:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise RowFileError(f"not a readable gzip file ({exc})") from exc
+        raw = _gunzip(raw)
     if b"\x00" in raw[:8192]:
         raise RowFileError("binary file (contains NUL bytes), not text")
     try:
@@ -77,6 +131,22 @@ def decode(raw: bytes, *, gzipped: bool = False) -> str:
             f"not UTF-8 (invalid byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
             "save it as UTF-8"
         ) from exc
+
+
+def _gunzip(raw: bytes) -> bytes:
+    """The expanded bytes, read no further than the bound: a zip bomb costs only the bound."""
+    limit = max(EXPANSION_FLOOR, MAX_EXPANSION * len(raw))
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
+            expanded = stream.read(limit + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise RowFileError(f"not a readable gzip file ({exc})") from exc
+    if len(expanded) > limit:
+        raise RowFileError(
+            f"expands to over {limit:,} bytes (the bound: {MAX_EXPANSION} times its "
+            f"{len(raw):,} bytes, at least {EXPANSION_FLOOR:,}): refused as a likely zip bomb"
+        )
+    return expanded
 
 
 def read_text(path: Path | str) -> str:
@@ -120,12 +190,15 @@ def parse_rows(text: str, fmt: RowFormat, *, ragged_ok: bool = False) -> Iterato
 
 def _jsonl_rows(text: str) -> Iterator[Row | RowError]:
     for number, line in enumerate(text.splitlines(), start=1):
+        if len(line) > MAX_LINE_CHARS:
+            yield RowError(number, f"line longer than {MAX_LINE_CHARS:,} characters")
+            continue
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield RowError(number, f"malformed JSON ({exc.msg})")
+            value = parse_json(line)
+        except JsonValueError as exc:
+            yield RowError(number, str(exc))
             continue
         if isinstance(value, dict):
             yield Row(number, value)

@@ -7,6 +7,7 @@ Modules::
     calibration.py   the threshold sweep, the Platt refit of the confidence, storing it
     run.py           evaluate(answerer, cases) -> EvalReport
     reports.py       report.json, results.csv, summary.md and plots (the ``eval`` extra)
+    spreadsheet.py   CSV cells no spreadsheet runs as formulas, and read back as they were
     lint.py          conflicting FAQ entries and other corpus problems
 
 The names below are the public API of this side (the notebook uses only these).

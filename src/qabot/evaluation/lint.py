@@ -26,6 +26,7 @@ import numpy as np
 from qabot.answering.retrieval import normalise_question
 from qabot.documents.chunking import DEFAULT_MAX_CHARS, Passage, chunk_document
 from qabot.documents.corpus import load_corpus
+from qabot.documents.files import printable
 from qabot.documents.structure import parse_structure
 from qabot.evaluation.questionsets import normalise_text
 from qabot.models.embedding import Embedder
@@ -53,7 +54,9 @@ class Finding:
     similarity: float | None = None
 
     def __str__(self) -> str:
-        return "\n".join([f"{self.kind}: {self.message}", *(f"  {x}" for x in self.locations)])
+        return "\n".join(
+            [f"{self.kind}: {self.message}", *(f"  {printable(x)}" for x in self.locations)]
+        )
 
 
 def lint_corpus(
@@ -63,13 +66,16 @@ def lint_corpus(
     question_similarity: float = DEFAULT_QUESTION_SIMILARITY,
     passage_similarity: float = DEFAULT_PASSAGE_SIMILARITY,
     max_chars: int = DEFAULT_MAX_CHARS,
+    follow_symlinks: bool = False,
 ) -> list[Finding]:
     """Every finding for the corpus at ``corpus_path``, in the order of `KINDS`.
+
+    ``follow_symlinks`` reads links leaving the corpus folder (else they are findings).
 
     Raises:
         CorpusError / EmptyCorpusError: the corpus cannot be read at all.
     """
-    corpus = load_corpus(corpus_path)
+    corpus = load_corpus(corpus_path, follow_symlinks=follow_symlinks)
     findings: list[Finding] = []
     for problem in corpus.problems:
         # The corpus reader already reports FAQ rows without an answer; name them for what they are.

@@ -13,21 +13,23 @@ Every problem raises `EvalInputError` naming the file and line.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from qabot.documents.chunking import Passage
 from qabot.documents.row_formats import (
+    JsonValueError,
     RowError,
     RowFileError,
     csv_header,
+    parse_json,
     parse_rows,
     read_text,
     row_format,
 )
 from qabot.errors import EvalInputError
+from qabot.evaluation.spreadsheet import spreadsheet_text
 
 QUESTION_FIELDS = ("question", "text")
 ID_FIELDS = ("id", "qid", "_id")
@@ -266,7 +268,10 @@ def _rows(path: Path) -> Iterable[tuple[int, dict]]:
     for row in parse_rows(text, fmt):
         if isinstance(row, RowError):
             raise EvalInputError(f"{path}:{row.line}: {row.message}")
-        yield row.line, row.fields
+        if fmt == "jsonl":
+            yield row.line, row.fields
+        else:  # a CSV written by qabot (the feedback export, results.csv) was neutralised
+            yield row.line, {name: spreadsheet_text(value) for name, value in row.fields.items()}
 
 
 def _read_text(path: Path) -> str:
@@ -290,11 +295,9 @@ def _ids(where: str, value: object) -> list[str]:
     if isinstance(value, str):
         if value.lstrip().startswith("["):
             try:
-                value = json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise EvalInputError(
-                    f"{where}: expected_ids is not a JSON list ({exc.msg})"
-                ) from exc
+                value = parse_json(value)
+            except JsonValueError as exc:
+                raise EvalInputError(f"{where}: expected_ids is not a JSON list ({exc})") from exc
         else:
             return [part.strip() for part in value.split("|") if part.strip()]
     if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):

@@ -14,6 +14,7 @@ the metrics, and ``--fail-under`` in CI, matter more than the pictures.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,9 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from qabot.answering.confidence import CALIBRATION_BINS, calibration_bins
-from qabot.atomic import write_json_atomic
+from qabot.atomic import write_json_atomic, write_text_atomic
 from qabot.errors import EvalInputError
 from qabot.evaluation.run import METRIC_KEYS, EvalReport
+from qabot.evaluation.spreadsheet import spreadsheet_safe
 
 REPORT_FILE = "report.json"
 RESULTS_FILE = "results.csv"
@@ -97,13 +99,14 @@ def write_reports(
         "reliability_plot": report_dir / RELIABILITY_PLOT,
     }
     write_json_atomic(paths["report"], data)
-    with open(paths["results"], "w", encoding="utf-8", newline="") as out:
-        writer = csv.DictWriter(out, [*_CSV_FIELDS, "gold"], extrasaction="ignore")
-        writer.writeheader()
-        for question in data["questions"]:
-            gold = question["gold"]
-            row = {**question, "gold": "|".join(gold["ids"]) or gold["expected_answer"] or ""}
-            writer.writerow(row)
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, [*_CSV_FIELDS, "gold"], extrasaction="ignore")
+    writer.writeheader()
+    for question in data["questions"]:
+        gold = question["gold"]
+        row = {**question, "gold": "|".join(gold["ids"]) or gold["expected_answer"] or ""}
+        writer.writerow({name: spreadsheet_safe(value) for name, value in row.items()})
+    write_text_atomic(paths["results"], out.getvalue())
     plots = can_plot()
     paths["summary"].write_text(summary_markdown(data, plots=plots), encoding="utf-8")
     if not plots:

@@ -42,6 +42,7 @@ from qabot.index.embed_cache import DEFAULT_CACHE_DIR, cached_embed, document_ca
 from qabot.index.folder import (
     DEFAULT_RETAIN_SECONDS,
     commit_lock,
+    make_index_folder,
     make_read_only,
     remove_tree,
     retire_old_data,
@@ -100,6 +101,7 @@ def build_index(
     retain_seconds: float = DEFAULT_RETAIN_SECONDS,
     cache_dir: Path | str | None = DEFAULT_CACHE_DIR,
     index_type: str = "auto",
+    follow_symlinks: bool = False,
 ) -> Index:
     """Read the corpus, chunk it, embed its grain rows and save a new index atomically.
 
@@ -117,12 +119,16 @@ def build_index(
     ``cache_dir`` (relative to ``index_dir`` unless absolute; None for none) holds embedded
     texts between builds, so a rebuild embeds only new or changed texts (`qabot.index.embed_cache`).
     ``index_type`` is the FAISS index kind (`qabot.index.faiss_search.INDEX_TYPES`; ``auto`` by size).
+    ``follow_symlinks`` reads links that leave the corpus folder (by default they are skipped,
+    and listed among the manifest's problems); the manifest records it.
 
     Raises:
         CorpusError / EmptyCorpusError: the corpus cannot be read or yields no passages.
+        IndexWriteError: ``index_dir`` is a file or cannot be created or written.
     """
     corpus_path, index_dir = Path(corpus_path).resolve(), Path(index_dir)
-    corpus = load_corpus(corpus_path)
+    make_index_folder(index_dir)  # a path that can hold no index fails before the work
+    corpus = load_corpus(corpus_path, follow_symlinks=follow_symlinks)
     passages, problems = with_alternates(
         chunk_documents(corpus.documents, max_chars), corpus.alternates
     )
@@ -136,7 +142,6 @@ def build_index(
     profile = collection_profile(vectors, row_passage, row_grain)
     keyword_index = KeywordIndex.build(ids, [p.keyword_text() for p in passages])
     faq_keyword_index = faq_question_index(passages)
-    index_dir.mkdir(parents=True, exist_ok=True)
     data_dir = f"data-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     staging = _stage(
         index_dir, data_dir, passages, store, keyword_index, faq_keyword_index, embedder
@@ -152,6 +157,7 @@ def build_index(
         retain_seconds=retain_seconds,
         embedding_cache="" if cache_dir is None else str(cache_dir),
         index_type=store.index_type,
+        follow_symlinks=follow_symlinks,
         **manifest_record(embedder),
     )
     # The commit: one build at a time renames its data in, swaps the manifest and clears the old
@@ -286,8 +292,11 @@ def check_fresh(
             f"Index was built from {manifest.corpus_path!r}, not {str(corpus_path)!r}."
         )
     memo = memo_path(index_dir, manifest.embedding_cache) if index_dir is not None else None
+    follow = manifest.follow_symlinks
     fingerprint = (
-        remembered_fingerprint(corpus_path, memo) if memo else corpus_fingerprint(corpus_path)
+        remembered_fingerprint(corpus_path, memo, follow_symlinks=follow)
+        if memo
+        else corpus_fingerprint(corpus_path, follow_symlinks=follow)
     )
     if fingerprint != manifest.corpus_fingerprint:
         raise StaleIndexError(f"Corpus {str(corpus_path)!r} changed since the index was built.")

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from qabot.errors import IndexCorruptError
+from qabot.errors import IndexCorruptError, IndexWriteError
 
 # How long a replaced data folder stays on disk: a replica that read the previous manifest
 # a moment before the swap must still find its files while it loads them.
@@ -81,10 +81,28 @@ def make_read_only(directory: Path) -> None:
     directory.chmod(0o755)  # mkdtemp makes it private; replicas and other users must read it
 
 
+def make_index_folder(index_dir: Path) -> None:
+    """Create the index folder (and its parents) when missing.
+
+    Raises:
+        IndexWriteError: the path is a file, or cannot be created; the message says which.
+    """
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise IndexWriteError(
+            f"Index folder {str(index_dir)!r} is a file, not a folder: pass another --index-dir."
+        ) from None
+    except OSError as exc:
+        raise IndexWriteError(
+            f"Index folder {str(index_dir)!r} cannot be created ({exc.strerror or exc})."
+        ) from exc
+
+
 @contextlib.contextmanager
 def build_lock(index_dir: Path) -> Iterator[None]:
     """Held by `ensure_index` while it builds; separate from the commit lock (held briefly)."""
-    index_dir.mkdir(parents=True, exist_ok=True)
+    make_index_folder(index_dir)
     with _file_lock(index_dir / ".build.lock"):
         yield
 

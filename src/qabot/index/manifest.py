@@ -47,6 +47,7 @@ class IndexManifest:
     index_type: str = "flat"  # the FAISS index kind (`qabot.index.faiss_search.INDEX_TYPES`)
     backend: str = ""  # `qabot.models.embedding.Embedder.backend`; every build records it
     onnx: dict = field(default_factory=dict)  # how the stored ONNX model was made
+    follow_symlinks: bool = False  # whether links leaving the corpus folder were read
 
     def to_dict(self) -> dict:
         return {**asdict(self), "problems": list(self.problems), "grains": list(self.grains)}

@@ -47,7 +47,9 @@ def wait_for_index(
         sleep(poll)
 
 
-def check_settings(manifest: IndexManifest, *, max_chars: int | None = None) -> None:
+def check_settings(
+    manifest: IndexManifest, *, max_chars: int | None = None, follow_symlinks: bool | None = None
+) -> None:
     """Raise `StaleIndexError` when the index was built by another qabot or other settings."""
     if manifest.qabot_version != __version__:
         raise StaleIndexError(
@@ -56,6 +58,11 @@ def check_settings(manifest: IndexManifest, *, max_chars: int | None = None) -> 
     if max_chars is not None and max_chars != manifest.max_chars:
         raise StaleIndexError(
             f"Index was built with max_chars={manifest.max_chars}, not {max_chars}."
+        )
+    if follow_symlinks is not None and follow_symlinks != manifest.follow_symlinks:
+        raise StaleIndexError(
+            f"Index was built with follow_symlinks={manifest.follow_symlinks}, "
+            f"not {follow_symlinks}."
         )
 
 
@@ -74,6 +81,7 @@ def ensure_index(
     confidence: Mapping[str, object] | None = None,
     verifier: Mapping[str, object] | None = None,
     choose_fusion: Callable[[Mapping[str, object]], Mapping[str, object]] | None = None,
+    follow_symlinks: bool | None = None,
 ) -> tuple[Index, Embedder]:
     """Load the index, rebuilding it first when missing, corrupt, stale or of other settings.
 
@@ -85,6 +93,8 @@ def ensure_index(
     ``build=False`` (a replica) never builds: it loads the index as it is, or raises.
     ``confidence`` and ``verifier`` (plain records) are written to a new build's manifest,
     with ``choose_fusion``'s record of the build's profile (`build_index`).
+    ``follow_symlinks`` True reads links leaving the corpus folder; None means the index's own
+    setting (False for a new index), as for ``max_chars``.
 
     When several processes find the index missing or stale at once, one builds and the others
     wait for its commit and load it. Returns the index and the embedder, ready to answer.
@@ -106,12 +116,15 @@ def ensure_index(
         raise CorpusError(f"Corpus path {str(corpus_path)!r} does not exist.")
     if max_chars is None:
         max_chars = manifest.max_chars if manifest else DEFAULT_MAX_CHARS
-    index, reason = _load_current(index_dir, embedder, corpus_path, max_chars, log)
+    if follow_symlinks is None:
+        follow_symlinks = manifest.follow_symlinks if manifest else False
+    settings = {"max_chars": max_chars, "follow_symlinks": follow_symlinks}
+    index, reason = _load_current(index_dir, embedder, corpus_path, settings, log)
     if index is not None:
         return index, embedder
     # One builder at a time; whoever waited here loads the build just committed instead.
     with build_lock(Path(index_dir)):
-        index, _ = _load_current(index_dir, embedder, corpus_path, max_chars, log)
+        index, _ = _load_current(index_dir, embedder, corpus_path, settings, log)
         if index is None:
             log(f"{reason} Building the index in {str(index_dir)!r} from {str(corpus_path)!r} ...")
             index = build_index(
@@ -123,6 +136,7 @@ def ensure_index(
                 confidence=confidence,
                 verifier=verifier,
                 choose_fusion=choose_fusion,
+                follow_symlinks=follow_symlinks,
             )
             for problem in index.manifest.problems:
                 log(f"skipped: {problem}")
@@ -133,14 +147,14 @@ def _load_current(
     index_dir: Path | str,
     embedder: Embedder,
     corpus_path: Path | str,
-    max_chars: int,
+    settings: Mapping[str, object],
     log: Callable[[str], None],
 ) -> tuple[Index | None, str]:
     """The index when it is current for these settings, else None and the reason why."""
     try:
         index = load_index(index_dir, model=embedder.name)
         check_backend(index.manifest, embedder, Path(index_dir))
-        check_settings(index.manifest, max_chars=max_chars)
+        check_settings(index.manifest, **settings)
         if Path(corpus_path).exists():
             check_fresh(index.manifest, corpus_path, index_dir=index.index_dir)
         else:

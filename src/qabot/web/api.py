@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from qabot.answering.answerer import DEFAULT_ALTERNATIVES
+from qabot.answering.answerer import DEFAULT_ALTERNATIVES, MAX_ALTERNATIVES
 from qabot.errors import QuestionError
 from qabot.web.batching import AnswerBatcher
 from qabot.web.feedback import FeedbackStore
@@ -23,7 +23,6 @@ from qabot.web.metrics import ServerMetrics
 
 logger = logging.getLogger(__name__)
 
-MAX_ALTERNATIVES = 20
 ANSWER_FAILED = "The question could not be answered; please try again or rephrase it."
 
 

@@ -10,21 +10,27 @@ the nearest FAQ entry among the matches shown (NULL otherwise, and in databases 
 the column existed: opening one adds it). From these rows `FeedbackStore.summary`
 finds the most disliked answers and the most frequent unanswered questions, and
 `FeedbackStore.export_csv` writes them as a question set that ``qabot eval`` can read.
+Rows are kept until `FeedbackStore.prune` deletes the old ones (``qabot feedback
+--prune-older-than DAYS``, `DEFAULT_RETENTION_DAYS` when no number is given).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from qabot.atomic import write_text_atomic
 from qabot.documents.alternates import is_faq_id
+from qabot.evaluation.spreadsheet import spreadsheet_safe
 
 if TYPE_CHECKING:
     from qabot.answering.answer import Answer
@@ -34,12 +40,12 @@ logger = logging.getLogger(__name__)
 DEFAULT_FEEDBACK_FILE = "feedback.sqlite3"
 DEFAULT_SUMMARY_TOP_K = 10
 DEFAULT_EXPORT_TOP_K = 100
+# How long `qabot feedback --prune-older-than` keeps questions when given no number of days.
+DEFAULT_RETENTION_DAYS = 90
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 
 Channel = Literal["chat", "api"]
 """Where a question was asked: the chat page (and the widget) or ``POST /api/ask``."""
-
-# What a spreadsheet takes for the start of a formula (or skips to find one).
-_FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS asked (
@@ -94,9 +100,11 @@ class FeedbackStore:
 
     Args:
         path: the database file (created, with its folder, when missing); ":memory:" for tests.
+        strict: raise `sqlite3.Error` when the file is no usable database, instead of logging
+            it and answering on (the server's choice); ``qabot feedback`` reads it strictly.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, strict: bool = False) -> None:
         self.path = Path(path) if str(path) != ":memory:" else path
         if isinstance(self.path, Path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,6 +124,9 @@ class FeedbackStore:
                 self._db.executescript(_SCHEMA)
                 _migrate(self._db)
         except sqlite3.Error as exc:
+            if strict:
+                self._db.close()
+                raise
             self._failed(exc)
 
     def record(
@@ -235,6 +246,21 @@ class FeedbackStore:
         ]
         return _write_csv(path, rows)
 
+    def prune(self, older_than_days: float, *, now: datetime | None = None) -> int:
+        """Delete the questions recorded more than ``older_than_days`` ago; returns how many.
+
+        A row whose time cannot be read is kept. ``now`` is for tests (default: the clock).
+        """
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
+        with self._lock:
+            old = [
+                (row_id,)
+                for row_id, recorded in self._db.execute("SELECT id, time FROM asked")
+                if _recorded_before(recorded, cutoff)
+            ]
+            self._db.executemany("DELETE FROM asked WHERE id = ?", old)
+        return len(old)
+
     def close(self) -> None:
         """Close the database connection."""
         with self._lock:
@@ -249,30 +275,26 @@ def _migrate(db: sqlite3.Connection) -> None:
 
 
 def _write_csv(path: Path | str, rows: Iterable[dict]) -> int:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write the rows, neutralised for spreadsheets, atomically; returns how many."""
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(
+        out, fieldnames=["id", "question", "answerable", "source", "times", "answer_id"]
+    )
+    writer.writeheader()
     count = 0
-    with open(path, "w", encoding="utf-8", newline="") as out:
-        writer = csv.DictWriter(
-            out, fieldnames=["id", "question", "answerable", "source", "times", "answer_id"]
-        )
-        writer.writeheader()
-        for count, row in enumerate(rows, start=1):
-            cells = {"id": f"feedback-{count}", "answerable": "", **row}
-            writer.writerow({name: spreadsheet_safe(value) for name, value in cells.items()})
+    for count, row in enumerate(rows, start=1):
+        cells = {"id": f"feedback-{count}", "answerable": "", **row}
+        writer.writerow({name: spreadsheet_safe(value) for name, value in cells.items()})
+    write_text_atomic(Path(path), out.getvalue())
     return count
 
 
-def spreadsheet_safe(value: object) -> object:
-    """A text cell a spreadsheet will not run as a formula: a leading ``'`` when it starts
-    with ``= + - @``, a tab or a carriage return (OWASP's advice for CSV injection).
-
-    Numbers are left alone: they are written by qabot, not typed by visitors.
-    """
-    if isinstance(value, str) and value.startswith(_FORMULA_LEADS):
-        return "'" + value
-    return value
+def _recorded_before(recorded: str, cutoff: datetime) -> bool:
+    try:
+        return datetime.strptime(recorded, _TIME_FORMAT) < cutoff
+    except (TypeError, ValueError):
+        return False
 
 
 def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    return time.strftime(_TIME_FORMAT)
