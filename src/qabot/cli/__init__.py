@@ -1,7 +1,7 @@
 """The ``qabot`` command line: the only place that reads environment variables or prints.
 
 One module per group of commands (``core``: index, ask; ``chat``: serve; ``feedback``:
-feedback; ``evaluate``: eval; ``lint``: lint), sharing ``wiring``. Each command's help text is its
+feedback; ``evaluate``: eval; ``lint``: lint; ``assistant``: mcp), sharing ``wiring``. Each command's help text is its
 function's docstring, with runnable examples. Library errors (`QabotError`) become one clear line on
 stderr and exit status 2.
 
@@ -11,11 +11,12 @@ May import: anything in qabot. Nothing in qabot imports it.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
 
-from qabot.cli import chat, core, evaluate, feedback, lint
+from qabot.cli import assistant, chat, core, evaluate, feedback, lint
 from qabot.cli.core import format_answer
 from qabot.cli.wiring import DEFAULT_INDEX_DIR, EXIT_ERROR, log, open_answerer
 from qabot.errors import QabotError, QabotIndexError
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"qabot {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    for module in (core, chat, feedback, evaluate, lint):
+    for module in (core, chat, feedback, evaluate, lint, assistant):
         module.register(subparsers)
     return parser
 
@@ -43,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qabot`` console script."""
     apply_offline_env()
+    # bm25s sets its own logger to DEBUG: once any library configures the root logger (as
+    # onnxruntime's quantiser does), every index build would print its debug lines.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "question", None) == "-" and getattr(args, "command", "") == "ask":

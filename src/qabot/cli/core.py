@@ -20,6 +20,7 @@ from qabot.cli.wiring import (
     finite_float,
     log,
     non_negative_int,
+    on_terminal,
     open_answerer,
     open_embedder,
     positive_int,
@@ -65,7 +66,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         args.index_dir,
         embedder,
         max_chars=args.max_chars,
-        progress=True,
+        progress=on_terminal(),
         cache_dir=args.embedding_cache or DEFAULT_CACHE_DIR,
         index_type=args.index_type,
         confidence=default_model().record(),
@@ -163,7 +164,7 @@ def format_answer(answer) -> str:
     if not answer.found:
         lines = [answer.answer]
         if answer.suggestions:
-            lines.append("Did you mean:")
+            lines.append("Try:" if answer.kind == "smalltalk" else "Did you mean:")
             lines += [f"  - {s}" for s in answer.suggestions]
         return "\n".join(lines)
     pieces, inside = [], False

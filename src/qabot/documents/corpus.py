@@ -35,6 +35,8 @@ from qabot.errors import CorpusError, EmptyCorpusError
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 ROW_SUFFIXES = (".jsonl", ".jsonl.gz", ".csv")
+# A corpus folder's own small-talk replies (`qabot.answering.smalltalk`): not a document.
+SMALLTALK_FILE = "smalltalk.jsonl"
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES + ROW_SUFFIXES
 INDEX_MARKER = "manifest.json"  # the file every qabot index folder holds
 
@@ -92,7 +94,8 @@ def corpus_files(path: Path) -> list[Path]:
     """The supported files under ``path`` (or ``path`` itself), sorted.
 
     Hidden files and folders are skipped, and so are index folders (those holding a
-    ``manifest.json``): an index kept inside its corpus must not index itself.
+    ``manifest.json``): an index kept inside its corpus must not index itself. The folder's
+    ``smalltalk.jsonl`` holds replies, not documents: it is skipped too.
     """
     if path.is_file():
         return [path]
@@ -105,6 +108,8 @@ def corpus_files(path: Path) -> list[Path]:
         if any(part.startswith(".") for part in relative.parts):
             continue
         if any(relative.parts[: len(parts)] == parts for parts in index_dirs):
+            continue
+        if relative.as_posix() == SMALLTALK_FILE:
             continue
         if candidate.is_file() and _suffix(candidate) in SUPPORTED_SUFFIXES:
             files.append(candidate)

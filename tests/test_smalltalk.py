@@ -1,0 +1,169 @@
+"""Small talk: "hello", "thanks", "help" get our configured replies, never at an answer's cost."""
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from qabot.answering.answerer import Answerer
+from qabot.answering.retrieval import Retriever
+from qabot.answering.smalltalk import (
+    Coverage,
+    fill,
+    load_smalltalk,
+    normalise,
+)
+from qabot.cli.core import format_answer
+from qabot.documents.corpus import corpus_files, load_corpus
+from qabot.errors import CorpusError
+from qabot.index.build import build_index
+from qabot.web.chat import Chat, ChatSession, render_answer
+
+from conftest import ANSWER_KEYS, ROOT, SEED_CORPUS, SEED_QUESTIONS
+from fakes import fused_only_confidence
+
+SMALLTALK_QUESTIONS = ROOT / "eval" / "smalltalk.jsonl"
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def talk():
+    return load_smalltalk()
+
+
+@pytest.fixture
+def answerer(tmp_path: Path, fake_embedder):
+    corpus = tmp_path / "shop"
+    corpus.mkdir()
+    (corpus / "help.md").write_text(
+        "# Shop help\n\nOur shop opens at nine. Deliveries take two days.\n\n"
+        "## FAQ\n\nQ: Can I return shoes?\nA: Yes, within thirty days.\n",
+        encoding="utf-8",
+    )
+    (corpus / "smalltalk.jsonl").write_text(
+        '{"intent": "greeting", "answer": "Welcome to the shop! {documents}", "suggest": true}\n'
+        '{"intent": "greeting", "question": "ahoy"}\n'
+        '{"question": "are you open", "answer": "Ask me when the shop opens."}\n',
+        encoding="utf-8",
+    )
+    index = build_index(corpus, tmp_path / "idx", fake_embedder)
+    return Answerer(
+        Retriever(index, fake_embedder),
+        confidence=fused_only_confidence(0.3),
+        smalltalk=load_smalltalk(corpus),
+    )
+
+
+def test_the_small_talk_set_is_recognised(talk):
+    questions = rows(SMALLTALK_QUESTIONS)
+    assert len(questions) >= 60
+    taken = [q for q in questions if talk.match(q["question"])]
+    assert len(taken) / len(questions) >= 0.95
+    assert talk.match("thnaks so much!!")[0].name == "thanks"
+    assert talk.match("Hi, hello")[0].name == "greeting"
+    assert talk.match("ok thank you")[0].name == "thanks"
+
+
+def test_questions_that_bring_a_topic_are_not_small_talk(talk):
+    for question in (
+        "what can you tell me about NATO summits",
+        "Translate 'thank you' into French",
+        "hello, what is NATO?",
+        "help with my taxes",
+        "bitcoin",
+    ):
+        assert talk.match(question) is None, question
+    seed = [row["question"] for row in rows(SEED_QUESTIONS)]
+    assert [q for q in seed if talk.match(q)] == []
+
+
+def test_normalise_forgives_case_punctuation_and_stretched_letters():
+    assert normalise("Hellooo!!") == normalise("hello") == "helo"
+    assert normalise("What’s ur name?") == "whats your name"
+
+
+def test_fill_names_the_documents_and_faq_questions():
+    covered = Coverage(4, ("A", "B"), ("Can I return shoes?",))
+    assert fill("{documents}\n{questions}", covered) == (
+        "4 documents: “A”, “B” and 2 more\n• Can I return shoes?"
+    )
+
+
+def test_a_greeting_is_labelled_small_talk_with_starter_questions(answerer):
+    answer = answerer.answer("hello!")
+    assert answer.kind == "smalltalk" and not answer.found
+    assert answer.answer == "Welcome to the shop! 1 document: “Shop help”"
+    assert answer.suggestions == ("Can I return shoes?",)
+    assert answer.source is None and answer.alternatives == ()
+    assert set(answer.to_dict()) == ANSWER_KEYS
+    assert "Try:" in format_answer(answer)
+
+
+def test_a_corpus_adds_phrasings_and_intents(answerer):
+    assert answerer.answer("Ahoy!").kind == "smalltalk"
+    assert answerer.answer("are you open?").answer == "Ask me when the shop opens."
+    thanks = answerer.answer("thanks")  # the default set still answers what is not overridden
+    assert thanks.answer.startswith("You're welcome") and thanks.suggestions == ()
+
+
+def test_help_lists_what_the_index_covers(answerer):
+    answer = answerer.answer("What can you tell me about?")
+    assert answer.kind == "smalltalk"
+    assert "“Shop help”" in answer.answer and "• Can I return shoes?" in answer.answer
+
+
+def test_the_documents_answer_before_small_talk(answerer):
+    assert answerer.answer("Can I return shoes?").kind == "faq"
+    said = answerer.answer("hello")
+    found = replace(said, found=True, kind="passage", answer="Opens at nine.")
+    assert answerer.smalltalk.reply(found, answerer.coverage) is found
+
+
+def test_the_corpus_small_talk_file_is_not_a_document(answerer, tmp_path):
+    corpus = tmp_path / "shop"
+    assert [f.name for f in corpus_files(corpus)] == ["help.md"]
+    assert [d.doc_id for d in load_corpus(corpus).documents] == ["help.md"]
+    assert all(p.doc_id == "help.md" for p in answerer.passages)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("not json", "line 1: not valid JSON"),
+        ('["hello"]', "line 1: a row is a JSON object"),
+        ('{"question": 3}', "must be text"),
+        ('{"answer": "hi"}', "needs an intent"),
+        ('{"intent": "x", "question": "yo there"}', "no answer for the intent"),
+    ],
+)
+def test_a_bad_small_talk_file_is_a_clear_error(tmp_path, text, problem):
+    (tmp_path / "smalltalk.jsonl").write_text(text + "\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match=problem):
+        load_smalltalk(tmp_path)
+
+
+def test_the_chat_offers_starters_and_small_talk_is_no_topic(answerer):
+    chat = Chat(answerer)
+    reply, session = chat.turn("Can I return shoes?", [], ChatSession())
+    reply, session = chat.turn("thanks!", reply.history, session)
+    assert reply.answer.kind == "smalltalk" and session.previous == "Can I return shoes?"
+    reply, _ = chat.turn("hello", reply.history, session)
+    assert reply.history[-1]["options"] == [
+        {"value": "Can I return shoes?", "label": "Can I return shoes?"}
+    ]
+    assert render_answer(reply.answer).startswith('<p class="qabot-smalltalk">Welcome')
+
+
+def test_seed_questions_answered_before_are_still_answered(seed_answerer):
+    questions = [row["question"] for row in rows(SEED_QUESTIONS)]
+    plain = Answerer(seed_answerer.retriever)
+    talking = Answerer(seed_answerer.retriever, smalltalk=load_smalltalk(SEED_CORPUS))
+    before, after = plain.answer_batch(questions), talking.answer_batch(questions)
+    assert [a.found for a in after] == [b.found for b in before]
+    assert [a.question for a in after if a.kind == "smalltalk"] == []
+    hello = talking.answer("hello")
+    assert hello.kind == "smalltalk" and len(hello.suggestions) == 3
