@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import anyio
+import httpx
 import pytest
 from mcp import Client, StdioServerParameters
 
@@ -19,10 +20,12 @@ from qabot.answering.retrieval import Retriever
 from qabot.answering.smalltalk import load_smalltalk
 from qabot.index.build import build_index
 from qabot.web.api import ANSWER_FAILED
-from qabot.web.mcp_server import DOCUMENTS_URI, build_mcp
+from qabot.web.mcp_server import DOCUMENTS_URI, build_mcp, mount_mcp
+from qabot.web.server import LOOPBACK_HOSTS, build_app
 
 from conftest import ANSWER_KEYS, ROOT
 from fakes import fused_only_confidence
+from serving import running
 
 
 @pytest.fixture
@@ -139,3 +142,18 @@ def test_qabot_mcp_over_stdio_answers_from_the_real_index(seed_index_dir):
     assert not unknown["found"] and unknown["answer"] == DECLINE_MESSAGE
     assert len(hits["results"]) == 3
     assert all(h["source"]["doc_id"] == "nato-ukraine-2023-11-29.txt" for h in hits["results"])
+
+
+@pytest.mark.slow
+def test_serve_mounts_the_tools_over_http_under_the_api_host_rules(answerer):
+    app = build_app(answerer, chat=False, trusted_hosts=LOOPBACK_HOSTS)
+    mount_mcp(app, build_mcp(app.state.answerer))
+
+    async def work(client):
+        return structured(await client.call_tool("ask", {"question": "Can I return shoes?"}))
+
+    with running(app) as url:
+        answer = session(f"{url}/mcp", work)
+        rebound = httpx.post(f"{url}/mcp", json={}, headers={"Host": "evil.example"})
+    assert answer == answerer.answer("Can I return shoes?").to_dict()
+    assert rebound.status_code == 400

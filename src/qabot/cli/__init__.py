@@ -44,9 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qabot`` console script."""
     apply_offline_env()
-    # bm25s sets its own logger to DEBUG: once any library configures the root logger (as
-    # onnxruntime's quantiser does), every index build would print its debug lines.
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    # bm25s sets its own logger to DEBUG when imported: once any library configures the root
+    # logger (as onnxruntime's quantiser does), every build would print its debug lines. A
+    # filter, unlike a level, outlives that import.
+    bm25s_logger = logging.getLogger("bm25s")
+    if _warnings_and_above not in bm25s_logger.filters:
+        bm25s_logger.addFilter(_warnings_and_above)
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "question", None) == "-" and getattr(args, "command", "") == "ask":
@@ -70,6 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # /dev/null so that Python's own flush at exit does not complain again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def _warnings_and_above(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING
 
 
 def _one_line(exc: Exception) -> str:
