@@ -1,10 +1,11 @@
 """Small talk: short configured replies to "hello", "thanks", "who are you?", "help"...
 
 They are words we wrote, not the documents': the `Answer` says so with ``kind ==
-"smalltalk"`` (``found`` stays False: the documents did not answer). A reply is given only
-to a short utterance that is close to one of the set's phrasings, and only when the documents
-do not answer it (`SmallTalk.reply` leaves a found answer alone): a question the documents
-answer is never taken.
+"smalltalk"`` (``found`` is False: the documents did not answer). A reply is given only to a
+short utterance that is close to one of the set's phrasings, and only when the documents do
+not answer better (`SmallTalk.reply`): an answer is kept when its probability is at least
+the utterance's closeness to small talk. So an FAQ question asked verbatim (1.0) always keeps
+its answer, while "what are you?" is not answered with "What is NATO?" at 0.25.
 
 A set is JSON lines, each a phrasing (``question``), a reply (``answer``), or both, grouped
 by ``intent``; the row giving an intent's ``answer`` may add ``"suggest": true`` to offer
@@ -203,23 +204,31 @@ class SmallTalk:
         return best
 
     def reply(self, answer: Answer, coverage: Callable[[], Coverage]) -> Answer:
-        """``answer`` itself when the documents answered or it is no small talk; else the reply.
+        """``answer`` itself when it is no small talk or the documents answer better; else the
+        reply.
 
-        ``coverage`` is called only for a reply (it may read the index's passages).
-        ``score`` is then how close the question came to the intent's phrasing.
+        The documents answer better when ``answer`` is found with a probability (``score``) at
+        least the question's closeness to small talk. ``coverage`` is called only for a reply
+        (it may read the index's passages). The reply's ``score`` is that closeness.
         """
-        matched = None if answer.found else self.match(answer.question)
-        if matched is None:
+        matched = self.match(answer.question)
+        if matched is None or (answer.found and answer.score >= matched[1]):
             return answer
         intent, score = matched
         covered = coverage()
         return replace(
             answer,
+            found=False,
             kind="smalltalk",
             answer=fill(intent.answer, covered),
             score=score,
             alternatives=(),
             suggestions=covered.questions[:DEFAULT_SUGGESTIONS] if intent.suggest else (),
+            faq_question=None,
+            source=None,
+            highlight=None,
+            verifier=None,
+            span=None,
         )
 
 
