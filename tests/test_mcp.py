@@ -16,33 +16,18 @@ from mcp import Client, StdioServerParameters
 
 from qabot.answering.answer import DECLINE_MESSAGE
 from qabot.answering.answerer import Answerer
-from qabot.answering.retrieval import Retriever
-from qabot.answering.smalltalk import load_smalltalk
-from qabot.index.build import build_index
 from qabot.web.api import ANSWER_FAILED
 from qabot.web.mcp_server import DOCUMENTS_URI, build_mcp, mount_mcp
 from qabot.web.server import LOOPBACK_HOSTS, build_app
 
 from conftest import ANSWER_KEYS, ROOT
-from fakes import fused_only_confidence
+from fakes import shop_answerer
 from serving import running
 
 
 @pytest.fixture
 def answerer(tmp_path: Path, fake_embedder):
-    corpus = tmp_path / "shop"
-    corpus.mkdir()
-    (corpus / "help.md").write_text(
-        "# Shop help\n\nOur shop opens at nine. Deliveries take two days.\n\n"
-        "## FAQ\n\nQ: Can I return shoes?\nA: Yes, within thirty days.\n",
-        encoding="utf-8",
-    )
-    index = build_index(corpus, tmp_path / "idx", fake_embedder)
-    return Answerer(
-        Retriever(index, fake_embedder),
-        confidence=fused_only_confidence(0.3),
-        smalltalk=load_smalltalk(corpus),
-    )
+    return shop_answerer(tmp_path, fake_embedder)
 
 
 def session(server, work):

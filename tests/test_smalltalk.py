@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from qabot.answering.answerer import Answerer
-from qabot.answering.retrieval import Retriever
 from qabot.answering.smalltalk import (
     Coverage,
     fill,
@@ -17,11 +16,10 @@ from qabot.answering.smalltalk import (
 from qabot.cli.core import format_answer
 from qabot.documents.corpus import corpus_files, load_corpus
 from qabot.errors import CorpusError
-from qabot.index.build import build_index
 from qabot.web.chat import Chat, ChatSession, render_answer
 
 from conftest import ANSWER_KEYS, ROOT, SEED_CORPUS, SEED_QUESTIONS
-from fakes import fused_only_confidence
+from fakes import shop_answerer
 
 SMALLTALK_QUESTIONS = ROOT / "eval" / "smalltalk.jsonl"
 
@@ -35,27 +33,16 @@ def talk():
     return load_smalltalk()
 
 
+SHOP_SMALLTALK = (
+    '{"intent": "greeting", "answer": "Welcome to the shop! {documents}", "suggest": true}\n'
+    '{"intent": "greeting", "question": "ahoy"}\n'
+    '{"question": "are you open", "answer": "Ask me when the shop opens."}\n'
+)
+
+
 @pytest.fixture
 def answerer(tmp_path: Path, fake_embedder):
-    corpus = tmp_path / "shop"
-    corpus.mkdir()
-    (corpus / "help.md").write_text(
-        "# Shop help\n\nOur shop opens at nine. Deliveries take two days.\n\n"
-        "## FAQ\n\nQ: Can I return shoes?\nA: Yes, within thirty days.\n",
-        encoding="utf-8",
-    )
-    (corpus / "smalltalk.jsonl").write_text(
-        '{"intent": "greeting", "answer": "Welcome to the shop! {documents}", "suggest": true}\n'
-        '{"intent": "greeting", "question": "ahoy"}\n'
-        '{"question": "are you open", "answer": "Ask me when the shop opens."}\n',
-        encoding="utf-8",
-    )
-    index = build_index(corpus, tmp_path / "idx", fake_embedder)
-    return Answerer(
-        Retriever(index, fake_embedder),
-        confidence=fused_only_confidence(0.3),
-        smalltalk=load_smalltalk(corpus),
-    )
+    return shop_answerer(tmp_path, fake_embedder, SHOP_SMALLTALK)
 
 
 def test_the_small_talk_set_is_recognised(talk):
