@@ -164,7 +164,7 @@ def format_answer(answer) -> str:
     if not answer.found:
         lines = [answer.answer]
         if answer.suggestions:
-            lines.append("Try:" if answer.kind == "smalltalk" else "Did you mean:")
+            lines.append("Try one of these:" if answer.kind == "smalltalk" else "Did you mean:")
             lines += [f"  - {s}" for s in answer.suggestions]
         return "\n".join(lines)
     pieces, inside = [], False

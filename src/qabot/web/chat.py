@@ -224,7 +224,8 @@ def render_answer(answer: Answer, *, followup: bool = False) -> str:
     Every text from a document or a question is HTML-escaped; links are only http(s).
     """
     if answer.kind == "smalltalk":  # our own words, with starter questions as options
-        return f'<p class="qabot-smalltalk">{_escape(answer.answer)}</p>'
+        offer = '<p class="qabot-suggest">Try one of these:</p>' if answer.suggestions else ""
+        return f'<p class="qabot-smalltalk">{_escape(answer.answer)}</p>{offer}'
     if not answer.found:
         parts = [f'<p class="qabot-decline">{_escape(answer.answer)}</p>']
         if answer.suggestions:
