@@ -133,13 +133,18 @@ def seed_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder) -> Path:
 @pytest.fixture(scope="session")
 def seed_answerer(seed_index_dir: Path, embedder):
     """An `Answerer` over the shipped corpus with the real model and default settings (the
-    shipped verifier included, as ``qabot serve`` answers)."""
+    shipped verifier and the small talk included, as ``qabot serve`` answers)."""
     from qabot.answering.answerer import Answerer
     from qabot.answering.retrieval import Retriever
+    from qabot.answering.smalltalk import load_smalltalk
     from qabot.cli.wiring import load_verifier
     from qabot.index.build import load_index
 
-    return Answerer(Retriever(load_index(seed_index_dir), embedder), verifier=load_verifier())
+    return Answerer(
+        Retriever(load_index(seed_index_dir), embedder),
+        verifier=load_verifier(),
+        smalltalk=load_smalltalk(SEED_CORPUS),
+    )
 
 
 @pytest.fixture(scope="session")

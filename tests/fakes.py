@@ -52,3 +52,30 @@ def fused_only_confidence(fused_threshold: float = 0.3):
     coefficients = (slope,) + (0.0,) * (len(FEATURES) - 1)
     signs = tuple(SIGNS[name] for name in FEATURES)
     return ConfidenceModel(FEATURES, signs, coefficients, -slope * fused_threshold, threshold=0.5)
+
+
+SHOP_HELP = (
+    "# Shop help\n\nOur shop opens at nine. Deliveries take two days.\n\n"
+    "## FAQ\n\nQ: Can I return shoes?\nA: Yes, within thirty days.\n"
+)
+
+
+def shop_answerer(folder, embedder, smalltalk: str | None = None):
+    """An `Answerer` over a one-document shop corpus in ``folder``/shop (a passage and an FAQ
+    entry), with small talk: the default set, or ``smalltalk`` as the corpus's own file."""
+    from qabot.answering.answerer import Answerer
+    from qabot.answering.retrieval import Retriever
+    from qabot.answering.smalltalk import load_smalltalk
+    from qabot.index.build import build_index
+
+    corpus = folder / "shop"
+    corpus.mkdir()
+    (corpus / "help.md").write_text(SHOP_HELP, encoding="utf-8")
+    if smalltalk is not None:
+        (corpus / "smalltalk.jsonl").write_text(smalltalk, encoding="utf-8")
+    index = build_index(corpus, folder / "shop-index", embedder)
+    return Answerer(
+        Retriever(index, embedder),
+        confidence=fused_only_confidence(0.3),
+        smalltalk=load_smalltalk(corpus),
+    )

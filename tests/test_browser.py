@@ -155,6 +155,21 @@ def test_declined_question_offers_suggestions_that_ask(page, server):
     shot(page, "suggestion-answered")
 
 
+def test_hello_gets_a_greeting_whose_starter_questions_ask(page, server):
+    page.goto(f"{server}/chat/")
+    ask(page, "hello")
+    greeting = page.locator(BOT).last
+    expect(greeting.locator(".qabot-smalltalk")).to_contain_text("Hello! I answer questions from")
+    starter = page.locator("button.option", has_text="What is NATO?")
+    expect(starter).to_be_visible()
+    shot(page, "smalltalk-greeting")
+    starter.click()
+    expect(page.locator(BOT)).to_have_count(2, timeout=TIMEOUT)
+    expect(page.locator(BOT).last.locator("mark")).to_have_text(
+        "NATO stands for the North Atlantic Treaty Organization."
+    )
+
+
 def test_like_and_dislike_are_stored(page, server, feedback):
     page.goto(f"{server}/chat/")
     ask(page, "What is interoperability?")

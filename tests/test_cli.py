@@ -242,3 +242,34 @@ def test_ask_prints_names_from_the_corpus_escaped(tmp_path):
         "\\x1b[2J\\nSource: forged.txt#0) — passage, score "
         f"{answer.score:.2f}"
     ]
+
+
+@pytest.mark.slow
+def test_index_redirected_to_a_file_writes_summary_lines_not_progress_frames(tmp_path: Path):
+    many = tmp_path / "many"
+    many.mkdir()
+    for n in range(80):  # more texts than one embedding batch: a terminal would get a bar
+        (many / f"note-{n:02d}.txt").write_text(f"Note {n} is about topic {n}.", encoding="utf-8")
+    logs = {}
+    for name, corpus in (("shipped", SEED_CORPUS), ("many", many)):
+        log_file = tmp_path / f"{name}.log"
+        with log_file.open("w", encoding="utf-8") as out:
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "qabot",
+                    "index",
+                    str(corpus),
+                    "--index-dir",
+                    str(tmp_path / name),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=300,
+            )
+        logs[name] = log_file.read_text(encoding="utf-8")
+        assert done.returncode == 0, logs[name]
+        assert "\r" not in logs[name] and "DEBUG" not in logs[name], logs[name]
+    assert len(logs["shipped"].splitlines()) <= 20
+    assert "Indexed 80 documents" in logs["many"]

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, fields
+from typing import Literal
 
-from qabot.documents.chunking import Kind
+from qabot.documents.chunking import Kind, Passage
 from qabot.documents.structure import Link
 from qabot.models.verifier import Span
 
 DECLINE_MESSAGE = "I don't know: nothing in the documents answers that question."
+# What an answer is: an FAQ entry's answer, a passage (the documents' words), or small talk
+# (words we wrote: `qabot.answering.smalltalk`).
+AnswerKind = Literal["faq", "passage", "smalltalk"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,19 @@ class Source:
     doc_id: str
     path: str
     section: str
+
+    @classmethod
+    def of(cls, passage: Passage) -> Source:
+        """The source of a passage or FAQ entry."""
+        return cls(
+            title=passage.title,
+            date=passage.date,
+            links=passage.sources,
+            passage_id=passage.passage_id,
+            doc_id=passage.doc_id,
+            path=passage.path,
+            section=passage.section,
+        )
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,9 @@ class Answer:
     verbatim); each alternative's ``score`` is its own probability, read the same way.
     ``found`` is False when ``score`` is below the threshold; then ``answer`` is the decline
     message, ``kind``/``source`` are None and ``suggestions`` lists close FAQ questions.
+    Small talk ("hello", "help") is not found either: ``kind`` is ``"smalltalk"``, ``answer``
+    our configured reply, ``score`` how close the question came to small talk, and
+    ``suggestions`` starter questions (if the reply offers them).
     ``highlight`` is the sentence of ``answer`` most similar to the question; ``span`` is the
     verifier's answer inside ``answer`` (``answer[span.start:span.end] == span.text``), when it
     found one. ``verifier`` is the verifier's P(the top hit answers the question), None when
@@ -58,7 +78,7 @@ class Answer:
 
     question: str
     found: bool
-    kind: Kind | None
+    kind: AnswerKind | None
     answer: str
     score: float
     faq_question: str | None

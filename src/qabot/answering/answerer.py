@@ -25,6 +25,7 @@ from qabot.answering.facts import IndexFacts
 from qabot.answering.features import hit_features
 from qabot.answering.questions import clean_question
 from qabot.answering.retrieval import Hit, Retriever
+from qabot.answering.smalltalk import Coverage, SmallTalk, coverage_of
 from qabot.answering.verification import answer_span, reads, verifier_text
 from qabot.documents.chunking import Passage
 from qabot.errors import QuestionError
@@ -49,6 +50,8 @@ class Answerer:
         alternatives: next-best matches offered beside each answer.
         reranker: reorders the first ``rerank_top_k`` hits (``--reranker``).
         verifier: reads found passage answers for their exact words (``--no-verifier``: None).
+        smalltalk: replies to "hello", "help"... when the documents do not answer (None: the
+            decline message).
     """
 
     def __init__(
@@ -61,8 +64,11 @@ class Answerer:
         reranker: Reranker | None = None,
         rerank_top_k: int = DEFAULT_RERANK_TOP_K,
         verifier: Verifier | None = None,
+        smalltalk: SmallTalk | None = None,
     ) -> None:
         self.retriever = retriever
+        self.smalltalk = smalltalk
+        self._coverage: Coverage | None = None
         self.confidence = confidence or default_model()
         self.alternatives = alternatives
         self.reranker = reranker
@@ -246,10 +252,19 @@ class Answerer:
         ranked = [self.rerank(q, h) for q, h in zip(questions, hits, strict=True)]
         scores = [self.score(q, h) for q, h in zip(questions, ranked, strict=True)]
         verdicts = self.verify(questions, ranked, [s >= self.threshold for s in scores])
-        return [
+        answers = [
             self._compose(*case, shown)
             for case in zip(questions, truncated, ranked, scores, verdicts, strict=True)
         ]
+        if self.smalltalk is None:
+            return answers
+        return [self.smalltalk.reply(answer, self.coverage) for answer in answers]
+
+    def coverage(self) -> Coverage:
+        """What the index covers (some titles and FAQ questions), read once."""
+        if self._coverage is None:
+            self._coverage = coverage_of(self.passages, self.manifest.documents)
+        return self._coverage
 
     def _compose(
         self,
@@ -288,25 +303,13 @@ class Answerer:
             answer=best.passage.text,
             score=score,
             faq_question=best.passage.question,
-            source=_source(best.passage),
+            source=Source.of(best.passage),
             alternatives=alternatives,
             highlight=best.highlight,
             truncated=truncated,
             verifier=None if verdict is None else verdict.probability,
             span=None if verdict is None else answer_span(best.passage, verdict, best.highlight),
         )
-
-
-def _source(passage: Passage) -> Source:
-    return Source(
-        title=passage.title,
-        date=passage.date,
-        links=passage.sources,
-        passage_id=passage.passage_id,
-        doc_id=passage.doc_id,
-        path=passage.path,
-        section=passage.section,
-    )
 
 
 def _alternative(hit: Hit, score: float) -> Alternative:

@@ -81,11 +81,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
       qabot serve --no-build --wait 600 --index-dir /shared/index
       qabot serve --workers 2 --host 0.0.0.0 --trusted-host qa.example.org
       qabot serve --host 0.0.0.0 --trusted-host qa.example.org --allowed-origin https://app.example.org
+      qabot serve --mcp          # assistants connect to http://127.0.0.1:7860/mcp
       curl -s localhost:8000/api/ask -H 'content-type: application/json' \\
            -d '{"question": "What is NATO?"}'
     """
     # Found, not imported: Gradio is imported in the background while the index loads.
     require_extra("web", WEB_EXTRA_MODULES, command="serve", importer=find_module)
+    if args.mcp:
+        require_extra("mcp", ("mcp",), command="serve --mcp", importer=find_module)
     from qabot.cli.serving import serve_app, serve_workers
 
     if args.workers > 1:
@@ -181,6 +184,12 @@ def _add_serve_options(serve: argparse.ArgumentParser) -> None:
         "--log-level",
         default=DEFAULT_LOG_LEVEL,
         help=f"uvicorn log level (default {DEFAULT_LOG_LEVEL})",
+    )
+    serve.add_argument(
+        "--mcp",
+        action="store_true",
+        help="also serve the MCP tools of `qabot mcp` at /mcp (streamable HTTP), under the "
+        "API's Host and CORS rules (needs the mcp extra)",
     )
 
 

@@ -20,6 +20,7 @@ from qabot.cli.wiring import (
     env,
     finite_float,
     log,
+    on_terminal,
     open_answerer,
     open_embedder,
     positive_int,
@@ -67,7 +68,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         args.index_dir,
         embedder,
         max_chars=args.max_chars,
-        progress=True,
+        progress=on_terminal(),
         cache_dir=args.embedding_cache or DEFAULT_CACHE_DIR,
         index_type=args.index_type,
         follow_symlinks=bool(args.follow_symlinks),
@@ -172,7 +173,7 @@ def format_answer(answer) -> str:
     if not answer.found:
         lines = [_text(answer.answer)]
         if answer.suggestions:
-            lines.append("Did you mean:")
+            lines.append("Try one of these:" if answer.kind == "smalltalk" else "Did you mean:")
             lines += [f"  - {printable(s)}" for s in answer.suggestions]
         return "\n".join(lines)
     pieces, inside = [], False

@@ -16,6 +16,7 @@ from qabot.cli.wiring import (
     env,
     finite_float,
     log,
+    on_terminal,
     open_answerer,
     positive_int,
 )
@@ -136,7 +137,10 @@ def _run(
         "index_dir": str(args.index_dir),
         "threshold_source": source,
     }
-    with tqdm(total=len(cases), desc="Evaluating", unit="q", file=sys.stderr) as bar:
+    bar = tqdm(
+        total=len(cases), desc="Evaluating", unit="q", file=sys.stderr, disable=not on_terminal()
+    )
+    with bar:
         return evaluate(
             answerer,
             cases,

@@ -105,6 +105,11 @@ def serve_app(
         chat=chat,
         metrics=metrics,
     )
+    if getattr(args, "mcp", False):
+        from qabot.web.mcp_server import MCP_PATH, build_mcp, mount_mcp
+
+        mount_mcp(app, build_mcp(holder))
+        log(f"MCP tools for assistants at {MCP_PATH} (streamable HTTP)")
     _log_permissions(frame, args.allowed_origin or [], hosts)
     log(f"Feedback is stored in {feedback.path}")
     _follow_while_serving(app, follower, metrics)

@@ -30,6 +30,12 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def on_terminal() -> bool:
+    """Whether stderr is a terminal: progress bars are drawn only there (a log file gets the
+    summary lines, not a carriage-return frame per update)."""
+    return sys.stderr.isatty()
+
+
 def env(name: str, default: str) -> str:
     return os.environ.get(name) or default
 
@@ -90,7 +96,7 @@ def open_answerer(
     model: str | None = None,
     threshold: float | None = None,
     alternatives: int | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     reranker: str | Path | None = None,
     build: bool = True,
     make_embedder: Callable[[str], Embedder] | None = None,
@@ -103,7 +109,7 @@ def open_answerer(
     """Load (building when needed) the index and return a ready `Answerer`.
 
     ``corpus`` None means the corpus the index was built from (or ./corpus for a new index).
-    ``progress`` shows a bar while the index is (re)built; ``build=False`` never builds (a
+    ``progress`` shows a bar while the index is (re)built (None: on a terminal); ``build=False`` never builds (a
     replica); ``make_embedder(model name)`` makes the embedder (tests pass a fake one; by
     default `open_embedder` on ``backend``, None meaning the index's own). The
     confidence is the model in ``confidence_path`` (else the shipped one), replaced by its
@@ -133,7 +139,7 @@ def open_answerer(
         model=model,
         default_model=DEFAULT_MODEL,
         default_corpus=DEFAULT_CORPUS,
-        progress=progress,
+        progress=on_terminal() if progress is None else progress,
         build=build,
         log=log,
         confidence=base.record(),
@@ -166,12 +172,14 @@ def answerer_for(
 
     ``confidence`` is the base model (the shipped one by default), replaced by the index's
     stored calibration when there is one; ``threshold`` None means that model's threshold.
-    ``verifier`` reads found passage answers for their exact words.
+    ``verifier`` reads found passage answers for their exact words. Small talk is the
+    default set, overridden by the corpus folder's ``smalltalk.jsonl``.
     """
     from qabot.answering.answerer import DEFAULT_ALTERNATIVES, Answerer
     from qabot.answering.calibrated import calibrated_model
     from qabot.answering.confidence import default_model
     from qabot.answering.retrieval import Retriever
+    from qabot.answering.smalltalk import load_smalltalk
 
     base = confidence or default_model()
     return Answerer(
@@ -181,6 +189,7 @@ def answerer_for(
         alternatives=DEFAULT_ALTERNATIVES if alternatives is None else alternatives,
         reranker=reranker,
         verifier=verifier,
+        smalltalk=load_smalltalk(index.manifest.corpus_path),
     )
 
 

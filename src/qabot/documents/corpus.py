@@ -24,6 +24,7 @@ from pathlib import Path
 
 from qabot.documents.files import (
     ROW_SUFFIXES,
+    SMALLTALK_FILE,
     SUPPORTED_SUFFIXES,
     TEXT_SUFFIXES,
     CorpusProblem,
@@ -47,6 +48,7 @@ from qabot.errors import CorpusError, EmptyCorpusError
 
 __all__ = [
     "ROW_SUFFIXES",
+    "SMALLTALK_FILE",
     "SUPPORTED_SUFFIXES",
     "TEXT_SUFFIXES",
     "Corpus",

@@ -21,6 +21,8 @@ TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 ROW_SUFFIXES = (".jsonl", ".jsonl.gz", ".csv")
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES + ROW_SUFFIXES
 INDEX_MARKER = "manifest.json"  # the file every qabot index folder holds
+# A corpus folder's own small-talk replies (`qabot.answering.smalltalk`): not a document.
+SMALLTALK_FILE = "smalltalk.jsonl"
 OUTSIDE_LINK = "links outside the corpus folder; skipped (pass --follow-symlinks to read it)"
 
 
@@ -93,6 +95,8 @@ def scan_corpus(path: Path | str, *, follow_symlinks: bool = False) -> CorpusFil
         for name in filenames:
             child = here / name
             if name.startswith(".") or suffix_of(child) not in SUPPORTED_SUFFIXES:
+                continue
+            if name == SMALLTALK_FILE and here == path:  # the folder's small-talk replies
                 continue
             problem = _name_problem(child, path, real_root, follow_symlinks)
             if problem is not None:

@@ -14,6 +14,7 @@ Modules, from the inside out::
     timeouts.py    server_config(...): uvicorn settings with a request-header deadline
     api.py         POST /api/ask and the answers to bad requests
     server.py      build_app(...) -> FastAPI: the API, the chat mounted, the widget assets
+    mcp_server.py  build_mcp(answerer): the MCP tools for assistants (extra ``mcp``); mount_mcp
 
 Needs the ``web`` extra (``pip install 'qabot[web]'``). Importing this package loads nothing.
 

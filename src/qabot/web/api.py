@@ -50,7 +50,9 @@ def add_api_routes(
         """Answer a question: the same record as ``qabot ask --json``.
 
         ``found`` is false when the documents do not answer; ``suggestions`` then lists close
-        FAQ questions. Questions longer than the limit are trimmed (``truncated``).
+        FAQ questions. Questions longer than the limit are trimmed (``truncated``). Greetings,
+        thanks, "help" and the like get our own short reply: ``kind`` is ``smalltalk``, with
+        starter questions in ``suggestions``.
         """
         try:
             answer = await asyncio.wrap_future(

@@ -67,8 +67,10 @@ class ChatSession:
     votes: Mapping[int, int | None] = field(default_factory=dict)
 
     def after(self, reply: Reply) -> ChatSession:
-        """The session once ``reply`` is shown: a follow-up keeps the question it continued."""
-        previous = self.previous if reply.followup else reply.answer.question
+        """The session once ``reply`` is shown: a follow-up keeps the question it continued,
+        and so does small talk ("thanks" is no topic to follow up on)."""
+        keep = reply.followup or reply.answer.kind == "smalltalk"
+        previous = self.previous if keep else reply.answer.question
         return ChatSession(previous, {**self.votes, len(reply.history) - 1: reply.feedback_id})
 
     def feedback_id(self, message_index: int) -> int | None:
@@ -201,6 +203,8 @@ class Chat:
             [message, in_context(previous, topic)], self.alternatives
         )
         explicit = _FOLLOWUP_LEAD.match(message) is not None
+        if alone.kind == "smalltalk":  # "thanks" after a question is no follow-up of it
+            return alone, False
         if not contextual.found or not _mentions(contextual, topic):
             return alone, False
         if alone.found and not explicit:
@@ -219,6 +223,9 @@ def render_answer(answer: Answer, *, followup: bool = False) -> str:
 
     Every text from a document or a question is HTML-escaped; links are only http(s).
     """
+    if answer.kind == "smalltalk":  # our own words, with starter questions as options
+        offer = '<p class="qabot-suggest">Try one of these:</p>' if answer.suggestions else ""
+        return f'<p class="qabot-smalltalk">{_escape(answer.answer)}</p>{offer}'
     if not answer.found:
         parts = [f'<p class="qabot-decline">{_escape(answer.answer)}</p>']
         if answer.suggestions:
