@@ -332,6 +332,9 @@ def plot_reliability(data: Mapping, path: Path) -> None:
         axes.scatter([m for _, m, _ in points], [r for _, _, r in points], s=sizes, alpha=0.4)
     ece = data["metrics"].get("ece")
     title = f"ECE {ece:.3f}" if isinstance(ece, int | float) else "ECE —"
+    questions = data["settings"].get("questions")
+    if questions:  # which question set: one diagram per set, each read on its own
+        title = f"{Path(str(questions)).name}: {title}"
     axes.set(xlabel="score (P right)", ylabel="share right", xlim=(0, 1), ylim=(0, 1.05))
     axes.set_title(title)
     axes.legend(loc="upper left")
