@@ -7,8 +7,9 @@ folder) and drives it from this process. Run from the repository root:
     .venv/bin/python -m bench.hostile_traffic --part flood
     .venv/bin/python -m bench.hostile_traffic --part fairness --duration 20
 
-1. Flood: one client address sends ``--joins`` (default 1,000) ``queue/join`` requests within
-   about 10 s, from 20 threads, never reading the results, while a normal visitor (another
+1. Flood: one client address sends ``--joins`` (default 1,000) ``queue/join`` requests of
+   ``--flood-chars`` (2,000) characters within about 10 s, from 20 threads, never reading the
+   results, while a normal visitor (another
    address) asks a question through the chat every second. Figures: the flood's statuses, the
    visitor's slowest answer (target ≤ 5 s), and the server's resident memory before, at the
    end of the flood, and 10 s after (target: back within 10 % of its start).
@@ -35,18 +36,20 @@ from bench.serve_bench import drive, served_seed
 FLOODER = {"x-forwarded-for": "10.66.0.1"}
 
 
-def flood(url: str, joins: int, threads: int = 20) -> dict[int, int]:
-    """``joins`` queue/join requests from one address, ``threads`` at a time; statuses."""
+def flood(url: str, joins: int, chars: int, threads: int = 20) -> dict[int, int]:
+    """``joins`` queue/join requests of ``chars``-character questions from one address,
+    ``threads`` at a time; their statuses."""
     fn_index = chat_fn_index(url)
+    questions = long_questions(chars, joins)
     statuses: dict[int, int] = {}
     lock = threading.Lock()
     per_thread = joins // threads
 
-    def send() -> None:
+    def send(offset: int) -> None:
         with httpx.Client(timeout=60, headers=FLOODER) as client:
-            for n in range(per_thread):
+            for n in range(offset, offset + per_thread):
                 body = {
-                    "data": [f"flood question {n}?", [], None],
+                    "data": [questions[n], [], None],
                     "fn_index": fn_index,
                     "session_hash": uuid.uuid4().hex,
                     "trigger_id": 1,
@@ -59,7 +62,7 @@ def flood(url: str, joins: int, threads: int = 20) -> dict[int, int]:
                     statuses[status] = statuses.get(status, 0) + 1
                 time.sleep(threads * 10.0 / joins)  # the whole flood within about 10 s
 
-    workers = [threading.Thread(target=send) for _ in range(threads)]
+    workers = [threading.Thread(target=send, args=(n * per_thread,)) for n in range(threads)]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -67,11 +70,13 @@ def flood(url: str, joins: int, threads: int = 20) -> dict[int, int]:
     return statuses
 
 
-def print_flood(url: str, pid: int, joins: int) -> None:
+def print_flood(url: str, pid: int, joins: int, chars: int) -> None:
     ask = chat_asker(url)
     questions = seed_questions()
+    # Warm: the first answers, short and long, fill the caches and the model's buffers (a
+    # 2,000-character batch needs larger ones), so what follows is growth, not first use.
     with httpx.Client(timeout=120, headers=visitor(0)) as client:
-        for question in questions[:8]:  # warm: the chat's first answers fill its caches
+        for question in questions[:8] + long_questions(chars, 8):
             ask(client, question)
     time.sleep(2)
     before = resident_kib(pid)
@@ -84,7 +89,10 @@ def print_flood(url: str, pid: int, joins: int) -> None:
             n = 0
             while not done.is_set():
                 started = time.perf_counter()
-                failures[0] += not ask(client, questions[n % len(questions)])
+                try:
+                    failures[0] += not ask(client, questions[n % len(questions)])
+                except httpx.HTTPError:  # not answered within the client's 120 s
+                    failures[0] += 1
                 latencies.append(time.perf_counter() - started)
                 n += 1
                 time.sleep(1.0)
@@ -92,14 +100,17 @@ def print_flood(url: str, pid: int, joins: int) -> None:
     user = threading.Thread(target=normal_user)
     user.start()
     started = time.perf_counter()
-    statuses = flood(url, joins)
+    statuses = flood(url, joins, chars)
     flooded = time.perf_counter() - started
     during = resident_kib(pid)
     time.sleep(10)
     done.set()
     user.join()
     after = resident_kib(pid)
-    print(f"flood: {joins} joins from one address in {flooded:.1f} s; statuses {statuses}")
+    print(
+        f"flood: {joins} joins of {chars}-character questions from one address in "
+        f"{flooded:.1f} s; statuses {statuses}"
+    )
     print(
         f"normal visitor: {len(latencies)} questions, {failures[0]} failed, "
         f"p50 {1000 * statistics.median(latencies):.0f} ms, slowest {max(latencies):.2f} s "
@@ -154,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=("flood", "fairness", "all"), default="all")
     parser.add_argument("--joins", type=int, default=1000)
+    parser.add_argument("--flood-chars", type=int, default=2000, help="the flood's question length")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per fairness run")
     parser.add_argument("--long-clients", type=int, default=4)
     parser.add_argument("--long-chars", type=int, default=2000)
@@ -162,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.part in ("fairness", "all"):
             print_fairness(url, args.duration, args.long_clients, args.long_chars)
         if args.part in ("flood", "all"):
-            print_flood(url, process.pid, args.joins)
+            print_flood(url, process.pid, args.joins, args.flood_chars)
     return 0
 
 

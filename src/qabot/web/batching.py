@@ -7,9 +7,11 @@ When a batch fails, each of its questions is answered alone, so a bad one fails 
 
 Long questions cost more (a 2,000-character question fills the model's window: three or
 four times a short one's forward pass, and a batch is padded to its longest), so they have
-a worker of their own: a short question never waits behind a long one. Four clients sending
-2,000-character questions raised a short question's p50 from 53 ms to 322-440 ms on one
-worker; on two it stays within 2x of idle (bench/results/hostile-traffic.md).
+a worker of their own, one question at a time: a short question never waits behind a long
+one, and the model's buffers stay those of one long question (batches of four 2,000-character
+questions grew the server by 15 % for good). Four clients sending 2,000-character questions
+raised a short question's p50 from 53 ms to 322-440 ms on one worker; on two it stays within
+2x of idle (bench/results/hostile-traffic.md).
 
 The API submits questions and awaits their futures; the chat, whose handlers run in Gradio's
 worker threads, calls `AnswerBatcher.answer` / `AnswerBatcher.answer_batch`, which block on
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from qabot.web.holder import AnswererHolder
 
 DEFAULT_MAX_BATCH = 32
-DEFAULT_MAX_LONG_BATCH = 4
+DEFAULT_MAX_LONG_BATCH = 1
 # Characters from which a question is long: past about 60 word pieces, well above any typed
 # question, where its forward pass starts to cost several short ones'.
 LONG_QUESTION_CHARS = 300
