@@ -4,8 +4,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 from stubs import StubAnswerer, served_manifest
 
+from qabot.answering.answer import Answer
 from qabot.web.holder import AnswererHolder
-from qabot.web.metrics import method_label, route_name
+from qabot.web.metrics import answer_outcome, method_label, route_name
 from qabot.web.server import build_app
 
 LOOPBACK = ("127.0.0.1", 50000)  # /metrics is served to loopback clients only, by default
@@ -60,6 +61,15 @@ def test_metrics_count_requests_answers_and_the_build_in_service():
             (("build", "data-1"), ("built_at", "2030"), ("model", "stub")): 0,
             (("build", "data-2"), ("built_at", "2030"), ("model", "stub")): 1,
         }
+
+
+def test_small_talk_is_its_own_outcome_not_a_decline():
+    def answer(found: bool, kind: str | None) -> Answer:
+        return Answer("q", found, kind, "text", 1.0, None, None, ())  # type: ignore[arg-type]
+
+    assert answer_outcome(answer(True, "faq")) == "answered"
+    assert answer_outcome(answer(False, None)) == "declined"
+    assert answer_outcome(answer(False, "smalltalk")) == "smalltalk"
 
 
 def test_two_apps_in_one_process_keep_their_own_metrics():

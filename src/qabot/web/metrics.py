@@ -4,7 +4,7 @@ Metrics (all prefixed ``qabot_``)::
 
     http_requests_total{route,method,status}     requests answered, by route
     http_request_duration_seconds{route}         their latency (histogram)
-    answers_total{channel,outcome}               questions answered or declined, API and chat
+    answers_total{channel,outcome}               answered, declined or small talk, API and chat
     index_build_info{build,built_at,model}       1 for the build in service (0 once replaced)
     worker_answers{pid}                          answers given by each live worker process
 
@@ -117,7 +117,7 @@ class ServerMetrics:
         )
         self.answers = Counter(
             "qabot_answers",
-            "Questions answered (found) or declined (no good answer), by channel.",
+            "Questions answered (found), declined (no good answer) or met with small talk, by channel.",
             ["channel", "outcome"],
             registry=self.registry,
         )
@@ -138,7 +138,7 @@ class ServerMetrics:
 
     def answered(self, answer: Answer, channel: str) -> None:
         """Count one answer given on ``channel`` ("api" or "chat")."""
-        self.answers.labels(channel, "answered" if answer.found else "declined").inc()
+        self.answers.labels(channel, answer_outcome(answer)).inc()
         self.worker_answers.inc()
 
     def serving(self, manifest: IndexManifest) -> None:
@@ -163,6 +163,14 @@ class ServerMetrics:
         """Drop this worker's per-process lines (its build, its answers) as it exits."""
         if self.multiprocess_dir is not None:
             mark_process_dead(os.getpid(), str(self.multiprocess_dir))
+
+
+def answer_outcome(answer: Answer) -> str:
+    """The ``outcome`` label of an answer: ``answered``, ``smalltalk`` (our own reply to a
+    greeting or "help", not a decline) or ``declined``."""
+    if answer.found:
+        return "answered"
+    return "smalltalk" if answer.kind == "smalltalk" else "declined"
 
 
 class MetricsMiddleware:
