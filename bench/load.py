@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -32,7 +30,7 @@ from pathlib import Path
 import httpx
 
 from bench.data import seed_questions
-from bench.serve_bench import Asker, api_asker, build_index, cold_start, drive
+from bench.serve_bench import Asker, api_asker, drive, served_seed
 
 
 def chat_fn_index(url: str, wait: float = 120.0) -> int:
@@ -74,6 +72,15 @@ def chat_asker(url: str) -> Asker:
     return ask
 
 
+def visitor(number: int) -> dict[str, str]:
+    """Client ``number``'s address, as a proxy on this host would pass it to ``qabot serve``.
+
+    Each chat user is a separate visitor: the chat bounds the questions in flight per client
+    address (`qabot.web.chatlimits`), and this process is one address for all of them.
+    """
+    return {"x-forwarded-for": f"10.0.{number // 250}.{number % 250 + 1}"}
+
+
 def resident_kib(pid: int) -> int:
     """The process's resident memory (VmRSS), in KiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -86,7 +93,11 @@ def soak(url: str, pid: int, questions: list[str], clients: int, minutes: float)
     """Half the clients chat, half use the API, for ``minutes``; memory after 1 min and at end."""
     seconds = minutes * 60
     runs = [
-        threading.Thread(target=drive, args=(chat_asker(url), questions, clients // 2, seconds)),
+        threading.Thread(
+            target=drive,
+            args=(chat_asker(url), questions, clients // 2, seconds),
+            kwargs={"headers": visitor},
+        ),
         threading.Thread(
             target=drive, args=(api_asker(url), questions, clients - clients // 2, seconds)
         ),
@@ -126,7 +137,7 @@ def run(args: argparse.Namespace, url: str, pid: int) -> None:
     print(
         f"{'path':<5} {'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8}"
     )
-    chat = drive(chat_asker(url), questions, args.chat_clients, args.duration)
+    chat = drive(chat_asker(url), questions, args.chat_clients, args.duration, headers=visitor)
     print(row("chat", chat), flush=True)
     api = drive(api_asker(url), questions, args.api_clients, args.duration)
     print(row("api", api), flush=True)
@@ -145,17 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soak-clients", type=int, default=8)
     parser.add_argument("--soak-minutes", type=float, default=10.0)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="qabot-load-") as tmp:
-        workdir = Path(tmp)
-        index_dir = build_index(workdir)
-        print(f"CPUs: {os.cpu_count()}; load average {os.getloadavg()[0]:.1f} before the run")
-        process, url, healthy, _ = cold_start(index_dir, workdir)
-        try:
-            print(f"qabot serve healthy after {healthy:.1f} s (pid {process.pid})")
-            run(args, url, process.pid)
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    with served_seed("qabot-load-") as (url, process):
+        run(args, url, process.pid)
     return 0
 
 

@@ -19,6 +19,7 @@ levels against each. Target (issue 11): 0 errors; the throughput is reported.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import subprocess
@@ -26,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -84,6 +85,23 @@ def cold_start(
     return process, url, healthy, answered
 
 
+@contextlib.contextmanager
+def served_seed(prefix: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``qabot serve`` on the seed corpus (indexed in a temporary folder) for the block; its
+    URL and process. Prints the machine's load and the time to healthy first."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        workdir = Path(tmp)
+        index_dir = build_index(workdir)
+        print(f"CPUs: {os.cpu_count()}; load average {os.getloadavg()[0]:.1f} before the run")
+        process, url, healthy, _ = cold_start(index_dir, workdir)
+        try:
+            print(f"qabot serve healthy after {healthy:.1f} s (pid {process.pid})", flush=True)
+            yield url, process
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
 def baseline(index_dir: Path, questions: list[str], duration: float) -> dict[str, float]:
     """Questions per second answered in-process, one at a time, by the same answerer.
 
@@ -121,19 +139,20 @@ def drive(
     clients: int,
     duration: float,
     stop: threading.Event | None = None,
+    headers: Callable[[int], dict[str, str]] | None = None,
 ) -> dict:
     """``clients`` threads calling ``asker`` in a loop for ``duration`` s (or until ``stop`` is
-    set); latency and errors."""
+    set); latency and errors. ``headers(n)``: the headers of client ``n``'s requests."""
     stop = stop or threading.Event()
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
     stop_at = time.perf_counter() + duration
 
-    def worker(offset: int) -> None:
+    def worker(number: int) -> None:
         mine: list[float] = []
-        failed, n = 0, offset
-        with httpx.Client(timeout=120) as client:
+        failed, n = 0, number * 7
+        with httpx.Client(timeout=120, headers=headers(number) if headers else None) as client:
             while time.perf_counter() < stop_at and not stop.is_set():
                 t0 = time.perf_counter()
                 try:
@@ -148,7 +167,7 @@ def drive(
             errors[0] += failed
 
     started = time.perf_counter()
-    threads = [threading.Thread(target=worker, args=(i * 7,)) for i in range(clients)]
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:

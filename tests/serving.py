@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import socket
 import subprocess
@@ -55,6 +56,18 @@ def running(app, timeout: float = 30.0, **settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def completed_event(url: str, session_hash: str) -> dict:
+    """The ``process_completed`` message of a chat session's event stream."""
+    stream_url = f"{url}/chat/gradio_api/queue/data"
+    with httpx.stream("GET", stream_url, params={"session_hash": session_hash}, timeout=30) as sse:
+        for line in sse.iter_lines():
+            if line.startswith("data:"):
+                event = json.loads(line[5:])
+                if event.get("msg") == "process_completed":
+                    return event
+    raise AssertionError("the queue never completed the event")
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

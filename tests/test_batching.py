@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from qabot.errors import QabotError, QuestionError
-from qabot.web.batching import AnswerBatcher
+from qabot.web.batching import LONG_QUESTION_CHARS, AnswerBatcher
 
 
 class SlowAnswerer:
@@ -89,7 +89,7 @@ def answered(question: str) -> str:
 def test_close_answers_what_is_queued_then_stops_the_worker():
     batcher, answerer, first = held()
     queued = [batcher.submit(f"q{i}") for i in range(1, 4)]
-    worker = batcher._worker
+    worker = batcher._workers[0]
     closer = threading.Thread(target=batcher.close)
     closer.start()
     answerer.release.set()
@@ -107,7 +107,7 @@ def test_close_before_any_question_and_twice_is_harmless():
     assert batcher.submit("q").result(5) == answered("q")
     batcher.close()
     batcher.close()
-    assert batcher._worker is None
+    assert batcher._workers == [None, None]
 
 
 def test_a_question_after_close_starts_a_new_worker():
@@ -115,11 +115,11 @@ def test_a_question_after_close_starts_a_new_worker():
     answerer.release.set()
     batcher = AnswerBatcher(answerer)
     assert batcher.submit("before").result(5) == answered("before")
-    old = batcher._worker
+    old = batcher._workers[0]
     batcher.close()
     assert not old.is_alive()
     assert batcher.submit("after").result(5) == answered("after")
-    assert batcher._worker is not old and batcher._worker.is_alive()
+    assert batcher._workers[0] is not old and batcher._workers[0].is_alive()
     batcher.close()
     assert answerer.batches == [(["before"], None), (["after"], None)]
 
@@ -165,4 +165,17 @@ def test_a_question_cancelled_while_queued_is_skipped():
     assert kept.result(5) == answered("kept")
     assert answerer.batches[-1] == (["kept"], None)
     assert batcher.submit("next").result(5) == answered("next")
+    batcher.close()
+
+
+def test_a_short_question_does_not_wait_behind_a_long_one():
+    answerer = SlowAnswerer()
+    batcher = AnswerBatcher(answerer)
+    long_question = "word " * (LONG_QUESTION_CHARS // 5)
+    held_long = batcher.submit(long_question)
+    assert answerer.entered.wait(5)  # the long question's forward pass is under way
+    assert batcher.submit("short").result(5) == answered("short")
+    assert not held_long.done()
+    answerer.release.set()
+    assert held_long.result(5) == answered(long_question)
     batcher.close()

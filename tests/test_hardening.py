@@ -19,7 +19,7 @@ from qabot.answering.questions import clean_question
 from qabot.errors import QuestionError
 from qabot.web.server import build_app, trusted_hosts_for
 
-from serving import running
+from serving import completed_event, running
 
 SURROGATE_BODY = b'{"question": "What is \\ud800 NATO?"}'
 SECURITY_HEADERS = ("content-security-policy", "x-content-type-options", "referrer-policy")
@@ -66,7 +66,7 @@ def test_a_lone_surrogate_in_the_chat_is_a_fixed_message(url):
         b'"session_hash": "surrogate", "trigger_id": 1}'
     )
     assert post_json(url, "/chat/gradio_api/queue/join", body).status_code == 200
-    completed = _completed_event(url, "surrogate")
+    completed = completed_event(url, "surrogate")
     assert completed["success"] is False
     assert completed["output"]["error"] == (
         "The question contains invalid characters (lone UTF-16 surrogates): send it as text."
@@ -143,19 +143,8 @@ def test_gradio_direct_routes_are_closed_and_errors_show_no_internals(url):
     body = {"data": ["x"], "fn_index": 0, "session_hash": "hardening", "trigger_id": 1}
     joined = httpx.post(f"{url}/chat/gradio_api/queue/join", json=body)
     assert joined.status_code == 200
-    completed = _completed_event(url, "hardening")
+    completed = completed_event(url, "hardening")
     assert completed["success"] is False and completed["output"]["error"] is None
-
-
-def _completed_event(url: str, session_hash: str) -> dict:
-    stream_url = f"{url}/chat/gradio_api/queue/data"
-    with httpx.stream("GET", stream_url, params={"session_hash": session_hash}, timeout=30) as sse:
-        for line in sse.iter_lines():
-            if line.startswith("data:"):
-                event = json.loads(line[5:])
-                if event.get("msg") == "process_completed":
-                    return event
-    raise AssertionError("the queue never completed the event")
 
 
 # 4. Timeouts.
@@ -214,6 +203,15 @@ def test_a_body_sent_too_slowly_gets_408_and_the_connection_closed(quick_server)
     assert b"The request body was not sent in time." in reply
     assert b"content-security-policy: frame-ancestors *" in reply.lower()
     assert time.monotonic() - started < 15  # the connection was closed: recv saw its end
+
+
+@pytest.mark.parametrize("method", ["GET", "OPTIONS", "DELETE"])
+def test_a_body_sent_too_slowly_is_cut_whatever_the_method(quick_server, method):
+    # The probe: Content-Length 1000, a byte every 2 s, was still open after 130 s.
+    head = f"{method} /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-length: 1000\r\n\r\n"
+    reply = raw_request(quick_server, head.encode(), b"a" * 100, every=0.3, wait=15)
+    assert reply.startswith(b"HTTP/1.1 408 "), reply
+    assert b"The request body was not sent in time." in reply
 
 
 def test_headers_sent_too_slowly_get_408_and_the_connection_closed(quick_server):

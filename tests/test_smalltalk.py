@@ -165,5 +165,5 @@ def test_seed_questions_answered_before_are_still_answered(seed_answerer):
     hello = talking.answer("hello")
     assert hello.kind == "smalltalk" and len(hello.suggestions) == 3
     # The documents "answer" it with "What is NATO?" at a low probability: small talk is better.
-    assert plain.answer("what are you?").found
-    assert talking.answer("what are you?").kind == "smalltalk"
+    assert plain.answer("what is this thing?").found
+    assert talking.answer("what is this thing?").kind == "smalltalk"

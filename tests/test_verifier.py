@@ -59,6 +59,17 @@ def test_a_text_longer_than_the_window_is_read_in_windows(verifier: OnnxVerifier
     assert text[verdict.span.start : verdict.span.end] == verdict.span.text
 
 
+def test_a_question_longer_than_the_window_is_read_in_part(verifier: OnnxVerifier):
+    # 2,000 characters, the longest question the edges accept: it once left the text no room
+    # in the window, the tokenizer raised, and the API answered 500.
+    question = "Who designed the Golden Gate Bridge? " + "Tell me about its towers. " * 75
+    (verdict,) = verifier.verify_batch([(question[:2000], PASSAGE)])
+    assert 0.0 <= verdict.probability <= 1.0
+    assert (
+        verdict.span is None or PASSAGE[verdict.span.start : verdict.span.end] == verdict.span.text
+    )
+
+
 def test_a_folder_without_a_verifier_is_a_clear_error(tmp_path: Path):
     with pytest.raises(ModelError, match=r"verifier_config\.json"):
         OnnxVerifier(tmp_path)

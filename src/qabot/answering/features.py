@@ -34,14 +34,20 @@ FEATURES = (
     "absent_share",
     "type_missing",
     "absent_name",
+    "weak_dense",
 )
 """Confidence features, in the order `confidence_features` returns them."""
 
 SIGNS = {
-    name: -1 if name in ("absent_share", "type_missing", "absent_name") else 1 for name in FEATURES
+    name: -1 if name in ("absent_share", "type_missing", "absent_name", "weak_dense") else 1
+    for name in FEATURES
 }
 """Each feature's fixed sign in the monotone confidence model: evidence for (+1) or against (-1)."""
 
+WEAK_DENSE = 0.3
+"""Below this dense score, `weak_dense` (``WEAK_DENSE - dense``) counts against an answer: one
+shared word ("Brussels" in "How do I roast Brussels sprouts?") must not carry a hit whose meaning
+is far from the question (chosen on the dev blocks: ``bench/results/confidence.md``)."""
 RIVALS = 50
 """The margin is taken over this many best candidates by fused score, at run time and in the fit."""
 
@@ -150,6 +156,9 @@ def confidence_features(
             (`qabot.answering.answer_types.type_missing`).
         absent_name: 1.0 when the question names something the corpus never mentions
             (`qabot.answering.answer_types.absent_name`).
+
+    The last feature, ``weak_dense``, is read from ``dense``: how far it falls below
+    `WEAK_DENSE` (0 above it).
     """
     squashed = question_bm25 / (question_bm25 + 5.0) if question_bm25 > 0 else 0.0
     asked = grains[GRAIN_QUESTION]
@@ -166,6 +175,7 @@ def confidence_features(
             absent,
             type_missing,
             absent_name,
+            max(0.0, WEAK_DENSE - dense),
         ],
         dtype=float,
     )

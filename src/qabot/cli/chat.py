@@ -14,6 +14,7 @@ from qabot.cli.wiring import (
     add_index_options,
     alternatives_count,
     command,
+    env,
     log,
     port_number,
     positive_float,
@@ -69,7 +70,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     --workers N runs N worker processes on one port (each loads the index itself and follows
     the manifest); they serve the API, /healthz and /metrics, not the chat, whose sessions
-    live in one process. GET /metrics is in Prometheus' format.
+    live in one process. GET /metrics is in Prometheus' format, for loopback clients only,
+    or for any client sending --metrics-token as a bearer token.
+
+    The chat answers 503 "busy, try again" when --chat-queue-size questions are in hand, or
+    --chat-client-limit from one client address. Each error is one log line; --log-level
+    debug adds its traceback.
 
     Pages:
       http://HOST:PORT/chat/      the chat          http://HOST:PORT/docs        the API
@@ -133,6 +139,7 @@ def register(subparsers) -> None:
     _add_serve_options(serve)
     _add_permission_options(serve)
     _add_timeout_options(serve)
+    _add_limit_options(serve)
 
 
 def _add_serve_options(serve: argparse.ArgumentParser) -> None:
@@ -183,7 +190,7 @@ def _add_serve_options(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--log-level",
         default=DEFAULT_LOG_LEVEL,
-        help=f"uvicorn log level (default {DEFAULT_LOG_LEVEL})",
+        help=f"log level; 'debug' adds tracebacks to error lines (default {DEFAULT_LOG_LEVEL})",
     )
     serve.add_argument(
         "--mcp",
@@ -214,6 +221,34 @@ def _add_permission_options(serve: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="a Host name to answer besides localhost, 127.0.0.1 and [::1] (repeatable; "
         "default: only those on a loopback bind, any name elsewhere)",
+    )
+
+
+def _add_limit_options(serve: argparse.ArgumentParser) -> None:
+    from qabot.web.chatlimits import DEFAULT_MAX_PER_CLIENT, DEFAULT_MAX_QUEUE
+
+    serve.add_argument(
+        "--chat-queue-size",
+        type=positive_int,
+        default=DEFAULT_MAX_QUEUE,
+        metavar="N",
+        help="chat questions waiting or answered at once, in all; beyond, 503 'busy' "
+        f"(default {DEFAULT_MAX_QUEUE})",
+    )
+    serve.add_argument(
+        "--chat-client-limit",
+        type=positive_int,
+        default=DEFAULT_MAX_PER_CLIENT,
+        metavar="N",
+        help="chat questions waiting or answered at once for one client address "
+        f"(default {DEFAULT_MAX_PER_CLIENT})",
+    )
+    serve.add_argument(
+        "--metrics-token",
+        default=env("QABOT_METRICS_TOKEN", "") or None,
+        metavar="TOKEN",
+        help="serve /metrics to any client sending 'Authorization: Bearer TOKEN' "
+        "(default: $QABOT_METRICS_TOKEN; without one, to loopback clients only)",
     )
 
 

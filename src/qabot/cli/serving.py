@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Callable
@@ -84,10 +85,12 @@ def serve_app(
     ``chat=False`` it is not served. ``metrics_dir``: the worker processes' shared metrics
     folder, so that ``/metrics`` sums every worker's.
     """
+    from qabot.web.chatlimits import ChatLimits
     from qabot.web.feedback import FeedbackStore
     from qabot.web.metrics import ServerMetrics
     from qabot.web.server import build_app, trusted_hosts_for
 
+    configure_logging(args.log_level)
     holder, follower = open_holder(args, make_embedder)
     metrics = ServerMetrics(multiprocess_dir=metrics_dir)
     feedback = FeedbackStore(feedback_path(args))
@@ -104,6 +107,10 @@ def serve_app(
         defer_chat=True,
         chat=chat,
         metrics=metrics,
+        metrics_token=args.metrics_token,
+        chat_limits=ChatLimits(
+            max_queue=args.chat_queue_size, max_per_client=args.chat_client_limit
+        ),
     )
     if getattr(args, "mcp", False):
         from qabot.web.mcp_server import MCP_PATH, build_mcp, mount_mcp
@@ -114,6 +121,20 @@ def serve_app(
     log(f"Feedback is stored in {feedback.path}")
     _follow_while_serving(app, follower, metrics)
     return app
+
+
+def configure_logging(level: str) -> None:
+    """qabot's loggers at the server's level, one line per record on stderr.
+
+    An error is one line (`qabot.web.errorlog`); at ``debug`` its traceback follows it.
+    """
+    logger = logging.getLogger("qabot")
+    number = logging.getLevelName(level.upper())
+    logger.setLevel(number if isinstance(number, int) else logging.WARNING)
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(name)s: %(message)s"))
+        logger.addHandler(handler)
 
 
 def _follow_while_serving(app, follower, metrics) -> None:

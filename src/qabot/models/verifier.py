@@ -27,6 +27,9 @@ from qabot.models.onnx_embedder import machine_threads, pad_encodings, session_o
 
 CONFIG_FILE = "verifier_config.json"
 DEFAULT_BATCH_SIZE = 16
+# A question's word pieces read at most (SQuAD's max_query_length): a longer question would
+# leave the text no room in the window, and the tokenizer refuses such a pair.
+MAX_QUESTION_TOKENS = 64
 
 
 @dataclass(frozen=True)
@@ -138,11 +141,20 @@ class OnnxVerifier:
         self.max_answer_tokens = int(self.config.get("max_answer_tokens", 30))
         self.batch_size = batch_size
         self.tokenizer.no_padding()
+        self._question_tokenizer = Tokenizer.from_str(self.tokenizer.to_str())
+        self._question_tokenizer.no_truncation()
         self.tokenizer.enable_truncation(
             max_length=self.max_length,
             stride=int(self.config.get("stride", 64)),
             strategy="only_second",
         )
+
+    def _clip_question(self, question: str) -> str:
+        """The question cut after its first `MAX_QUESTION_TOKENS` word pieces."""
+        encoding = self._question_tokenizer.encode(question, add_special_tokens=False)
+        if len(encoding.ids) <= MAX_QUESTION_TOKENS:
+            return question
+        return question[: encoding.offsets[MAX_QUESTION_TOKENS][0]]
 
     def verify(self, question: str, text: str) -> Verdict:
         """One pair: ``verify_batch([(question, text)])[0]``."""
@@ -153,7 +165,8 @@ class OnnxVerifier:
         if not pairs:
             return []
         windows: list[tuple[int, Any]] = []
-        for pair, encoding in enumerate(self.tokenizer.encode_batch(list(pairs))):
+        clipped = [(self._clip_question(q), text) for q, text in pairs]
+        for pair, encoding in enumerate(self.tokenizer.encode_batch(clipped)):
             windows.extend((pair, w) for w in [encoding, *encoding.overflowing])
         # Windows of like length share a batch, padded only to the longest of them.
         order = sorted(range(len(windows)), key=lambda j: len(windows[j][1].ids))

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
     from qabot.web.batching import AnswerBatcher
+    from qabot.web.chatlimits import ChatQueue
 
 logger = logging.getLogger(__name__)
 
@@ -70,11 +71,12 @@ class LateChat:
 
     Args:
         mount: mounts the chat on the app (imports Gradio; blocking) and returns its Blocks.
+        chat: told of the chat's events once it is mounted (the guard reads it).
     """
 
-    def __init__(self, mount: Callable[[], gr.Blocks]) -> None:
+    def __init__(self, mount: Callable[[], gr.Blocks], chat: ChatQueue) -> None:
         self.mount = mount
-        self.fn_ids: set[int] = set()
+        self.chat = chat
         self._opened = False
         self._stack = contextlib.AsyncExitStack()
 
@@ -93,8 +95,7 @@ class LateChat:
         await self._stack.enter_async_context(gradio_app.router.lifespan_context(gradio_app))
         gradio_app.get_blocks().run_startup_events()
         await gradio_app.get_blocks().run_extra_startup_events()
-        # Filled in place: GradioGuard holds this same set.
-        self.fn_ids.update(blocks.fns)
+        self.chat.attach(blocks)  # GradioGuard holds this same ChatQueue
         self._opened = True
 
     async def close(self) -> None:

@@ -8,8 +8,12 @@ Metrics (all prefixed ``qabot_``)::
     index_build_info{build,built_at,model}       1 for the build in service (0 once replaced)
     worker_answers{pid}                          answers given by each live worker process
 
-``route`` is one of a fixed set of names (`route_name`), never the raw path, so a scanner
-probing random URLs cannot grow the metrics without bound.
+``route`` is one of a fixed set of names (`route_name`), never the raw path, and ``method``
+one of the standard methods or ``other`` (`method_label`), so a scanner probing random URLs or
+inventing methods cannot grow the metrics: their size does not depend on what clients send.
+
+``/metrics`` itself is for the operator: `metrics_allowed` serves it to loopback clients only,
+or, given a token, to any client that presents it as ``Authorization: Bearer TOKEN``.
 
 One process keeps its metrics in memory, in its own registry (two apps in one process do not
 collide). Worker processes of ``qabot serve --workers N`` share them through prometheus_client's
@@ -21,6 +25,7 @@ import prometheus_client (the CLI sets it), and ``multiprocess_dir`` (the same f
 
 from __future__ import annotations
 
+import hmac
 import os
 import time
 from pathlib import Path
@@ -51,6 +56,8 @@ _PREFIXES = (
     ("/docs", "/docs"),
     ("/redoc", "/docs"),
 )
+_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+_LOOPBACK_CLIENTS = ("127.", "::1", "::ffff:127.")
 # Answers take tens of milliseconds; the chat's event streams can last minutes.
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0)
 
@@ -63,6 +70,24 @@ def route_name(path: str) -> str:
         if path.startswith(prefix):
             return name
     return "other"
+
+
+def method_label(method: str) -> str:
+    """The ``method`` label: a standard HTTP method, or "other" for anything a client invents."""
+    return method if method in _METHODS else "other"
+
+
+def metrics_allowed(scope: Scope, token: str | None) -> bool:
+    """Whether a request may read ``/metrics``.
+
+    Without ``token``, loopback clients only; with one, any client whose ``Authorization``
+    header is ``Bearer TOKEN`` (loopback clients too: a proxy on this host is loopback).
+    """
+    if token is None:
+        host = (scope.get("client") or ("",))[0] or ""
+        return host == "localhost" or host.startswith(_LOOPBACK_CLIENTS)
+    sent = dict(scope.get("headers") or ()).get(b"authorization", b"")
+    return hmac.compare_digest(sent, b"Bearer " + token.encode())
 
 
 class ServerMetrics:
@@ -173,5 +198,6 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_and_note)
         finally:
             route = route_name(scope.get("path", ""))
-            self.metrics.requests.labels(route, scope.get("method", ""), str(status)).inc()
+            method = method_label(scope.get("method", ""))
+            self.metrics.requests.labels(route, method, str(status)).inc()
             self.metrics.latency.labels(route).observe(time.perf_counter() - start)

@@ -6,7 +6,8 @@ Routes::
     GET  /chat/       the chat page (Gradio); its event ``/chat`` is callable with gradio_client
     POST /api/ask     {"question": "...", "alternatives": 2} → the answer record (as ``qabot ask --json``)
     GET  /healthz     200 with the index's figures (and its build) once the index is loaded
-    GET  /metrics     Prometheus metrics: requests, latency, answers, the build in service
+    GET  /metrics     Prometheus metrics (loopback clients, or a bearer token): requests,
+                      latency, answers, the build in service
     GET  /widget.js   one <script> that adds a chat launcher to any page
     GET  /static/...  the widget's other assets
     GET  /docs        OpenAPI documentation of the API (Swagger UI); /redoc the same in ReDoc
@@ -32,10 +33,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -46,10 +47,17 @@ from qabot.web.api import add_api_routes, invalid_request
 from qabot.web.batching import AnswerBatcher
 from qabot.web.chat import DEFAULT_TITLE
 from qabot.web.chatgate import ChatGate, LateChat, add_no_chat_route, chat_lifespan
+from qabot.web.chatlimits import ChatLimits, ChatQueue
+from qabot.web.errorlog import ErrorLog, quiet_gradio_tracebacks
 from qabot.web.feedback import FeedbackStore
 from qabot.web.holder import AnswererHolder, hold
 from qabot.web.limits import DEFAULT_BODY_TIMEOUT
-from qabot.web.metrics import METRICS_CONTENT_TYPE, MetricsMiddleware, ServerMetrics
+from qabot.web.metrics import (
+    METRICS_CONTENT_TYPE,
+    MetricsMiddleware,
+    ServerMetrics,
+    metrics_allowed,
+)
 from qabot.web.middleware import BodyLimit, GradioGuard, SecurityHeaders
 
 if TYPE_CHECKING:
@@ -58,8 +66,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_API_BODY_BYTES = 64 * 1024
-# The chat's own requests carry the whole conversation, so they get a looser (but real) limit.
-MAX_CHAT_BODY_BYTES = 4 * 1024 * 1024
+# The chat's own requests carry the whole conversation, so they get a looser (but real) limit:
+# 100 exchanges (`ChatLimits.max_history`) of long answers fit.
+MAX_CHAT_BODY_BYTES = 1024 * 1024
 CHAT_PATH = "/chat"
 # As a Host header names them: an IPv6 address in brackets.
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
@@ -108,6 +117,8 @@ def build_app(
     defer_chat: bool = False,
     chat: bool = True,
     metrics: ServerMetrics | None = None,
+    metrics_token: str | None = None,
+    chat_limits: ChatLimits | None = None,
 ) -> FastAPI:
     """Build the FastAPI application around a loaded answerer.
 
@@ -130,16 +141,22 @@ def build_app(
             queue keeps each session in one process, so several worker processes behind one
             port cannot serve it).
         metrics: the figures ``/metrics`` shows (default: this app's own, in memory).
+        metrics_token: the bearer token ``/metrics`` asks of every client; None serves it
+            to loopback clients only (see `qabot.web.metrics.metrics_allowed`).
+        chat_limits: the chat's queue and conversation bounds (default `ChatLimits()`).
     """
     holder = hold(answerer)
     metrics = metrics or ServerMetrics()
     metrics.serving(holder.manifest)  # a worker shows its build before its first request
     batcher = AnswerBatcher(holder)
 
-    def mount() -> gr.Blocks:
-        return _mount_chat(app, batcher, feedback, title, description, metrics)
+    chat_limits = chat_limits or ChatLimits()
 
-    late = LateChat(mount) if defer_chat and chat else None
+    def mount() -> gr.Blocks:
+        return _mount_chat(app, batcher, feedback, title, description, metrics, chat_limits)
+
+    chat_queue = ChatQueue()
+    late = LateChat(mount, chat_queue) if defer_chat and chat else None
     app = FastAPIOffline(
         title="qabot",
         summary="Exact, sourced answers from your own documents.",
@@ -150,21 +167,19 @@ def build_app(
     app.state.batcher = batcher
     app.state.metrics = metrics
     app.add_exception_handler(RequestValidationError, invalid_request)
-    _add_site_routes(app, holder, title, metrics)
+    _add_site_routes(app, holder, title, metrics, metrics_token)
     add_api_routes(app, batcher, feedback, metrics)
-    # The guard reads the chat's events when a request comes: a late chat fills its set later.
-    fn_ids: set[int] = set()
-    if late is not None:
-        fn_ids = late.fn_ids
-    elif chat:
-        fn_ids.update(mount().fns)
-    else:
+    # The guard reads the chat's events when a request comes: a late chat tells it later.
+    if late is None and chat:
+        chat_queue.attach(mount())
+    elif not chat:
         add_no_chat_route(app, CHAT_PATH)
     _add_middleware(
         app,
         holder,
         metrics,
-        fn_ids=fn_ids,
+        chat=chat_queue,
+        chat_limits=chat_limits,
         late=late,
         allowed_origins=allowed_origins,
         trusted_hosts=trusted_hosts,
@@ -180,7 +195,8 @@ def _add_middleware(
     holder: AnswererHolder,
     metrics: ServerMetrics,
     *,
-    fn_ids: set[int],
+    chat: ChatQueue,
+    chat_limits: ChatLimits,
     late: LateChat | None,
     allowed_origins: Sequence[str],
     trusted_hosts: Sequence[str] | None,
@@ -195,7 +211,7 @@ def _add_middleware(
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Content-Type"],
     )
-    app.add_middleware(GradioGuard, prefix=CHAT_PATH, fn_ids=fn_ids)
+    app.add_middleware(GradioGuard, prefix=CHAT_PATH, chat=chat, limits=chat_limits)
     if late is not None:
         app.add_middleware(ChatGate, prefix=CHAT_PATH, is_open=late.is_open)
     app.add_middleware(
@@ -209,10 +225,15 @@ def _add_middleware(
     # Added late, so outer: every response gets the headers, refusals included, and is counted.
     app.add_middleware(SecurityHeaders, frame_ancestors=csp_frame_ancestors(frame_ancestors))
     app.add_middleware(MetricsMiddleware, metrics=metrics, manifest=lambda: holder.manifest)
+    app.add_middleware(ErrorLog)  # outermost: whatever escapes is one line, not a traceback
 
 
 def _add_site_routes(
-    app: FastAPI, answerer: AnswererHolder, title: str, metrics: ServerMetrics
+    app: FastAPI,
+    answerer: AnswererHolder,
+    title: str,
+    metrics: ServerMetrics,
+    metrics_token: str | None,
 ) -> None:
     """The root redirect, the web manifest, the health check, the metrics, the widget's assets."""
 
@@ -244,8 +265,16 @@ def _add_site_routes(
         }
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics_text() -> Response:
-        return Response(metrics.exposition(), media_type=METRICS_CONTENT_TYPE)
+    def metrics_text(request: Request) -> Response:
+        if metrics_allowed(request.scope, metrics_token):
+            return Response(metrics.exposition(), media_type=METRICS_CONTENT_TYPE)
+        if metrics_token is None:  # as if it were not there: nothing to try
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        return JSONResponse(
+            {"detail": "The metrics need a bearer token."},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
 
     @app.get("/widget.js", include_in_schema=False)
     def widget() -> FileResponse:
@@ -265,6 +294,7 @@ def _mount_chat(
     title: str,
     description: str | None,
     metrics: ServerMetrics,
+    limits: ChatLimits,
 ) -> gr.Blocks:
     """Mount the Gradio chat at ``/chat/``, with nothing fetched from elsewhere; its Blocks.
 
@@ -275,12 +305,14 @@ def _mount_chat(
 
     from qabot.web.ui import CHAT_CSS, build_chat, chat_theme
 
+    quiet_gradio_tracebacks()
     blocks = build_chat(
         answerer,
         feedback=feedback,
         title=title,
         description=description,
         on_answer=lambda answer: metrics.answered(answer, "chat"),
+        queue_size=limits.max_queue,
     )
     gr.mount_gradio_app(
         app,

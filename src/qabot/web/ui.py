@@ -21,6 +21,7 @@ from qabot.answering.questions import MAX_QUESTION_CHARS
 from qabot.errors import QuestionError
 from qabot.web.batching import AnswerBatcher
 from qabot.web.chat import DEFAULT_TITLE, Chat, ChatSession
+from qabot.web.chatlimits import DEFAULT_MAX_QUEUE
 from qabot.web.feedback import FeedbackStore
 from qabot.web.holder import AnswererHolder
 
@@ -151,6 +152,7 @@ def build_chat(
     title: str = DEFAULT_TITLE,
     description: str | None = None,
     on_answer: Callable[[Answer], None] | None = None,
+    queue_size: int = DEFAULT_MAX_QUEUE,
 ) -> gr.Blocks:
     """Build the chat page (not launched: `qabot.web.server.build_app` mounts it).
 
@@ -160,6 +162,7 @@ def build_chat(
         title: the page's heading and browser tab title.
         description: one line under the title; by default, it names the corpus.
         on_answer: called with each answer shown (the server's metrics count them).
+        queue_size: the most events Gradio's queue holds (the server's guard refuses first).
     """
     chat = Chat(answerer, feedback=feedback, on_answer=on_answer)
     # analytics_enabled=False: Gradio otherwise reports usage over the internet.
@@ -168,8 +171,11 @@ def build_chat(
         _wire(page, ChatEvents(chat))
     blocks.state_session_capacity = CHAT_SESSIONS_KEPT  # read when the chat is mounted
     # api_open=False: the events are reachable only through the queue (with its concurrency
-    # limits), not through Gradio's direct /run and /api routes.
-    return blocks.queue(api_open=False)
+    # limits), not through Gradio's direct /run and /api routes. max_size backs up the
+    # guard's own bound (`qabot.web.chatlimits`): a full queue is a 503, not a longer wait.
+    return blocks.queue(
+        api_open=False, max_size=queue_size, default_concurrency_limit=CHAT_CONCURRENCY
+    )
 
 
 def _layout(title: str, description: str, starters: list[str]) -> ChatPage:
