@@ -143,18 +143,18 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{args.corpus}: {counts['documents']} documents, {counts['passages']} passages, "
         f"{counts['rows']} grain rows; backend onnx (fp32), {embedder.threads} threads, "
-        f"batch {embedder.batch_size}; fastest of {args.repeat} per stage. Bare encode: {wholes} whole rows in {bare:.1f} s.\n"
+        f"batch {embedder.batch_size}; fastest of {args.repeat} per stage. Bare encode: {wholes} whole rows in {bare:.3f} s.\n"
     )
     print("| stage | " + " | ".join(f"sentence_vectors={m} (s)" for m in runs) + " |")
     print("|---|" + "---|" * len(runs))
     for stage in STAGES:
-        print(f"| {stage} | " + " | ".join(f"{r[0][stage]:.2f}" for r in runs.values()) + " |")
+        print(f"| {stage} | " + " | ".join(f"{r[0][stage]:.3f}" for r in runs.values()) + " |")
     totals = {
         m: sum(v for k, v in r[0].items() if k != "tokenise (alone)") for m, r in runs.items()
     }
     print(
         "| **build (without tokenise alone)** | "
-        + " | ".join(f"**{t:.1f}**" for t in totals.values())
+        + " | ".join(f"**{t:.3f}**" for t in totals.values())
         + " |"
     )
     print(
