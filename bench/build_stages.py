@@ -3,7 +3,7 @@
 The stages are the product's own functions, in `qabot.index.build.build_index`'s order: read
 the corpus, chunk it into passages and grain rows, embed the rows (the transformer; the
 tokeniser's share is timed on its own beside it), build the FAISS store, build the BM25
-indexes, measure the profile, write the files. "Bare encode" is the same embedder over each
+indexes, measure the profile, write the files (the ONNX model's copy and the checksums too). "Bare encode" is the same embedder over each
 passage's whole row only (no sentence or question rows): what a framework that embeds one
 vector per passage pays. Each ``--sentence-vectors`` mode is measured in the same run, so the
 figures can be compared on a shared machine; no embedding cache is used.
@@ -30,11 +30,13 @@ from qabot.documents.chunking import chunk_documents, with_alternates
 from qabot.documents.corpus import load_corpus
 from qabot.documents.grains import GRAIN_WHOLE
 from qabot.index.embed_cache import cached_embed
+from qabot.index.folder import write_checksums
 from qabot.index.grains import faq_question_index, grain_rows
 from qabot.index.keyword import KeywordIndex
 from qabot.index.late_chunking import SENTENCE_VECTORS, late_vectors
 from qabot.index.profile import collection_profile
 from qabot.index.store import VectorStore
+from qabot.models.backends import save_model
 
 STAGES = ("read", "chunk", "tokenise (alone)", "embed", "faiss", "bm25", "profile", "write")
 
@@ -94,6 +96,8 @@ def stages(corpus: Path, embedder, mode: str) -> tuple[dict[str, float], dict[st
             faq.save(Path(folder) / "faq")
         with open(Path(folder) / "passages.jsonl", "w", encoding="utf-8") as out:
             out.writelines(json.dumps(asdict(p), ensure_ascii=False) + "\n" for p in passages)
+        save_model(embedder, Path(folder))  # the ONNX model travels with the index
+        write_checksums(Path(folder))
     lap("write")
     counts = {"documents": len(loaded.documents), "passages": len(passages), "rows": len(texts)}
     return seconds, counts

@@ -162,3 +162,20 @@ def test_a_late_index_of_the_seed_corpus_answers(tmp_path: Path, onnx_folder: Pa
     assert index.manifest.sentence_vectors == "late" and index.manifest.backend == "onnx"
     answer = open_answerer(SEED_CORPUS, index_dir, verifier=False).answer("What is NATO?")
     assert answer.found and "NATO" in answer.answer
+
+
+def test_a_rebuild_keeps_the_index_sentence_vectors(tmp_path: Path) -> None:
+    from qabot.index.startup import ensure_index
+
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("# Apples\n\nApples grow on trees. They are red.\n")
+    index_dir = tmp_path / "idx"
+    build_index(corpus, index_dir, FakeSpanEmbedder(), sentence_vectors="late")
+    (corpus / "b.md").write_text("# Pears\n\nPears are sweet. They are green.\n")
+    kwargs = {"default_model": "fake-embedder", "log": lambda message: None}
+    index, _ = ensure_index(corpus, index_dir, lambda name: FakeSpanEmbedder(), **kwargs)
+    assert index.manifest.documents == 2 and index.manifest.sentence_vectors == "late"
+    (corpus / "c.md").write_text("# Plums\n\nPlums are purple. They are sour.\n")
+    index, _ = ensure_index(corpus, index_dir, lambda name: FakeEmbedder(), **kwargs)
+    assert index.manifest.documents == 3 and index.manifest.sentence_vectors == "rows"

@@ -9,7 +9,7 @@ almost nothing beyond the passage (an embedder with ``embed_spans``: `SpanEmbedd
 A sentence vector pooled this way has seen its passage: it is not the vector of the sentence
 embedded alone, so it is an option of the build (``sentence_vectors="late"``), recorded in the
 manifest; ``"rows"`` (each sentence its own pass) stays the default until the dev figures say
-otherwise (bench/results/build.md).
+otherwise (bench/results/late-chunking.md).
 """
 
 from __future__ import annotations
