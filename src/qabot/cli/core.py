@@ -30,6 +30,7 @@ from qabot.documents.files import printable
 from qabot.errors import QuestionError
 from qabot.index.embed_cache import DEFAULT_CACHE_DIR
 from qabot.index.faiss_search import FLAT_MAX_ROWS, INDEX_TYPES
+from qabot.index.late_chunking import SENTENCE_VECTORS
 from qabot.models.backends import DEFAULT_BACKEND
 from qabot.models.embedding import DEFAULT_MODEL
 
@@ -49,6 +50,7 @@ def cmd_index(args: argparse.Namespace) -> int:
       qabot index --backend onnx-int8
       qabot index docs/ --engine ray --ray-address ray://head:10001
       qabot index docs/ --embedding-cache /shared/qabot-cache --index-type hnsw
+      qabot index docs/ --sentence-vectors late
     """
     from qabot.answering.adaptive import fusion_record
     from qabot.answering.confidence import default_model
@@ -71,6 +73,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         progress=on_terminal(),
         cache_dir=args.embedding_cache or DEFAULT_CACHE_DIR,
         index_type=args.index_type,
+        sentence_vectors=args.sentence_vectors,
         follow_symlinks=bool(args.follow_symlinks),
         confidence=default_model().record(),
         verifier=verifier_identity(),  # what will read the answers (not loaded to build)
@@ -242,6 +245,14 @@ def register(subparsers) -> None:
         default=env("QABOT_INDEX_TYPE", "auto"),
         help="FAISS index: exact flat, or approximate hnsw / ivf-sq8 / ivf-pq (default: "
         f"$QABOT_INDEX_TYPE or auto: flat up to {FLAT_MAX_ROWS:,} rows, then ivf-sq8)",
+    )
+    index.add_argument(
+        "--sentence-vectors",
+        choices=SENTENCE_VECTORS,
+        default=env("QABOT_SENTENCE_VECTORS", "rows"),
+        help="sentence rows embedded each on its own (rows), or pooled from their passage's "
+        "pass, several times faster to build (late; ONNX backends) (default: "
+        "$QABOT_SENTENCE_VECTORS or rows)",
     )
     index.add_argument(
         "--embedding-cache",

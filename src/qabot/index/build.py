@@ -51,6 +51,7 @@ from qabot.index.folder import (
 )
 from qabot.index.grains import faq_question_index, grain_rows
 from qabot.index.keyword import DEFAULT_B, DEFAULT_K1, KeywordIndex
+from qabot.index.late_chunking import SENTENCE_VECTORS, late_vectors
 from qabot.index.manifest import MANIFEST_FILE, IndexManifest, read_manifest
 from qabot.index.passage_table import PassageTable
 from qabot.index.profile import collection_profile
@@ -102,6 +103,7 @@ def build_index(
     cache_dir: Path | str | None = DEFAULT_CACHE_DIR,
     index_type: str = "auto",
     follow_symlinks: bool = False,
+    sentence_vectors: str = "rows",
 ) -> Index:
     """Read the corpus, chunk it, embed its grain rows and save a new index atomically.
 
@@ -121,11 +123,18 @@ def build_index(
     ``index_type`` is the FAISS index kind (`qabot.index.faiss_search.INDEX_TYPES`; ``auto`` by size).
     ``follow_symlinks`` reads links that leave the corpus folder (by default they are skipped,
     and listed among the manifest's problems); the manifest records it.
+    ``sentence_vectors`` says how sentence rows are embedded: ``"rows"`` each as its own text,
+    ``"late"`` pooled from their passage's pass (`qabot.index.late_chunking`; ONNX backends).
 
     Raises:
         CorpusError / EmptyCorpusError: the corpus cannot be read or yields no passages.
         IndexWriteError: ``index_dir`` is a file or cannot be created or written.
     """
+    if sentence_vectors not in SENTENCE_VECTORS:
+        raise ValueError(
+            f"sentence_vectors must be one of {', '.join(SENTENCE_VECTORS)}, "
+            f"not {sentence_vectors!r}."
+        )
     corpus_path, index_dir = Path(corpus_path).resolve(), Path(index_dir)
     make_index_folder(index_dir)  # a path that can hold no index fails before the work
     corpus = load_corpus(corpus_path, follow_symlinks=follow_symlinks)
@@ -136,7 +145,10 @@ def build_index(
         raise EmptyCorpusError(f"Corpus {str(corpus_path)!r} yielded no passages to index.")
     row_passage, row_grain, texts = grain_rows(passages)
     cache = document_cache(index_dir, cache_dir, embedder)
-    vectors = cached_embed(texts, embedder, cache, progress=progress)
+    if sentence_vectors == "late":
+        vectors = late_vectors(texts, row_passage, row_grain, embedder, cache, progress=progress)
+    else:
+        vectors = cached_embed(texts, embedder, cache, progress=progress)
     ids = [p.passage_id for p in passages]
     store = VectorStore.build(ids, vectors, row_passage, row_grain, index_type=index_type)
     profile = collection_profile(vectors, row_passage, row_grain)
@@ -158,6 +170,7 @@ def build_index(
         embedding_cache="" if cache_dir is None else str(cache_dir),
         index_type=store.index_type,
         follow_symlinks=follow_symlinks,
+        sentence_vectors=sentence_vectors,
         **manifest_record(embedder),
     )
     # The commit: one build at a time renames its data in, swaps the manifest and clears the old

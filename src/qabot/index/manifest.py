@@ -48,6 +48,7 @@ class IndexManifest:
     backend: str = ""  # `qabot.models.embedding.Embedder.backend`; every build records it
     onnx: dict = field(default_factory=dict)  # how the stored ONNX model was made
     follow_symlinks: bool = False  # whether links leaving the corpus folder were read
+    sentence_vectors: str = "rows"  # `qabot.index.late_chunking.SENTENCE_VECTORS`
 
     def to_dict(self) -> dict:
         return {**asdict(self), "problems": list(self.problems), "grains": list(self.grains)}

@@ -16,6 +16,7 @@ from qabot.errors import CorpusError, IndexNotFoundError, QabotIndexError, Stale
 from qabot.index.build import Index, build_index, check_fresh, load_index
 from qabot.index.embedder import check_backend
 from qabot.index.folder import build_lock
+from qabot.index.late_chunking import SpanEmbedder
 from qabot.index.manifest import IndexManifest, read_manifest
 from qabot.models.embedding import Embedder
 from qabot.version import __version__
@@ -119,6 +120,9 @@ def ensure_index(
     if follow_symlinks is None:
         follow_symlinks = manifest.follow_symlinks if manifest else False
     settings = {"max_chars": max_chars, "follow_symlinks": follow_symlinks}
+    # A rebuild keeps the index's own sentence vectors, when this embedder can pool them.
+    late = manifest is not None and manifest.sentence_vectors == "late"
+    sentence_vectors = "late" if late and isinstance(embedder, SpanEmbedder) else "rows"
     index, reason = _load_current(index_dir, embedder, corpus_path, settings, log)
     if index is not None:
         return index, embedder
@@ -137,6 +141,7 @@ def ensure_index(
                 verifier=verifier,
                 choose_fusion=choose_fusion,
                 follow_symlinks=follow_symlinks,
+                sentence_vectors=sentence_vectors,
             )
             for problem in index.manifest.problems:
                 log(f"skipped: {problem}")

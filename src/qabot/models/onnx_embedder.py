@@ -24,6 +24,7 @@ _CONFIG_FILE = (
     "onnx.json"  # = qabot.models.onnx_export.CONFIG_FILE; not imported, to keep this lean
 )
 _MODEL_FILES = {False: "model.onnx", True: "model-int8.onnx"}
+_SPAN_POOLING = ("mean_tokens", "mean_sqrt_len_tokens")
 
 
 def machine_threads() -> int:
@@ -117,6 +118,45 @@ class OnnxEmbedder:
             bar.close()
         return vectors
 
+    def embed_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Document vectors of ``texts`` and, from the same pass, of character spans of each.
+
+        "Late chunking": a span's vector pools the token vectors of its own word pieces, which
+        the transformer computed in the context of the whole text, so a passage's sentences cost
+        nothing beyond the passage's own pass. ``spans[i]`` are ``(start, end)`` offsets into
+        ``texts[i]``. A span with no word piece inside the model's window (cut off by
+        truncation, or empty) gets a row of NaN: the caller embeds it on its own.
+        """
+        if self.pooling not in _SPAN_POOLING:
+            raise ModelError(f"Pooling {self.pooling!r} cannot pool spans; embed them as texts.")
+        prompt = self.prompts["document"]
+        prepared = [(prompt + str(t)).strip() for t in texts]
+        if self.do_lower_case:
+            prepared = [t.lower() for t in prepared]
+        # Offsets in the prepared text: the prompt comes first, then leading blanks are stripped.
+        shift = [len(prompt) - (len(prompt + t) - len((prompt + t).lstrip())) for t in texts]
+        encodings = self.tokenizer.encode_batch(prepared)
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        pooled = [np.full((len(s), self.dimension), np.nan, dtype=np.float32) for s in spans]
+        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+        for start in range(0, len(order), self.batch_size):
+            chosen = order[start : start + self.batch_size]
+            feeds = pad_encodings([encodings[i] for i in chosen])
+            (hidden,) = self.session.run(None, {name: feeds[name] for name in self._inputs})
+            vectors[chosen] = normalise(pool(hidden, feeds["attention_mask"], self.pooling))
+            summed = np.cumsum(hidden * feeds["attention_mask"][:, :, None], axis=1)
+            summed = np.concatenate([np.zeros_like(summed[:, :1]), summed], axis=1)
+            for row, i in enumerate(chosen):
+                first, last = token_ranges(encodings[i], spans[i], shift[i])
+                counts = (last - first).astype(np.float32)[:, None]
+                sums = summed[row, last] - summed[row, first]
+                scale = np.sqrt(counts) if self.pooling == "mean_sqrt_len_tokens" else counts
+                good = counts[:, 0] > 0
+                pooled[i][good] = normalise(sums[good] / scale[good])
+        return vectors, pooled
+
     def _forward(self, encodings: list) -> np.ndarray:
         feeds = pad_encodings(encodings)
         (hidden,) = self.session.run(None, {name: feeds[name] for name in self._inputs})
@@ -142,6 +182,29 @@ def pad_encodings(encodings: Sequence) -> dict[str, np.ndarray]:
         feeds["attention_mask"][row, :length] = 1
         feeds["token_type_ids"][row, :length] = encoding.type_ids
     return feeds
+
+
+def token_ranges(
+    encoding, spans: Sequence[tuple[int, int]], shift: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per character span, the ``[first, last)`` word pieces of ``encoding`` lying inside it.
+
+    Special tokens ([CLS], [SEP]) belong to no span; ``shift`` is added to the spans' offsets.
+    """
+    special = np.asarray(encoding.special_tokens_mask, dtype=bool)
+    offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)
+    # Word pieces in text order; special ones sit at the ends and are pushed out of every span.
+    starts = np.where(special, np.iinfo(np.int64).max, offsets[:, 0])
+    starts[: int(np.argmin(special))] = -1  # leading specials: before any span
+    ends = np.where(special, np.iinfo(np.int64).max, offsets[:, 1])
+    ends[: int(np.argmin(special))] = -1
+    bounds = np.asarray(spans, dtype=np.int64).reshape(-1, 2) + shift
+    first = np.searchsorted(starts, bounds[:, 0], side="left")
+    last = np.searchsorted(ends, bounds[:, 1], side="right")
+    # A span running past the last word piece kept (truncation) is not pooled from a part.
+    kept = offsets[~special, 1].max() if (~special).any() else -1
+    last = np.where(bounds[:, 1] > kept, first, np.maximum(last, first))
+    return first, last
 
 
 def pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
