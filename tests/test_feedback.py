@@ -109,13 +109,19 @@ def test_record_answer_stores_what_the_answer_says(store):
     # The fields of an `Answer` that are stored; the served app stores real answers
     # (test_server.py, test_chat.py).
     answered = SimpleNamespace(
-        question="What is NATO?", passage_id="doc#faq-0", score=0.93, found=True
+        question="What is NATO?", passage_id="doc#faq-0", score=0.93, found=True, kind="faq"
     )
     declined = SimpleNamespace(
-        question="Who won?", passage_id=None, score=0.2, found=False, alternatives=()
+        question="Who won?", passage_id=None, score=0.2, found=False, alternatives=(), kind=None
+    )
+    greeting = SimpleNamespace(
+        question="hello", passage_id=None, score=1.0, found=False, alternatives=(), kind="smalltalk"
     )
     first = store.record_answer(answered, channel="chat")
     second = store.record_answer(declined, channel="api")
+    # Small talk is our own words: not stored, so "hello" is never an unanswered question.
+    assert store.record_answer(greeting, channel="chat") == 0
+    store.vote(0, 1)  # a vote on it changes nothing
     rows = store.rows()
     assert [r["id"] for r in rows] == [first, second]
     assert {k: rows[0][k] for k in ("question", "answer_id", "found", "channel")} == {

@@ -150,7 +150,13 @@ class FeedbackStore:
         )
 
     def record_answer(self, answer: Answer, *, channel: Channel) -> int:
-        """Store an answered question as the chat and the API see it; returns its row id."""
+        """Store an answered question as the chat and the API see it; returns its row id.
+
+        Small talk ("hello", "thanks") is not stored (0): the reply is our own words, and it is
+        neither a document's answer to judge nor a question the documents left unanswered.
+        """
+        if answer.kind == "smalltalk":
+            return 0
         nearest = None
         if not answer.found:
             # What `qabot feedback suggest` proposes a declined question as a phrasing of.
