@@ -135,10 +135,20 @@ def test_record_answer_keeps_the_nearest_faq_entry_of_a_declined_question(tmp_pa
     store = FeedbackStore(tmp_path / "f.sqlite3")
     alternatives = (SimpleNamespace(passage_id="doc.md#0"), SimpleNamespace(passage_id=OTAN))
     declined = SimpleNamespace(
-        question="otan?", passage_id=None, score=0.3, found=False, alternatives=alternatives
+        question="otan?",
+        passage_id=None,
+        score=0.3,
+        found=False,
+        alternatives=alternatives,
+        kind=None,
     )
     answered = SimpleNamespace(
-        question="nato?", passage_id=NATO, score=0.9, found=True, alternatives=alternatives
+        question="nato?",
+        passage_id=NATO,
+        score=0.9,
+        found=True,
+        alternatives=alternatives,
+        kind="faq",
     )
     store.record_answer(declined, channel="chat")
     store.record_answer(answered, channel="api")
