@@ -32,9 +32,9 @@ KEEP = 40  # question-led candidates (with their passage weights) carried to the
 
 
 def blended(question_led: tuple, answer_led: tuple, passage: tuple, share: float) -> Fusion:
-    """The fusion of two FAQ grid points and a passage grid point at ``share``."""
-    q, a = np.array(question_led), np.array(answer_led)
-    return fusion_of(tuple(np.round(share * q + (1 - share) * a, 4)), passage)
+    """The fusion of two FAQ grid points and a passage grid point at ``share``, blended as the
+    product blends its two formulas (`qabot.answering.adaptive.blend`)."""
+    return adaptive.blend(share, fusion_of(question_led, passage), fusion_of(answer_led, passage))
 
 
 def figure(arrays: Arrays, fusion: Fusion) -> float:

@@ -48,9 +48,12 @@ def fusion_for(profile: Mapping[str, object]) -> Fusion:
     return blend(question_led_share(profile))
 
 
-def blend(share: float) -> Fusion:
-    """``share · QUESTION_LED + (1 - share) · ANSWER_LED`` on the FAQ weights."""
-    q, a = asdict(QUESTION_LED), asdict(ANSWER_LED)
+def blend(
+    share: float, question_led: Fusion = QUESTION_LED, answer_led: Fusion = ANSWER_LED
+) -> Fusion:
+    """``share · question_led + (1 - share) · answer_led`` on the FAQ weights; the passage
+    weights are ``question_led``'s (the two formulas share them)."""
+    q, a = asdict(question_led), asdict(answer_led)
     mixed = {
         k: round(share * q[k] + (1 - share) * a[k], 4) if k in _FAQ_FIELDS else q[k] for k in q
     }
@@ -59,10 +62,11 @@ def blend(share: float) -> Fusion:
 
 def fusion_record(profile: Mapping[str, object]) -> dict[str, object]:
     """What the manifest records of the choice: the share and the weights."""
+    share = question_led_share(profile)
     return {
         "rule": "adaptive",
-        "question_led_share": round(question_led_share(profile), 4),
-        "weights": asdict(fusion_for(profile)),
+        "question_led_share": round(share, 4),
+        "weights": asdict(blend(share)),
     }
 
 

@@ -7,7 +7,13 @@ import contextlib
 import sys
 
 from qabot.cli.chat import require_extra
-from qabot.cli.wiring import add_answering_options, add_index_options, command, log, open_answerer
+from qabot.cli.wiring import (
+    add_answering_options,
+    add_index_options,
+    answerer_from_options,
+    command,
+    log,
+)
 
 # What `qabot mcp` imports from the `mcp` extra.
 MCP_EXTRA_MODULES = ("mcp",)
@@ -35,14 +41,7 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 
     # stdout is the protocol's channel: anything a library prints while loading goes to stderr.
     with contextlib.redirect_stdout(sys.stderr):
-        answerer = open_answerer(
-            args.corpus,
-            args.index_dir,
-            model=args.model,
-            reranker=args.reranker,
-            verifier=args.verifier,
-            backend=args.backend,
-        )
+        answerer = answerer_from_options(args)
         server = build_mcp(answerer)
     log(f"qabot MCP server on stdio: {answerer.manifest.documents} documents indexed.")
     server.run("stdio")

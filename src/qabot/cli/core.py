@@ -14,6 +14,7 @@ from qabot.cli.wiring import (
     add_answering_options,
     add_index_options,
     alternatives_count,
+    answerer_from_options,
     cache_dir,
     command,
     default_threshold,
@@ -21,7 +22,6 @@ from qabot.cli.wiring import (
     finite_float,
     log,
     on_terminal,
-    open_answerer,
     open_embedder,
     positive_int,
 )
@@ -101,17 +101,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
       qabot ask "how does nato help ukraine" --json
       printf 'What is NATO?\\nWho won the 1998 World Cup?\\n' | qabot ask - --json
     """
-    answerer = open_answerer(
-        args.corpus,
-        args.index_dir,
-        model=args.model,
-        threshold=args.threshold,
-        alternatives=args.alternatives,
-        reranker=args.reranker,
-        verifier=args.verifier,
-        follow_symlinks=args.follow_symlinks,
-        backend=args.backend,
-    )
+    answerer = answerer_from_options(args, threshold=args.threshold, alternatives=args.alternatives)
     if args.question == "-":
         # Undecodable bytes must not end a long batch: they become U+FFFD, the rest is answered.
         lines = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 from qabot.cli.wiring import (
     add_answering_options,
     add_index_options,
+    answerer_from_options,
     command,
     default_threshold,
     env,
     finite_float,
     log,
     on_terminal,
-    open_answerer,
     positive_int,
 )
 
@@ -102,16 +102,7 @@ def _open_answerer(args: argparse.Namespace) -> tuple[Answerer, str]:
     """The answerer with the confidence in force, and where its threshold came from."""
     from qabot.answering.confidence import default_model
 
-    answerer = open_answerer(
-        args.corpus,
-        args.index_dir,
-        model=args.model,
-        threshold=args.threshold,
-        reranker=args.reranker,
-        verifier=args.verifier,
-        follow_symlinks=args.follow_symlinks,
-        backend=args.backend,
-    )
+    answerer = answerer_from_options(args, threshold=args.threshold)
     if args.threshold is not None:
         return answerer, "--threshold"
     calibrated = answerer.confidence != default_model()

@@ -22,7 +22,7 @@ import tempfile
 from collections.abc import Callable
 
 from qabot.cli.feedback import feedback_path
-from qabot.cli.wiring import answerer_for, log, open_answerer
+from qabot.cli.wiring import answerer_for, answerer_from_options, log
 
 # How the parent hands the command's options to its worker processes.
 WORKER_ARGS_ENV = "QABOT_SERVE_WORKER_ARGS"
@@ -164,17 +164,8 @@ def open_holder(args: argparse.Namespace, make_embedder: Callable | None = None)
     if args.no_build:
         log(f"Replica: waiting for an index in {args.index_dir} (never building one) ...")
         wait_for_index(args.index_dir, wait=args.wait)
-    answerer = open_answerer(
-        args.corpus,
-        args.index_dir,
-        model=args.model,
-        alternatives=args.alternatives,
-        reranker=args.reranker,
-        verifier=args.verifier,
-        follow_symlinks=args.follow_symlinks,
-        build=not args.no_build,
-        make_embedder=make_embedder,
-        backend=args.backend,
+    answerer = answerer_from_options(
+        args, alternatives=args.alternatives, build=not args.no_build, make_embedder=make_embedder
     )
     answerer.answer("warm up")  # the first real question should not pay for lazy set-up
     embedder = answerer.retriever.embedder

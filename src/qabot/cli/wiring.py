@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from qabot.models.backends import BACKENDS, DEFAULT_BACKEND
 from qabot.models.embedding import DEFAULT_MODEL, Embedder
@@ -155,6 +155,22 @@ def open_answerer(
         confidence=base,
         reranker=loaded_reranker,
         verifier=loaded_verifier,
+    )
+
+
+def answerer_from_options(args: argparse.Namespace, **settings: Any) -> Answerer:
+    """`open_answerer` on the options `add_index_options` and `add_answering_options` added
+    (corpus, index folder, model, backend, symlinks, reranker, verifier); ``settings`` are the
+    command's own (threshold, alternatives, build, ...)."""
+    return open_answerer(
+        args.corpus,
+        args.index_dir,
+        model=args.model,
+        reranker=args.reranker,
+        verifier=args.verifier,
+        follow_symlinks=args.follow_symlinks,
+        backend=args.backend,
+        **settings,
     )
 
 
