@@ -21,6 +21,7 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 SQUAD2_FILE = "squad2-dev-train.json.gz"
 SQUAD11_FILE = "squad1.1-dev-train.jsonl.gz"
 HELDOUT_FILE = "heldout_articles.txt"
+CALIBRATION_FILE = "calibration_articles.txt"
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,11 @@ def read_heldout(path: Path = DATA_DIR / HELDOUT_FILE) -> list[str]:
     """The fixed held-out article titles (one a line; '#' starts a comment)."""
     lines = path.read_text(encoding="utf-8").splitlines()
     return [s for line in lines if (s := line.split("#", 1)[0].strip())]
+
+
+def read_calibration(path: Path = DATA_DIR / CALIBRATION_FILE) -> list[str]:
+    """The fixed calibration article titles: not trained on, for fitting the confidence."""
+    return read_heldout(path)
 
 
 def split_articles(squad: Squad, heldout: Sequence[str]) -> tuple[Squad, Squad]:

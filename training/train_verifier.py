@@ -3,7 +3,8 @@
 The model reads (question, text) and gives three outputs: start/end logits over the text's tokens
 (the answer span) and one answerability logit on [CLS] (sigmoid -> P(the text answers the
 question)). It starts from the bundled all-MiniLM-L6-v2 weights and learns from the vendored SQuAD
-dev sets (CC BY-SA 4.0), never from the held-out articles in data/heldout_articles.txt.
+dev sets (CC BY-SA 4.0), never from the held-out articles in data/heldout_articles.txt nor the
+calibration articles in data/calibration_articles.txt (the confidence model is fitted on those).
 
 Re-running resumes from the last checkpoint in OUT/checkpoints; when no steps are left it goes
 straight to export and evaluation. `--minutes` stops training cleanly (checkpoint saved) and still
@@ -43,11 +44,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from metrics import auroc
 from squad_data import (
+    CALIBRATION_FILE,
     DATA_DIR,
     Pair,
     build_pairs,
     eval_pairs,
     load_squad,
+    read_calibration,
     read_heldout,
     read_pairs,
     split_articles,
@@ -310,15 +313,18 @@ def train(args: argparse.Namespace) -> Path:
 
     squad = load_squad(args.data)
     train_set, heldout = split_articles(squad, read_heldout(args.data / "heldout_articles.txt"))
+    calibration = read_calibration(args.data / CALIBRATION_FILE)
+    train_set, _ = split_articles(train_set, calibration)
     if args.train_questions:
         train_set = type(train_set)(
             train_set.paragraphs, train_set.questions[: args.train_questions]
         )
     log.info(
-        "train: %d articles, %d questions (held out: %s)",
+        "train: %d articles, %d questions (held out: %s; calibration: %s)",
         len(train_set.paragraphs),
         len(train_set.questions),
         ", ".join(heldout.paragraphs),
+        ", ".join(calibration),
     )
 
     tok = load_tokenizer(model_dir, args.max_length)
