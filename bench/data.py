@@ -29,6 +29,10 @@ SEED_CORPUS = ROOT / "corpus"
 SEED_DEV = ROOT / "eval" / "seed-dev.jsonl"
 SEED_CHECK = ROOT / "eval" / "seed-check.jsonl"
 DEV_NAMES = ("stackfaq", "scifact", "seed", "doqa", "orsharc")
+SQUAD_CAL = "squad-cal"
+"""The verifier's calibration SQuAD articles (never trained on) as a corpus with a quarter of
+its paragraphs removed: the dev set the verified confidence learns near-domain and adversarial
+questions from (`bench.squad_sets`)."""
 
 
 def benchmarks() -> Path:
@@ -87,9 +91,12 @@ def dev_set(name: str) -> DevSet:
         "seed": _seed,
         "doqa": lambda: _blocked("doqa", benchmarks() / "doqa" / "faqs.jsonl"),
         "orsharc": lambda: _blocked("orsharc", benchmarks() / "orsharc" / "corpus"),
+        SQUAD_CAL: _squad_calibration,
     }
     if name not in readers:
-        raise ValueError(f"no dev set {name!r}; the dev sets are {', '.join(DEV_NAMES)}")
+        raise ValueError(
+            f"no dev set {name!r}; the dev sets are {', '.join((*DEV_NAMES, SQUAD_CAL))}"
+        )
     return readers[name]()
 
 
@@ -165,3 +172,22 @@ def _seed() -> DevSet:
         group = row.get("fact") or ("|".join(sorted(expected)) if expected else row["id"])
         questions.append(Question(row["question"], expected, f"seed:{group}", category))
     return DevSet(SEED_CORPUS, questions, lambda p: p.passage_id)
+
+
+def _squad_calibration() -> DevSet:
+    from bench.squad_sets import REMOVED_SHARE, squad_corpus, write_corpus
+    from training.squad_data import read_calibration
+
+    corpus = squad_corpus(read_calibration(), removed=REMOVED_SHARE)
+    folder = ARTIFACTS / SQUAD_CAL
+    write_corpus(corpus, folder / "corpus", folder / "questions.jsonl")
+    questions = [
+        Question(
+            row["question"],
+            frozenset(row.get("expected_ids") or ()),
+            f"{SQUAD_CAL}:{group}",
+            row["category"],
+        )
+        for row, group in zip(corpus.questions, corpus.groups, strict=True)
+    ]
+    return DevSet(folder / "corpus", questions, lambda p: p.doc_id)

@@ -14,10 +14,13 @@ answer's score, not the fused one (see `qabot.answering.features.confidence_feat
     .venv/bin/python -m bench.train_confidence > bench/results/confidence.md
     .venv/bin/python -m bench.train_confidence --write   # also ship the JSON
 
-With ``--verifier``, the shipped verifier reads each row's top hit (`bench.verifier_scores`) and
-its clipped logit joins as the last feature: a measurement (``bench/results/confidence-verified.md``)
-of whether it should change the score. At the shipped decline budget it made decisions worse,
-so qabot ships no such model and ``--write`` refuses it.
+With ``--verifier``, the shipped verifier reads each row's top hit as the product does (a passage
+answer's highlighted sentence; `bench.verifier_scores`) and its clipped logit joins as the last
+feature of the verified model (``qabot/data/confidence-verified.json``), fitted on the rows it
+reads only, by default on the five dev blocks and the verifier's calibration SQuAD articles
+(``squad-cal``, never trained on): answerable, near-domain and adversarial questions.
+
+    .venv/bin/python -m bench.train_confidence --verifier --write > bench/results/confidence-verified.md
 """
 
 from __future__ import annotations
@@ -27,19 +30,18 @@ import hashlib
 import sys
 from collections import Counter
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from bench.confidence_figures import DECLINE_BUDGET, budget_threshold, report
-from bench.data import DEV_NAMES, ROOT, Question
+from bench.data import DEV_NAMES, ROOT, SQUAD_CAL, Question
 from bench.dev_corpora import Bench, load_bench
 from bench.fusion_search import Arrays, evidence_arrays, right_first
 from bench.provenance import produced_by
-from bench.verifier_scores import VERIFIER, with_verifier
+from bench.verifier_scores import with_verifier
 from qabot.answering.adaptive import question_led_share
 from qabot.answering.confidence import (
-    ConfidenceModel,
     expected_calibration_error,
     fit,
 )
@@ -47,6 +49,7 @@ from qabot.answering.features import (
     FEATURES,
     RIVALS,
     SIGNS,
+    VERIFIED_FEATURES,
     answer_key,
     hit_features,
     margin,
@@ -58,6 +61,7 @@ from qabot.models.verifier import verifier_identity
 
 FOLDS = 5
 SHIPPED = ROOT / "src" / "qabot" / "data" / "confidence.json"
+VERIFIED = ROOT / "src" / "qabot" / "data" / "confidence-verified.json"
 SHIPPED_CORPORA = DEV_NAMES  # all five dev blocks (issue 19)
 DEV_TITLES = {
     "stackfaq": "StackFAQ dev block",
@@ -65,6 +69,7 @@ DEV_TITLES = {
     "seed": "seed dev",
     "doqa": "DoQA dev block",
     "orsharc": "OR-ShARC dev block",
+    SQUAD_CAL: "SQuAD calibration articles (quarter removed)",
 }
 
 
@@ -185,6 +190,10 @@ class DevRows:
     question: np.ndarray  # the question's number in its corpus
     top: np.ndarray  # the passage number of its top hit
 
+    def where(self, mask: np.ndarray) -> DevRows:
+        """The rows where ``mask`` holds."""
+        return DevRows(*(getattr(self, f)[mask] for f in self.__dataclass_fields__))
+
     def corpus_weights(self) -> np.ndarray:
         """Each corpus weighs the same in the fit."""
         return np.array([1.0 / np.sum(self.corpus == c) for c in self.corpus])
@@ -251,14 +260,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--verifier",
         action="store_true",
-        help="add the shipped verifier's score as the last feature (a measurement: not shipped)",
+        help="fit the verified model: the rows the verifier reads (passage answers), its score "
+        f"as the last feature; corpora default to the five and {SQUAD_CAL}",
     )
     parser.add_argument(
         "--corpora",
         nargs="+",
-        choices=DEV_NAMES,
-        default=list(SHIPPED_CORPORA),
+        choices=(*DEV_NAMES, SQUAD_CAL),
+        default=None,
         help=f"dev corpora to fit on (default: the shipped model's, {' '.join(SHIPPED_CORPORA)})",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=DECLINE_BUDGET,
+        help=f"share of answerable dev questions the threshold may decline (default {DECLINE_BUDGET})",
     )
     parser.add_argument(
         "--ablate",
@@ -272,43 +288,48 @@ def main(argv: list[str] | None = None) -> int:
         help="weight of an ablated row against a question as asked (default 1)",
     )
     args = parser.parse_args(argv)
-    if args.write and args.verifier:
-        parser.error("--verifier measures; qabot ships no confidence model that reads the verifier")
-    names = tuple(args.corpora)
+    default = (*SHIPPED_CORPORA, SQUAD_CAL) if args.verifier else SHIPPED_CORPORA
+    names = tuple(args.corpora or default)
     arrays = {name: evidence_arrays(load_bench(name)) for name in names}
     rows = dev_rows(names, ablate=args.ablate, arrays=arrays)
     features = FEATURES
     if args.verifier:
-        rows, features = with_verifier(rows, arrays), (*FEATURES, VERIFIER)
+        rows, read = with_verifier(rows, arrays)
+        features = VERIFIED_FEATURES
     weights = rows.corpus_weights() * np.where(rows.category == "ablated", args.ablated_weight, 1)
     oof = out_of_fold(rows.x, rows, features, weights)
-    threshold = budget_threshold(oof, rows.category, DECLINE_BUDGET)
-    signs = [SIGNS.get(f, 1) for f in features]  # the verifier (not a product feature): +1
+    threshold = budget_threshold(oof, rows.category, args.budget)
+    signs = [SIGNS.get(f, 1) for f in features]
     final = fit(rows.x, rows.y, features, signs, weights=weights)
-    final = ConfidenceModel(
-        final.features,
-        final.signs,
-        final.coefficients,
-        final.intercept,
+    final = replace(
+        final,
         threshold=round(threshold, 4),
-        fitted_on=" + ".join(DEV_TITLES[n] for n in names)
-        + "; fusion adaptive ("
-        + "; ".join(
-            f"{k} {v:g}"
-            for k, v in ((n, question_led_share(arrays[n].bench.profile())) for n in names)
-        )
-        + " question-led)"
-        + (f"; verifier sha256 {verifier_identity()['sha256'][:16]}" if args.verifier else ""),
+        fitted_on=_fitted_on(names, arrays, args.verifier),
     )
     print("# Confidence model: grouped 5-fold figures on dev data\n")
     print(produced_by("bench.train_confidence", argv) + "\n")
-    report(final, rows.x, rows.y, oof, rows.corpus, rows.category, threshold)
+    if args.verifier:
+        print(
+            f"The verified model: the verifier read {read.sum()} of the {len(read)} top answers "
+            "(passage answers to questions); the others have 0 in its two columns.\n"
+        )
+    report(final, rows.x, rows.y, oof, rows.corpus, rows.category, threshold, args.budget)
     if len(names) > 1:
         leave_one_corpus_out(rows, features, weights)
     if args.write:
-        final.save(SHIPPED)
-        print(f"\nwrote {SHIPPED.relative_to(ROOT)}", file=sys.stderr)
+        path = VERIFIED if args.verifier else SHIPPED
+        final.save(path)
+        print(f"\nwrote {path.relative_to(ROOT)}", file=sys.stderr)
     return 0
+
+
+def _fitted_on(names: Sequence[str], arrays: dict[str, Arrays], verifier: bool) -> str:
+    shares = "; ".join(f"{n} {question_led_share(arrays[n].bench.profile()):g}" for n in names)
+    titles = " + ".join(DEV_TITLES[n] for n in names)
+    note = f"{titles}; fusion adaptive ({shares} question-led)"
+    if verifier:
+        note += f"; verifier sha256 {verifier_identity()['sha256'][:16]}"
+    return note
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ the product's defaults (the shipped verifier on) and with ``--no-verifier``. Pri
 right first (hit@1 over answerable questions), answered right, answerable declined, each kind
 of unanswerable question declined, ECE, and the share of questions the verifier read.
 
-The sets: seed dev and check halves, StackFAQ test block, SciFact test, and the verifier's
+The sets: seed dev and check halves, StackFAQ, DoQA and OR-ShARC test blocks, SciFact test, and the verifier's
 held-out SQuAD articles (``training/data/heldout_articles.txt``, never trained on) used as a
 corpus: whole (their adversarial unanswerable questions included), and with a quarter of
 their paragraphs removed (the questions on those become near-domain: on topic, unanswered).
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -27,9 +26,9 @@ from pathlib import Path
 from bench.data import ARTIFACTS, SEED_CHECK, SEED_CORPUS, SEED_DEV, benchmarks, read_jsonl
 from bench.provenance import produced_by
 from bench.quality import call
+from bench.squad_sets import REMOVED_SHARE, squad_corpus, write_corpus
 
 WORK = ARTIFACTS / "verifier-e2e"
-REMOVED_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -43,52 +42,16 @@ class QuestionSet:
 
 
 def heldout_sets(work: Path) -> list[QuestionSet]:
-    """The held-out SQuAD articles as a corpus of paragraphs (one document each), whole and
-    with `REMOVED_SHARE` of each article's paragraphs removed (chosen with a fixed seed)."""
-    from training.squad_data import load_squad, read_heldout
+    """The held-out SQuAD articles as a corpus of paragraphs (one document each), whole (with
+    their adversarial questions) and with `REMOVED_SHARE` of each article's paragraphs removed."""
+    from training.squad_data import read_heldout
 
-    squad = load_squad().restrict(read_heldout())
-    doc_id = {
-        (t, i): f"{t}#p{i}" for t, paras in squad.paragraphs.items() for i in range(len(paras))
-    }
-    rng = random.Random(18)
-    removed = set()
-    for title, paragraphs in sorted(squad.paragraphs.items()):
-        count = round(REMOVED_SHARE * len(paragraphs))
-        removed |= {(title, i) for i in rng.sample(range(len(paragraphs)), count)}
     sets = []
-    for name, gone in (("heldout-whole", set()), ("heldout-removed", removed)):
-        folder = work / name / "corpus"
-        folder.mkdir(parents=True, exist_ok=True)
-        rows = [
-            {"id": doc_id[(t, i)], "title": t.replace("_", " "), "text": text}
-            for t, paras in squad.paragraphs.items()
-            for i, text in enumerate(paras)
-            if (t, i) not in gone
-        ]
-        _write_jsonl(folder / "paragraphs.jsonl", rows)
-        questions = []
-        for q in squad.questions:
-            where = (q.article, q.paragraph_index)
-            if q.impossible:
-                if not gone:  # adversarial: written to look answerable by its paragraph
-                    questions.append(_row(q.qid, q.text, None, "adversarial"))
-            elif where in gone:
-                questions.append(_row(q.qid, q.text, None, "near-domain"))
-            else:
-                questions.append(_row(q.qid, q.text, doc_id[where], "answerable"))
-        _write_jsonl(work / name / "questions.jsonl", questions)
-        sets.append(QuestionSet(name, folder, work / name / "questions.jsonl"))
+    for name, removed in (("heldout-whole", 0.0), ("heldout-removed", REMOVED_SHARE)):
+        corpus = squad_corpus(read_heldout(), removed=removed, adversarial=not removed)
+        write_corpus(corpus, work / name / "corpus", work / name / "questions.jsonl")
+        sets.append(QuestionSet(name, work / name / "corpus", work / name / "questions.jsonl"))
     return sets
-
-
-def _row(qid: str, text: str, gold: str | None, category: str) -> dict:
-    row = {"id": qid, "question": text, "category": category}
-    return {**row, "expected_ids": [gold]} if gold else {**row, "answerable": False}
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
 
 
 def question_sets(work: Path) -> list[QuestionSet]:
@@ -107,6 +70,18 @@ def question_sets(work: Path) -> list[QuestionSet]:
             source / "scifact" / "corpus.jsonl.gz",
             source / "scifact" / "queries.jsonl",
             ("--qrels", str(source / "scifact" / "qrels" / "test.tsv")),
+        ),
+        *(
+            QuestionSet(
+                f"{name}-test",
+                corpus,
+                source / name / "queries.jsonl",
+                ("--qrels", str(source / name / "qrels.tsv"), "--where", "block=1"),
+            )
+            for name, corpus in (
+                ("doqa", source / "doqa" / "faqs.jsonl"),
+                ("orsharc", source / "orsharc" / "corpus"),
+            )
         ),
         *heldout_sets(work),
     ]

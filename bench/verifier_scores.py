@@ -1,13 +1,11 @@
 """The verifier as a confidence feature, on the dev data: its scores and its feature.
 
-Each dev row's top hit is read by the shipped verifier; the scores are cached under
-artifacts/verifier-scores/. ``bench/train_confidence.py --verifier`` fits the confidence with
-the verifier's clipped logit as one more feature (`verifier_feature`): the measurement behind
-qabot's choice not to let the verifier change the score (``bench/results/confidence-verified.md``).
-
-The pair is the question with the whole text of its top hit (`qabot.answering.verification.verifier_text`
-without a highlight; an FAQ entry with its question first). The cache is keyed by the
-verifier's fingerprint and the pair, so a retrained verifier is read afresh.
+Each dev row's top hit is read by the shipped verifier as the product reads it: a passage
+answer's highlighted sentence (`read_text`); FAQ answers are not read. The scores are cached
+under artifacts/verifier-scores/, keyed by the verifier's fingerprint and the pair, so a
+retrained verifier is read afresh. ``bench/train_confidence.py --verifier`` fits the verified
+confidence (``qabot/data/confidence-verified.json``) on the rows it reads, with the verifier's
+clipped logit as the last feature (`qabot.answering.features.VERIFIED_FEATURES`).
 """
 
 from __future__ import annotations
@@ -23,22 +21,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bench.data import ARTIFACTS
-from qabot.answering.verification import verifier_text
-from qabot.documents.chunking import Passage
+from qabot.answering.features import verifier_columns
+from qabot.answering.verification import reads, verifier_text
+from qabot.documents.grains import GRAIN_SENTENCE
 from qabot.models.verifier import Verifier
 
 if TYPE_CHECKING:
+    from bench.dev_corpora import Bench
     from bench.fusion_search import Arrays
     from bench.train_confidence import DevRows
 
 CACHE = ARTIFACTS / "verifier-scores"
-VERIFIER = "verifier"  # the feature's name: the verifier's clipped logit, evidence for
-
-
-def verifier_feature(probability: float) -> float:
-    """The verifier's P(the text answers) as a feature: its logit, clipped to [-10, 10]."""
-    p = min(max(float(probability), 1e-12), 1 - 1e-12)
-    return float(np.clip(np.log(p / (1 - p)), -10.0, 10.0))
 
 
 def pair_key(question: str, text: str) -> str:
@@ -46,12 +39,12 @@ def pair_key(question: str, text: str) -> str:
 
 
 def verifier_probabilities(
-    verifier: Verifier, questions: Sequence[str], passages: Sequence[Passage]
+    verifier: Verifier, questions: Sequence[str], texts: Sequence[str]
 ) -> np.ndarray:
-    """P(the passage answers the question) for each (question, passage), cached on disk."""
+    """P(the text answers the question) for each (question, text), cached on disk."""
     path = CACHE / f"{verifier.fingerprint[:16]}.json"
     cache: dict[str, float] = json.loads(path.read_text()) if path.is_file() else {}
-    pairs = [(q, verifier_text(p)[0]) for q, p in zip(questions, passages, strict=True)]
+    pairs = list(zip(questions, texts, strict=True))
     keys = [pair_key(q, t) for q, t in pairs]
     todo = list(dict.fromkeys(k for k in keys if k not in cache))
     if todo:
@@ -68,17 +61,39 @@ def verifier_probabilities(
     return np.array([cache[k] for k in keys])
 
 
-def with_verifier(rows: DevRows, arrays: dict[str, Arrays]) -> DevRows:
-    """``rows`` with the verifier's feature of each row's top hit as one more column."""
+def read_text(bench: Bench, question: int, top: int) -> str | None:
+    """What the product's verifier reads of passage ``top`` for question number ``question``:
+    the passage's sentence most similar to the question (its highlight), or the passage when
+    it is one sentence; None for an FAQ entry, which the verifier does not read
+    (`qabot.answering.verification.reads`)."""
+    passage = bench.passages[top]
+    if not reads(passage, bench.questions[question].text):
+        return None
+    rows = np.flatnonzero((bench.row_passage == top) & (bench.row_grain == GRAIN_SENTENCE))
+    highlight = None
+    if len(rows):
+        best = rows[int(np.argmax(bench.row_vectors[rows] @ bench.query_vectors[question]))]
+        highlight = bench.row_text[best]
+    return verifier_text(passage, highlight)[0]
+
+
+def with_verifier(rows: DevRows, arrays: dict[str, Arrays]) -> tuple[DevRows, np.ndarray]:
+    """``rows`` with the verifier's feature of each row's top hit as one more column, and which
+    rows the product's verifier reads (passage answers; 0 in the column for the others)."""
     from qabot.models.verifier import OnnxVerifier
 
     verifier = OnnxVerifier()
-    column = np.zeros(len(rows.y))
+    columns = np.zeros((len(rows.y), 2))
+    read = np.zeros(len(rows.y), dtype=bool)
     for name in dict.fromkeys(rows.corpus):
         mine = np.flatnonzero(rows.corpus == name)
         bench = arrays[name].bench
-        questions = [bench.questions[q].text for q in rows.question[mine]]
-        passages = [bench.passages[t] for t in rows.top[mine]]
-        probabilities = verifier_probabilities(verifier, questions, passages)
-        column[mine] = [verifier_feature(p) for p in probabilities]
-    return replace(rows, x=np.column_stack([rows.x, column]))
+        texts = [
+            read_text(bench, q, t) for q, t in zip(rows.question[mine], rows.top[mine], strict=True)
+        ]
+        todo = [n for n, text in enumerate(texts) if text is not None]
+        questions = [bench.questions[rows.question[mine[n]]].text for n in todo]
+        probabilities = verifier_probabilities(verifier, questions, [texts[n] for n in todo])
+        columns[mine[todo]] = np.reshape([verifier_columns(p) for p in probabilities], (-1, 2))
+        read[mine[todo]] = True
+    return replace(rows, x=np.column_stack([rows.x, columns])), read

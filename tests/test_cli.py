@@ -190,7 +190,9 @@ def test_help_shows_the_defaults_of_the_code(capsys):
         with pytest.raises(SystemExit):
             main([command, "--help"])
         helps[command] = " ".join(capsys.readouterr().out.split())
-    assert f"threshold, {default_model().threshold:.4g}, or its calibration)" in helps["ask"]
+    verified, plain = default_model(verified=True), default_model()
+    shown = f"threshold, {verified.threshold:.4g}; {plain.threshold:.4g} with --no-verifier,"
+    assert shown in helps["ask"]
     assert f"(default {DEFAULT_ALTERNATIVES})" in helps["ask"]
     assert f"(default {DEFAULT_MAX_CHARS})" in helps["index"]
     assert f"the bundled {DEFAULT_MODEL})" in helps["index"]

@@ -10,7 +10,13 @@ from qabot.answering.confidence import (
     fit,
     platt,
 )
-from qabot.answering.features import FEATURES
+from qabot.answering.features import (
+    FEATURES,
+    VERIFIER,
+    VERIFIER_READ,
+    verifier_columns,
+    verifier_feature,
+)
 
 
 def _data(seed: int = 0, n: int = 400) -> tuple[np.ndarray, np.ndarray]:
@@ -97,6 +103,23 @@ def test_shipped_parameters_match_the_evidence_features():
     assert signs["absent_share"] == signs["type_missing"] == signs["absent_name"] == -1
     assert signs["dense"] == 1
     assert 0.0 < model.threshold < 1.0
+
+
+def test_the_verified_model_is_monotone_in_the_verifiers_score():
+    model = default_model(verified=True)
+    assert model.features == (*FEATURES, VERIFIER_READ, VERIFIER)
+    assert dict(zip(model.features, model.signs, strict=True))["verifier"] == 1
+    assert 0.0 < model.threshold < 1.0
+    evidence = {"absent_share": 0.0, "absent_name": 0.0, "type_missing": 0.0, "weak_dense": 0.0}
+    row = dict.fromkeys(FEATURES, 0.5) | evidence | {"margin": 0.05, "question_bm25": 0.0}
+    base = np.array([[*row.values(), 1.0]])  # a passage answer the verifier read
+    logits = np.linspace(-10, 10, 41)
+    scores = model.predict(np.column_stack([np.repeat(base, len(logits), axis=0), logits]))
+    assert np.all(np.diff(scores) >= 0) and scores[-1] - scores[0] > 0.2
+    # Its probability comes in as a clipped logit.
+    assert verifier_feature(0.5) == 0.0 and verifier_feature(1.0) == 10.0
+    assert verifier_feature(0.0) == -10.0 and verifier_feature(0.9) > verifier_feature(0.6)
+    assert verifier_columns(None) == (0.0, 0.0) and verifier_columns(0.5) == (1.0, 0.0)
 
 
 def test_shipped_model_lowers_the_score_when_the_answer_type_is_missing():

@@ -81,10 +81,11 @@ def test_eval_end_to_end_calibrates_and_fails_under_the_bar(tmp_path, index_dir,
     # A verbatim FAQ question scores 1.0 without features (the seed set has none).
     usable = [r for r in seed_report.results if r.features is not None]
     assert stored["model"] == "all-MiniLM-L6-v2" and stored["questions"] == len(usable)
-    assert stored["base_sha256"] == default_model().fingerprint()
+    base = default_model(verified=True)  # the model in force: the verifier is on by default
+    assert stored["base_sha256"] == base.fingerprint()
     calibrated = ConfidenceModel.from_dict(stored["confidence"])
-    assert calibrated.coefficients == default_model().coefficients
-    assert calibrated.platt != default_model().platt
+    assert calibrated.coefficients == base.coefficients
+    assert calibrated.platt != base.platt
     # Platt scaling minimises the log-loss on the set it is fitted on (ECE may move either way).
     assert stored["log_loss_after"] <= stored["log_loss_before"] + 1e-9
     # ECE before the refit is the report's; after it, that of the stored model on the same set.
@@ -106,7 +107,7 @@ def test_eval_end_to_end_calibrates_and_fails_under_the_bar(tmp_path, index_dir,
     assert settings["threshold_source"] == "calibrated"
     # Another corpus fingerprint (the documents changed): the calibration no longer applies.
     manifest = replace(answerer.manifest, corpus_fingerprint="0" * 64)
-    assert calibrated_model(index_dir, manifest, default_model()) is None
+    assert calibrated_model(index_dir, manifest, base) is None
     assert calibrated_model(index_dir, answerer.manifest, calibrated) is None  # another base
 
 

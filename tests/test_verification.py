@@ -1,4 +1,5 @@
-"""The verifier's part in answering: which answers it reads, the span, and --no-verifier.
+"""The verifier's part in answering: which answers it reads, its part in the decision, the span,
+and --no-verifier.
 
 The verifier here is a double that finds a given word (the real one is tested in
 test_verifier.py, and through the command line in test_cli.py).
@@ -12,6 +13,8 @@ import pytest
 from qabot.answering.answer import Answer
 from qabot.answering.answerer import Answerer
 from qabot.answering.confidence import default_model
+from qabot.answering.features import VERIFIED_FEATURES
+from qabot.answering.questions import is_question
 from qabot.answering.retrieval import Retriever
 from qabot.answering.verification import answer_span, verifier_text
 from qabot.documents.chunking import Passage
@@ -68,7 +71,8 @@ def test_a_found_passage_answer_carries_the_verifiers_words_and_keeps_its_score(
     assert verifier.pairs == [(question, answer.highlight)]  # it read the highlighted sentence
     assert answer.span is not None and answer.span.text == "two days"
     assert answer.answer[answer.span.start : answer.span.end] == "two days"
-    # The verifier adds words; the score, the decision and the alternatives are the plain ones.
+    # A confidence model without the verifier's feature keeps its score, decision and
+    # alternatives: the verifier adds only the words.
     assert (answer.score, answer.found, answer.alternatives) == (
         plain.score,
         plain.found,
@@ -85,16 +89,55 @@ def test_no_span_from_a_text_the_verifier_doubts(retriever):
     assert answer.found and answer.verifier == pytest.approx(0.01) and answer.span is None
 
 
-def test_only_found_passage_answers_are_read(retriever):
+def test_which_answers_are_read(retriever):
     verifier = WordVerifier("thirty")
     faq = verified(retriever, verifier).answer("can shoes be returned")
     assert faq.kind == "faq" and faq.verifier is None and faq.span is None
     exact = verified(retriever, verifier).answer("Can I return shoes?")
     assert exact.score == 1.0 and exact.verifier is None
+    keywords = verified(retriever, verifier).answer("deliveries days town")
+    assert keywords.verifier is None  # not worded as a question: a reader of questions skips it
+    assert verifier.pairs == []  # none of the three was read
+    # A passage answer to a question is read whether or not it is declined: its score is what
+    # the verified model decides on.
     strict = Answerer(retriever, confidence=default_model(), threshold=1.0, verifier=verifier)
     declined = strict.answer("how many days do deliveries take")
-    assert not declined.found and declined.verifier is None
-    assert verifier.pairs == []  # none of the three was read
+    assert not declined.found and declined.verifier == pytest.approx(0.05)
+    assert declined.span is None and len(verifier.pairs) == 1
+
+
+def test_the_verified_model_decides_with_the_verifiers_score(retriever):
+    model = default_model(verified=True)
+    assert model.features == VERIFIED_FEATURES and model.signs[-1] == 1
+    assert model.coefficients[-1] > 0  # the fit leaned on it
+    question = "how many days do deliveries take"
+    doubted = Answerer(retriever, confidence=model, verifier=WordVerifier("nowhere", 0.999))
+    trusted = Answerer(retriever, confidence=model, verifier=WordVerifier("two days", 0.999))
+    low, high = doubted.answer(question), trusted.answer(question)
+    assert low.verifier == pytest.approx(0.001) and high.verifier == pytest.approx(0.999)
+    assert low.score < high.score  # the same hit, read as answered or not
+    # Between the two the verifier alone moves the score across the threshold.
+    at = Answerer(retriever, confidence=model, threshold=(low.score + high.score) / 2)
+    assert at.score(question, retriever.search_batch([question], 5)[0], 0, 0.001) == low.score
+    assert not doubted.answer(question).found or low.score >= doubted.threshold
+    moved = Answerer(
+        retriever,
+        confidence=model,
+        threshold=(low.score + high.score) / 2,
+        verifier=WordVerifier("nowhere", 0.999),
+    )
+    assert not moved.answer(question).found
+    moved.verifier = WordVerifier("two days", 0.999)
+    assert moved.answer(question).found
+
+
+def test_questions_worded_as_questions():
+    assert is_question("how many days do deliveries take")
+    assert is_question("Deliveries take how long?")
+    assert is_question("Does the shop open on Sundays")
+    assert not is_question("deliveries days town")
+    assert not is_question("Vitamin D deficiency is linked to depression.")  # a claim
+    assert not is_question("")
 
 
 def test_a_batch_is_verified_in_one_call(retriever):
@@ -112,10 +155,9 @@ def test_a_batch_is_verified_in_one_call(retriever):
         "Can I return shoes?",
     ]
     answers = verified(retriever, verifier).answer_batch(questions)
-    read = [a.found and a.kind == "passage" for a in answers]
+    read = [a.verifier is not None for a in answers]
     assert read[0] and not read[2]  # a passage answer and a verbatim FAQ question
     assert Counting.calls == 1 and len(verifier.pairs) == sum(read)
-    assert [a.verifier is not None for a in answers] == read
 
 
 def test_an_faq_entry_is_read_with_its_question_and_its_span_is_in_the_answer():
@@ -182,7 +224,7 @@ def test_marked_parts_nest_the_span_in_the_sentence():
 
 def test_no_verifier_on_the_command_line_answers_as_without_one(tmp_path: Path, fake_embedder):
     from qabot.cli import build_parser
-    from qabot.cli.wiring import open_answerer
+    from qabot.cli.wiring import answerer_for, open_answerer
 
     corpus = tmp_path / "c"
     corpus.mkdir()
@@ -193,6 +235,8 @@ def test_no_verifier_on_the_command_line_answers_as_without_one(tmp_path: Path, 
         corpus, tmp_path / "idx", make_embedder=lambda name: fake_embedder, verifier=False
     )
     assert answerer.verifier is None and answerer.confidence == default_model()
+    on = answerer_for(answerer.retriever.index, fake_embedder, verifier=WordVerifier("x"))
+    assert on.confidence == default_model(verified=True)  # the verifier on: the verified model
     answer = answerer.answer("what grows on trees")
     assert answer.verifier is None and answer.span is None
     plain = Answerer(answerer.retriever).answer("what grows on trees")

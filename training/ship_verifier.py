@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from evaluate_verifier import DEFAULT_OUT, evaluate, table
-from squad_data import DATA_DIR, read_heldout
+from squad_data import CALIBRATION_FILE, DATA_DIR, read_calibration, read_heldout
 
 from qabot.models.verifier import CONFIG_FILE
 
@@ -99,7 +99,8 @@ def write_config(folder: Path, precision: str, model_file: Path) -> dict:
         "probability": "sigmoid(answerable_logit)",
         "pair_order": "[CLS] question [SEP] text [SEP]; token_type_ids 0 then 1",
         "base_model": BASE_MODEL,
-        "training_data": "SQuAD 2.0 dev + SQuAD 1.1 dev less the held-out articles (CC BY-SA 4.0)",
+        "training_data": "SQuAD 2.0 dev + SQuAD 1.1 dev less the held-out and calibration "
+        "articles (CC BY-SA 4.0)",
         "license": "CC-BY-SA-4.0",
     }
     (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
@@ -253,7 +254,9 @@ quoting something beside the point, and quote the exact phrase when they do.
 ## Training data and licence
 SQuAD 2.0 dev (less 5 articles the project keeps aside) and SQuAD 1.1 dev, vendored in
 `training/data/` (Rajpurkar et al. 2016, 2018; **CC BY-SA 4.0**), less these held-out articles,
-never trained on: {", ".join(heldout)}.
+never trained on: {", ".join(heldout)}; and less the calibration articles of
+`training/data/calibration_articles.txt` ({", ".join(read_calibration(DATA_DIR / CALIBRATION_FILE))}),
+never trained on either: qabot's verified confidence is fitted on how the verifier scores them.
 Pairs: answerable question + its paragraph (positive, with span); unanswerable question + its
 paragraph (negative, weighted up); answerable question + another paragraph of its article (hard
 negative) or of another article (easy negative); a 1-3 sentence window holding the answer

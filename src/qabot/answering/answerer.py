@@ -6,10 +6,11 @@ monotone confidence model (`qabot.answering.confidence`) from the hit's evidence
 Below the model's threshold the answer is a plain "I don't know" (``found`` is False) with the
 closest FAQ questions as suggestions.
 
-With a verifier (`qabot.answering.verification`), a found passage answer is read once more by
-a reader that gives the answer's exact words inside it (``span``) and its own P(the text
-answers the question) (``verifier``); the answer's score is the confidence model's, as without
-it.
+With a verifier (`qabot.answering.verification`), a passage answer to a question is read once
+more by a reader that gives its own P(the text answers the question) (``verifier``) and the
+answer's exact words inside it (``span``). The verified confidence model (the shipped one when
+the verifier is on) reads that probability as its last feature, so the verifier takes part in
+the decision: an on-topic passage that does not say what was asked is declined more often.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from qabot.answering.answer import DECLINE_MESSAGE, Alternative, Answer, Source
 from qabot.answering.confidence import ConfidenceModel, default_model
 from qabot.answering.facts import IndexFacts
-from qabot.answering.features import hit_features
+from qabot.answering.features import VERIFIED_FEATURES, hit_features, verifier_columns
 from qabot.answering.questions import clean_question
 from qabot.answering.retrieval import Hit, Retriever
 from qabot.answering.smalltalk import Coverage, SmallTalk, coverage_of
@@ -44,12 +45,15 @@ class Answerer:
 
     Args:
         retriever: finds the candidate passages.
-        confidence: reads P(right) from the top hit's evidence (the shipped model by default).
+        confidence: reads P(right) from the top hit's evidence (by default the shipped model:
+            the verified one when there is a ``verifier``).
         threshold: the lowest probability that counts as an answer (default: that of the
             model).
         alternatives: next-best matches offered beside each answer.
         reranker: reorders the first ``rerank_top_k`` hits (``--reranker``).
-        verifier: reads found passage answers for their exact words (``--no-verifier``: None).
+        verifier: reads passage answers to questions: its probability feeds a confidence model
+            that reads it (the verified model), and it finds their exact words
+            (``--no-verifier``: None).
         smalltalk: replies to "hello", "help"... when the documents do not answer (None: the
             decline message).
     """
@@ -69,7 +73,7 @@ class Answerer:
         self.retriever = retriever
         self.smalltalk = smalltalk
         self._coverage: Coverage | None = None
-        self.confidence = confidence or default_model()
+        self.confidence = confidence or default_model(verified=verifier is not None)
         self.alternatives = alternatives
         self.reranker = reranker
         self.rerank_top_k = rerank_top_k
@@ -112,10 +116,13 @@ class Answerer:
         question: str,
         hits: Sequence[Hit],
         position: int = 0,
+        verifier: float | None = None,
     ) -> np.ndarray | None:
         """The confidence features of ``hits[position]`` (`qabot.answering.features.FEATURES` order).
 
-        With a reranker, its score for the hit follows as one more column (the confidence's
+        When the confidence model reads the verifier (the verified model,
+        `qabot.answering.features.VERIFIED_FEATURES`), two columns follow from the verifier's
+        probability ``verifier`` for the hit (None: it did not read it). With a reranker, its score for the hit follows as one more column (the confidence's
         last step reads it: `qabot.answering.confidence.ConfidenceModel.predict`). None when there is
         no such hit or it is an FAQ question asked verbatim (its score is 1.0, not a model's
         reading).
@@ -136,6 +143,8 @@ class Answerer:
             grains=np.array(hit.grains),
             faq_bm25=float(faq_matches.scores_of(np.array(rows)).max()) if rows else 0.0,
         )
+        if self.confidence.features == VERIFIED_FEATURES:
+            features = np.append(features, verifier_columns(verifier))
         if hit.rerank_score is not None:
             features = np.append(features, hit.rerank_score)
         return features
@@ -145,25 +154,39 @@ class Answerer:
             self._index_facts = IndexFacts(self.retriever.index)
         return self._index_facts
 
-    def score(self, question: str, hits: Sequence[Hit], position: int = 0) -> float:
-        """P(``hits[position]`` answers ``question``): 1.0 when verbatim, 0.0 without it."""
+    def score(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        position: int = 0,
+        verifier: float | None = None,
+    ) -> float:
+        """P(``hits[position]`` answers ``question``): 1.0 when verbatim, 0.0 without it.
+
+        ``verifier`` is the verifier's probability for the hit, when it read it.
+        """
         if position >= len(hits):
             return 0.0
-        features = self.features(question, hits, position)
+        features = self.features(question, hits, position, verifier)
         return 1.0 if features is None else float(self.confidence.predict(features)[0])
 
     def verify(
-        self, questions: Sequence[str], hits: Sequence[Sequence[Hit]], found: Sequence[bool]
+        self, questions: Sequence[str], hits: Sequence[Sequence[Hit]]
     ) -> list[Verdict | None]:
-        """The verifier's reading of each found answer that quotes a passage, in one batch.
+        """The verifier's reading of each question's top hit, in one batch.
 
-        None where there is no verifier, the question is declined (``found`` False) or its
-        answer is an FAQ entry (`qabot.answering.verification.reads`).
+        None where there is no verifier, no hit, an FAQ question asked verbatim (its score is
+        1.0 whatever a reader says), or an answer the verifier does not read (an FAQ entry, or
+        a question not worded as one: `qabot.answering.verification.reads`).
         """
         verdicts: list[Verdict | None] = [None] * len(questions)
         if self.verifier is None:
             return verdicts
-        todo = [n for n, h in enumerate(hits) if found[n] and h and reads(h[0].passage)]
+        todo = [
+            n
+            for n, h in enumerate(hits)
+            if h and not h[0].exact and reads(h[0].passage, questions[n])
+        ]
         pairs = [
             (questions[n], verifier_text(hits[n][0].passage, hits[n][0].highlight)[0]) for n in todo
         ]
@@ -250,8 +273,11 @@ class Answerer:
         shown: int,
     ) -> list[Answer]:
         ranked = [self.rerank(q, h) for q, h in zip(questions, hits, strict=True)]
-        scores = [self.score(q, h) for q, h in zip(questions, ranked, strict=True)]
-        verdicts = self.verify(questions, ranked, [s >= self.threshold for s in scores])
+        verdicts = self.verify(questions, ranked)
+        scores = [
+            self.score(q, h, 0, None if v is None else v.probability)
+            for q, h, v in zip(questions, ranked, verdicts, strict=True)
+        ]
         answers = [
             self._compose(*case, shown)
             for case in zip(questions, truncated, ranked, scores, verdicts, strict=True)
@@ -294,6 +320,7 @@ class Answerer:
                 alternatives=alternatives,
                 suggestions=suggestions,
                 truncated=truncated,
+                verifier=None if verdict is None else verdict.probability,
             )
         best = hits[0]
         return Answer(

@@ -29,6 +29,9 @@ import numpy as np
 
 FORMAT_VERSION = 1
 DEFAULT_FILE = "confidence.json"
+VERIFIED_FILE = "confidence-verified.json"
+"""The shipped model that also reads the verifier's score (its last feature): in force when the
+verifier is on."""
 
 
 @dataclass(frozen=True)
@@ -128,11 +131,13 @@ class ConfidenceModel:
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 
-def default_model(path: Path | str | None = None) -> ConfidenceModel:
-    """The parameters in ``path``, else those shipped with qabot (``qabot/data/confidence.json``)."""
+def default_model(path: Path | str | None = None, *, verified: bool = False) -> ConfidenceModel:
+    """The parameters in ``path``, else those shipped with qabot: ``qabot/data/confidence.json``,
+    or with ``verified`` the model that reads the verifier too (`VERIFIED_FILE`)."""
     if path is not None:
         return ConfidenceModel.load(Path(path))
-    text = resources.files("qabot").joinpath("data", DEFAULT_FILE).read_text(encoding="utf-8")
+    name = VERIFIED_FILE if verified else DEFAULT_FILE
+    text = resources.files("qabot").joinpath("data", name).read_text(encoding="utf-8")
     return ConfidenceModel.from_dict(json.loads(text))
 
 

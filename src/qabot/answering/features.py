@@ -38,11 +38,15 @@ FEATURES = (
 )
 """Confidence features, in the order `confidence_features` returns them."""
 
+VERIFIER_READ = "verifier_read"
+VERIFIER = "verifier"
+
 SIGNS = {
     name: -1 if name in ("absent_share", "type_missing", "absent_name", "weak_dense") else 1
     for name in FEATURES
-}
-"""Each feature's fixed sign in the monotone confidence model: evidence for (+1) or against (-1)."""
+} | {VERIFIER_READ: 0, VERIFIER: 1}
+"""Each feature's fixed sign in the monotone confidence model: evidence for (+1), against (-1) or
+free (0: `VERIFIER_READ`, which says which regime a hit is in, not how strong it is)."""
 
 WEAK_DENSE = 0.3
 """Below this dense score, `weak_dense` (``WEAK_DENSE - dense``) counts against an answer: one
@@ -50,6 +54,23 @@ shared word ("Brussels" in "How do I roast Brussels sprouts?") must not carry a 
 is far from the question (chosen on the dev blocks: ``bench/results/confidence.md``)."""
 RIVALS = 50
 """The margin is taken over this many best candidates by fused score, at run time and in the fit."""
+
+VERIFIED_FEATURES = (*FEATURES, VERIFIER_READ, VERIFIER)
+"""The verified confidence model's features: `FEATURES`, then whether the verifier read the hit
+(1 or 0; a free sign: read answers, passages, are right less often than FAQ entries) and the
+verifier's clipped logit (`verifier_feature`; 0 when it did not read the hit)."""
+VERIFIER_CLIP = 10.0
+
+
+def verifier_feature(probability: float) -> float:
+    """The verifier's P(the text answers) as a feature: its logit, clipped to ±`VERIFIER_CLIP`."""
+    p = min(max(float(probability), 1e-12), 1 - 1e-12)
+    return float(np.clip(np.log(p / (1 - p)), -VERIFIER_CLIP, VERIFIER_CLIP))
+
+
+def verifier_columns(probability: float | None) -> tuple[float, float]:
+    """The two columns `VERIFIED_FEATURES` adds: (read, clipped logit); (0, 0) when unread."""
+    return (0.0, 0.0) if probability is None else (1.0, verifier_feature(probability))
 
 
 def answer_key(passage: Passage) -> str:

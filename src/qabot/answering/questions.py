@@ -38,3 +38,59 @@ def clean_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> tuple[
     if len(cleaned) > max_chars:
         return cleaned[:max_chars].rsplit(" ", 1)[0] or cleaned[:max_chars], True
     return cleaned, False
+
+
+_QUESTION_WORDS = frozenset(
+    {
+        "what",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "which",
+        "why",
+        "how",
+        "is",
+        "are",
+        "was",
+        "were",
+        "am",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "has",
+        "have",
+        "had",
+        "isn't",
+        "aren't",
+        "wasn't",
+        "weren't",
+        "don't",
+        "doesn't",
+        "didn't",
+        "can't",
+        "couldn't",
+        "won't",
+    }
+)
+
+
+def is_question(text: str) -> bool:
+    """Whether ``text`` is worded as a question: it ends with "?" or opens with a question word
+    or an auxiliary verb ("What…", "Does…"). A claim or a few keywords is not: the verifier, a
+    reader trained on questions, reads only answers to questions."""
+    stripped = text.strip()
+    if stripped.endswith("?"):
+        return True
+    first = stripped.split(maxsplit=1)[0].lower().strip("\"'(¿¡") if stripped else ""
+    return first in _QUESTION_WORDS

@@ -1,17 +1,18 @@
 """The verifier's part in answering: which answers it reads, what it reads of them, its span.
 
 The answerability verifier (`qabot.models.verifier`) reads the question with the text of the
-answer and gives P(the text answers the question) and its best answer span. qabot reads a
-found passage answer with it, for the span: the exact words inside the quoted passage. Its
-probability is reported beside the answer's score (``Answer.verifier``) but does not change
-it: fitted as a feature of the confidence model on the dev data, it made the decisions worse at
-the shipped decline budget (``bench/results/confidence-verified.md``, ``docs/benchmarks.md``).
+answer and gives P(the text answers the question) and its best answer span. qabot reads the top
+passage answer to each question with it. Its probability is the last feature of the verified
+confidence model (``qabot/data/confidence-verified.json``, fitted on the dev data with
+``bench/train_confidence.py --verifier``), and the span marks the exact words inside the
+quoted passage.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from qabot.answering.questions import is_question
 from qabot.documents.chunking import Passage
 from qabot.models.verifier import Span, Verdict
 
@@ -19,10 +20,12 @@ SPAN_PROBABILITY = 0.5
 """A span is shown only when the verifier itself says the text answers (P >= this)."""
 
 
-def reads(passage: Passage) -> bool:
-    """Whether the verifier reads an answer quoting ``passage``: a passage, whose exact answer
-    is worth a transformer pass; not an FAQ entry, whose answer was written for its question."""
-    return passage.kind != "faq"
+def reads(passage: Passage, question: str) -> bool:
+    """Whether the verifier reads an answer quoting ``passage`` for ``question``: a passage,
+    whose exact answer is worth a transformer pass, not an FAQ entry, whose answer was written
+    for its question; and a question worded as one (`is_question`), not a claim or keywords,
+    which a reader trained on questions misjudges."""
+    return passage.kind != "faq" and is_question(question)
 
 
 def verifier_text(passage: Passage, highlight: str | None = None) -> tuple[str, int]:

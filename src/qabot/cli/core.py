@@ -75,7 +75,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         index_type=args.index_type,
         sentence_vectors=args.sentence_vectors,
         follow_symlinks=bool(args.follow_symlinks),
-        confidence=default_model().record(),
+        confidence=default_model(verified=True).record(),
         verifier=verifier_identity(),  # what will read the answers (not loaded to build)
         choose_fusion=fusion_record,
     )

@@ -105,7 +105,7 @@ def _open_answerer(args: argparse.Namespace) -> tuple[Answerer, str]:
     answerer = answerer_from_options(args, threshold=args.threshold)
     if args.threshold is not None:
         return answerer, "--threshold"
-    calibrated = answerer.confidence != default_model()
+    calibrated = answerer.confidence != default_model(verified=answerer.verifier is not None)
     return answerer, "calibrated" if calibrated else "default"
 
 
@@ -167,7 +167,7 @@ def _store_calibration(report: EvalReport, answerer: Answerer, args: argparse.Na
     from qabot.answering.confidence import default_model
     from qabot.evaluation.refit import refit_confidence, store_calibration
 
-    base = default_model()
+    base = default_model(verified=answerer.verifier is not None)
     manifest = answerer.manifest
     _, why_not = refit_confidence(base, report.results)
     if why_not is not None:

@@ -173,12 +173,13 @@ def _corpus_path(args: argparse.Namespace, *, required: bool) -> Path | None:
 
 
 def _answer_threshold(args: argparse.Namespace) -> float:
-    """The threshold `open_answerer` would use: the calibrated model's, else the shipped one's."""
+    """The threshold `open_answerer` would use by default (the verifier on): the calibrated
+    model's, else the shipped one's."""
     from qabot.answering.calibrated import calibrated_model
     from qabot.answering.confidence import default_model
     from qabot.index.manifest import read_manifest
 
-    base = default_model()
+    base = default_model(verified=True)
     try:
         manifest = read_manifest(args.index_dir)
     except QabotError:

@@ -116,7 +116,8 @@ def open_answerer(
     calibration stored with the index when there is one; ``threshold`` (a probability)
     overrides its threshold. ``reranker``, a local cross-encoder folder, is loaded with
     ``make_reranker(path)`` and reorders the top candidates. ``verifier`` False answers
-    without the shipped verifier (``--no-verifier``: no exact-answer spans). ``follow_symlinks``
+    without the shipped verifier (``--no-verifier``: the confidence model without its score,
+    no exact-answer spans). ``follow_symlinks``
     True reads links leaving the corpus folder when building (None: the index's own setting).
     """
     from qabot.answering.adaptive import fusion_record
@@ -127,7 +128,7 @@ def open_answerer(
     # Loaded first: a wrong path should fail before a long index build, not after.
     loaded_reranker = make_reranker(str(reranker)) if reranker else None
     loaded_verifier = load_verifier() if verifier else None
-    base = default_model(confidence_path)
+    base = default_model(confidence_path, verified=loaded_verifier is not None)
 
     def default_embedder(name: str) -> Embedder:
         return open_embedder(name, backend, index_dir=index_dir)
@@ -188,7 +189,8 @@ def answerer_for(
 
     ``confidence`` is the base model (the shipped one by default), replaced by the index's
     stored calibration when there is one; ``threshold`` None means that model's threshold.
-    ``verifier`` reads found passage answers for their exact words. Small talk is the
+    ``verifier`` reads passage answers to questions, for the verified confidence (the default
+    ``confidence`` when it is given) and their exact words. Small talk is the
     default set, overridden by the corpus folder's ``smalltalk.jsonl``.
     """
     from qabot.answering.answerer import DEFAULT_ALTERNATIVES, Answerer
@@ -197,7 +199,7 @@ def answerer_for(
     from qabot.answering.retrieval import Retriever
     from qabot.answering.smalltalk import load_smalltalk
 
-    base = confidence or default_model()
+    base = confidence or default_model(verified=verifier is not None)
     return Answerer(
         Retriever(index, embedder),
         confidence=calibrated_model(index.index_dir, index.manifest, base) or base,
@@ -262,9 +264,10 @@ def add_answering_options(parser: argparse.ArgumentParser) -> None:
         dest="verifier",
         action="store_false",
         default=os.environ.get("QABOT_NO_VERIFIER", "") in ("", "0"),
-        help="answer without the shipped answerability verifier, which reads found passage "
-        "answers for their exact words (the span): faster on passages, the same answers and "
-        "scores (default: $QABOT_NO_VERIFIER set to 1, else the verifier is on)",
+        help="answer without the shipped answerability verifier, which reads passage answers "
+        "to questions: its score joins the confidence (the verified model) and it finds their "
+        "exact words (the span); without it, faster on passages, scored by the confidence "
+        "model alone (default: $QABOT_NO_VERIFIER set to 1, else the verifier is on)",
     )
     parser.add_argument(
         "--reranker",
@@ -338,7 +341,8 @@ def command(subparsers, name: str, func: Callable, summary: str) -> argparse.Arg
 
 
 def default_threshold() -> str:
-    """The shipped confidence model's threshold, as the help texts show it."""
+    """The shipped confidence models' thresholds, as the help texts show them."""
     from qabot.answering.confidence import default_model
 
-    return f"{default_model().threshold:.4g}"
+    verified, plain = default_model(verified=True), default_model()
+    return f"{verified.threshold:.4g}; {plain.threshold:.4g} with --no-verifier"

@@ -190,7 +190,8 @@ def answer_in_batches(
         # Batched answering has no per-question clock: each question costs its batch's share.
         latency = (clock() - batch_started) * 1000 / len(batch)
         for case, question, case_hits, answer in zip(batch, questions, hits, answers, strict=True):
-            features = answerer.features(question, case_hits)
+            # The features the answer's score was read from (the verifier's included).
+            features = answerer.features(question, case_hits, verifier=answer.verifier)
             result = score_case(case, case_hits, answer, latency)
             if features is not None:
                 result = replace(
