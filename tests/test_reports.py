@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from qabot.answering.answerer import Answerer
-from qabot.answering.features import FEATURES
+from qabot.answering.features import VERIFIED_FEATURES
 from qabot.answering.retrieval import Retriever
 from qabot.errors import EvalInputError
 from qabot.evaluation.reports import (
@@ -52,7 +52,8 @@ def test_report_files_exist_and_parse(tmp_path, seed_report):
     result = seed_report.results[0]
     assert first["score"] == pytest.approx(result.score, abs=5e-5)
     assert first["features"] == pytest.approx(list(result.features), abs=1e-6)
-    assert len(first["features"]) == len(FEATURES)
+    # The seed answerer verifies (as `qabot eval` does by default): the verified model's columns.
+    assert len(first["features"]) == len(VERIFIED_FEATURES)
     with open(paths["results"], encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == SEED_DEV.questions and rows[0]["id"] == "s007"

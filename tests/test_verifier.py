@@ -51,6 +51,17 @@ def test_a_span_is_the_text_at_its_offsets(verifier: OnnxVerifier):
     assert "1937" in span.text and len(span.text) < 40
 
 
+def test_a_pair_reads_the_same_alone_and_in_a_batch(verifier: OnnxVerifier):
+    # The int8 model scales a call's activations together: read beside a longer text, a pair
+    # once scored 0.945 instead of 0.951 alone, and `qabot eval` disagreed with `qabot ask`.
+    pair = ("Who designed the Golden Gate Bridge?", PASSAGE)
+    longer = ("When was the treaty signed?", "Delegates arrived late for the talks. " * 12)
+    (alone,) = verifier.verify_batch([pair])
+    beside = verifier.verify_batch([longer, pair, longer])[1]
+    assert beside.probability == alone.probability
+    assert beside.span == alone.span
+
+
 def test_a_text_longer_than_the_window_is_read_in_windows(verifier: OnnxVerifier):
     filler = " ".join(f"Sentence {n} says nothing about bridges or engineers." for n in range(80))
     text = f"{filler} {PASSAGE}"

@@ -26,7 +26,10 @@ from qabot.errors import ModelError
 from qabot.models.onnx_embedder import machine_threads, pad_encodings, session_options
 
 CONFIG_FILE = "verifier_config.json"
-DEFAULT_BATCH_SIZE = 16
+# One window per onnxruntime call: the int8 model quantises each call's activations with one
+# scale, and a batch pads its windows to the longest, so a pair read beside others would score
+# differently than alone (ask and eval must agree). On 2 cores batching gained nothing measurable.
+DEFAULT_BATCH_SIZE = 1
 # A question's word pieces read at most (SQuAD's max_query_length): a longer question would
 # leave the text no room in the window, and the tokenizer refuses such a pair.
 MAX_QUESTION_TOKENS = 64
@@ -96,7 +99,8 @@ class OnnxVerifier:
         folder: holds ``verifier_config.json``, ``tokenizer.json`` and the ONNX file it names
             (default: the shipped verifier).
         threads: onnxruntime's intra-op threads (None: the machine's cores), as the embedder's.
-        batch_size: windows per onnxruntime call.
+        batch_size: windows per onnxruntime call (default 1: a pair's reading then never
+            depends on what else is read with it; see `DEFAULT_BATCH_SIZE`).
         model_file: an ONNX file to run instead of the folder's own (the training's fp32 export).
 
     Raises:
