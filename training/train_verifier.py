@@ -12,7 +12,7 @@ exports and evaluates what it has.
 
 Examples:
     # the shipped model (about 75 minutes on 2 idle CPU cores)
-    python training/train_verifier.py --epochs 2.5 --minutes 65 --check-every 600
+    python training/train_verifier.py --epochs 2.5 --minutes 60 --check-every 600
 
     # the plumbing only, on a tiny random BERT folder (see test_train_verifier.py)
     python training/train_verifier.py --model /tmp/tiny-bert --out /tmp/run --max-steps 4 \\
