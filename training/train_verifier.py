@@ -11,7 +11,7 @@ straight to export and evaluation. `--minutes` stops training cleanly (checkpoin
 exports and evaluates what it has.
 
 Examples:
-    # the shipped model (about 75 minutes on 2 idle CPU cores)
+    # the shipped model (about 70 minutes on 2 CPU cores: 60 of training)
     python training/train_verifier.py --epochs 2.5 --minutes 60 --check-every 600
 
     # the plumbing only, on a tiny random BERT folder (see test_train_verifier.py)
