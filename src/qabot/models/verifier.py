@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -28,7 +29,9 @@ from qabot.models.onnx_embedder import machine_threads, pad_encodings, session_o
 CONFIG_FILE = "verifier_config.json"
 # One window per onnxruntime call: the int8 model quantises each call's activations with one
 # scale, and a batch pads its windows to the longest, so a pair read beside others would score
-# differently than alone (ask and eval must agree). On 2 cores batching gained nothing measurable.
+# differently than alone (ask and eval must agree). The calls run side by side instead, one core
+# each: on 2 cores that reads 2.0 ms a pair against 2.9 for batches of 16 on both cores
+# (bench/results/verifier-cost.md).
 DEFAULT_BATCH_SIZE = 1
 # A question's word pieces read at most (SQuAD's max_query_length): a longer question would
 # leave the text no room in the window, and the tokenizer refuses such a pair.
@@ -98,7 +101,8 @@ class OnnxVerifier:
     Args:
         folder: holds ``verifier_config.json``, ``tokenizer.json`` and the ONNX file it names
             (default: the shipped verifier).
-        threads: onnxruntime's intra-op threads (None: the machine's cores), as the embedder's.
+        threads: how many onnxruntime calls run side by side, each on one core (None: the
+            machine's cores).
         batch_size: windows per onnxruntime call (default 1: a pair's reading then never
             depends on what else is read with it; see `DEFAULT_BATCH_SIZE`).
         model_file: an ONNX file to run instead of the folder's own (the training's fp32 export).
@@ -129,10 +133,10 @@ class OnnxVerifier:
                 else str(self.config["sha256"])
             )
             self.tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
+            # One intra-op thread: small windows gain little from two, and `verify_batch`
+            # runs `workers` calls side by side on the one (thread-safe) session instead.
             self.session = ort.InferenceSession(
-                str(model_path),
-                session_options(ort, threads or machine_threads()),
-                providers=["CPUExecutionProvider"],
+                str(model_path), session_options(ort, 1), providers=["CPUExecutionProvider"]
             )
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise ModelError(
@@ -144,6 +148,7 @@ class OnnxVerifier:
         self.max_length = int(self.config["max_length"])
         self.max_answer_tokens = int(self.config.get("max_answer_tokens", 30))
         self.batch_size = batch_size
+        self.workers = threads or machine_threads()
         self.tokenizer.no_padding()
         self._question_tokenizer = Tokenizer.from_str(self.tokenizer.to_str())
         self._question_tokenizer.no_truncation()
@@ -174,11 +179,10 @@ class OnnxVerifier:
             windows.extend((pair, w) for w in [encoding, *encoding.overflowing])
         # Windows of like length share a batch, padded only to the longest of them.
         order = sorted(range(len(windows)), key=lambda j: len(windows[j][1].ids))
+        chunks = [order[k : k + self.batch_size] for k in range(0, len(order), self.batch_size)]
         best: list[tuple[float, int, np.ndarray, np.ndarray] | None] = [None] * len(pairs)
-        for low in range(0, len(order), self.batch_size):
-            chunk = order[low : low + self.batch_size]
+        for chunk, (start, end, logit) in zip(chunks, self._run_all(windows, chunks), strict=True):
             encodings = [windows[j][1] for j in chunk]
-            start, end, logit = self._run(encodings)
             for row, j in enumerate(chunk):
                 pair = windows[j][0]
                 if best[pair] is None or logit[row] > best[pair][0]:  # type: ignore[index]
@@ -190,6 +194,16 @@ class OnnxVerifier:
             span = self._best_span(text, windows[j][1], start, end)
             verdicts.append(Verdict(float(1.0 / (1.0 + np.exp(-logit))), span))
         return verdicts
+
+    def _run_all(
+        self, windows: list[tuple[int, Any]], chunks: list[list[int]]
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """`_run` of each chunk of windows, up to `workers` calls side by side."""
+        jobs = [[windows[j][1] for j in chunk] for chunk in chunks]
+        if self.workers == 1 or len(jobs) == 1:
+            return [self._run(job) for job in jobs]
+        with ThreadPoolExecutor(min(self.workers, len(jobs))) as pool:
+            return list(pool.map(self._run, jobs))
 
     def _run(self, encodings: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One onnxruntime call on dynamically padded windows."""
