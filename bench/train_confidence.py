@@ -21,6 +21,7 @@ reads only, by default on the five dev blocks and the verifier's calibration SQu
 (``squad-cal``, never trained on): answerable, near-domain and adversarial questions.
 
     .venv/bin/python -m bench.train_confidence --verifier --write > bench/results/confidence-verified.md
+    .venv/bin/python -m bench.train_confidence --verifier --read-flag-only   # what its probability adds
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from qabot.answering.features import (
     RIVALS,
     SIGNS,
     VERIFIED_FEATURES,
+    VERIFIER,
     answer_key,
     hit_features,
     margin,
@@ -264,6 +266,12 @@ def main(argv: list[str] | None = None) -> int:
         f"as the last feature; corpora default to the five and {SQUAD_CAL}",
     )
     parser.add_argument(
+        "--read-flag-only",
+        action="store_true",
+        help="with --verifier: zero the verifier's probability column, keeping only whether it "
+        "read the answer (what the verifier's own judgement adds; never written)",
+    )
+    parser.add_argument(
         "--corpora",
         nargs="+",
         choices=(*DEV_NAMES, SQUAD_CAL),
@@ -296,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.verifier:
         rows, read = with_verifier(rows, arrays)
         features = VERIFIED_FEATURES
+        if args.read_flag_only:
+            rows.x[:, features.index(VERIFIER)] = 0.0
     weights = rows.corpus_weights() * np.where(rows.category == "ablated", args.ablated_weight, 1)
     oof = out_of_fold(rows.x, rows, features, weights)
     threshold = budget_threshold(oof, rows.category, args.budget)
@@ -316,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     report(final, rows.x, rows.y, oof, rows.corpus, rows.category, threshold, args.budget)
     if len(names) > 1:
         leave_one_corpus_out(rows, features, weights)
-    if args.write:
+    if args.write and not args.read_flag_only:
         path = VERIFIED if args.verifier else SHIPPED
         final.save(path)
         print(f"\nwrote {path.relative_to(ROOT)}", file=sys.stderr)
