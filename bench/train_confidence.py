@@ -40,7 +40,7 @@ from bench.data import DEV_NAMES, ROOT, SQUAD_CAL, Question
 from bench.dev_corpora import Bench, load_bench
 from bench.fusion_search import Arrays, evidence_arrays, right_first
 from bench.provenance import produced_by
-from bench.verifier_scores import with_verifier
+from bench.verifier_scores import READS, with_verifier
 from qabot.answering.adaptive import question_led_share
 from qabot.answering.confidence import (
     expected_calibration_error,
@@ -265,11 +265,12 @@ def main(argv: list[str] | None = None) -> int:
         help="fit the verified model: the rows the verifier reads (passage answers), its score "
         f"as the last feature; corpora default to the five and {SQUAD_CAL}",
     )
+    trial = "with --verifier, a dev trial (never written): "
     parser.add_argument(
-        "--read-flag-only",
-        action="store_true",
-        help="with --verifier: zero the verifier's probability column, keeping only whether it "
-        "read the answer (what the verifier's own judgement adds; never written)",
+        "--read", choices=READS, default="sentence", help=trial + "what it reads of a passage"
+    )
+    parser.add_argument(
+        "--read-flag-only", action="store_true", help=trial + "its probability column zeroed"
     )
     parser.add_argument(
         "--corpora",
@@ -302,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = dev_rows(names, ablate=args.ablate, arrays=arrays)
     features = FEATURES
     if args.verifier:
-        rows, read = with_verifier(rows, arrays)
+        rows, read = with_verifier(rows, arrays, args.read)
         features = VERIFIED_FEATURES
         if args.read_flag_only:
             rows.x[:, features.index(VERIFIER)] = 0.0
@@ -326,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     report(final, rows.x, rows.y, oof, rows.corpus, rows.category, threshold, args.budget)
     if len(names) > 1:
         leave_one_corpus_out(rows, features, weights)
-    if args.write and not args.read_flag_only:
+    if args.write and not args.read_flag_only and args.read == "sentence":
         path = VERIFIED if args.verifier else SHIPPED
         final.save(path)
         print(f"\nwrote {path.relative_to(ROOT)}", file=sys.stderr)

@@ -61,25 +61,34 @@ def verifier_probabilities(
     return np.array([cache[k] for k in keys])
 
 
-def read_text(bench: Bench, question: int, top: int) -> str | None:
+READS = ("sentence", "window", "passage")
+"""What the verifier may read of a passage: the product's highlighted sentence, that sentence with
+its neighbours, or the whole passage (the last two are dev trials, not the product)."""
+
+
+def read_text(bench: Bench, question: int, top: int, read: str = "sentence") -> str | None:
     """What the product's verifier reads of passage ``top`` for question number ``question``:
     the passage's sentence most similar to the question (its highlight), or the passage when
     it is one sentence; None for an FAQ entry, which the verifier does not read
-    (`qabot.answering.verification.reads`)."""
+    (`qabot.answering.verification.reads`). ``read`` (`READS`) widens it for a dev trial."""
     passage = bench.passages[top]
     if not reads(passage, bench.questions[question].text):
         return None
     rows = np.flatnonzero((bench.row_passage == top) & (bench.row_grain == GRAIN_SENTENCE))
-    highlight = None
-    if len(rows):
-        best = rows[int(np.argmax(bench.row_vectors[rows] @ bench.query_vectors[question]))]
-        highlight = bench.row_text[best]
-    return verifier_text(passage, highlight)[0]
+    if read == "passage" or not len(rows):
+        return verifier_text(passage, None)[0]
+    best = int(np.argmax(bench.row_vectors[rows] @ bench.query_vectors[question]))
+    if read == "window":
+        return " ".join(bench.row_text[r] for r in rows[max(0, best - 1) : best + 2])
+    return verifier_text(passage, bench.row_text[rows[best]])[0]
 
 
-def with_verifier(rows: DevRows, arrays: dict[str, Arrays]) -> tuple[DevRows, np.ndarray]:
+def with_verifier(
+    rows: DevRows, arrays: dict[str, Arrays], read: str = "sentence"
+) -> tuple[DevRows, np.ndarray]:
     """``rows`` with the verifier's feature of each row's top hit as one more column, and which
-    rows the product's verifier reads (passage answers; 0 in the column for the others)."""
+    rows the product's verifier reads (passage answers; 0 in the column for the others);
+    ``read``: what it reads of a passage (`read_text`)."""
     from qabot.models.verifier import OnnxVerifier
 
     verifier = OnnxVerifier()
@@ -89,7 +98,8 @@ def with_verifier(rows: DevRows, arrays: dict[str, Arrays]) -> tuple[DevRows, np
         mine = np.flatnonzero(rows.corpus == name)
         bench = arrays[name].bench
         texts = [
-            read_text(bench, q, t) for q, t in zip(rows.question[mine], rows.top[mine], strict=True)
+            read_text(bench, q, t, read)
+            for q, t in zip(rows.question[mine], rows.top[mine], strict=True)
         ]
         todo = [n for n, text in enumerate(texts) if text is not None]
         questions = [bench.questions[rows.question[mine[n]]].text for n in todo]
