@@ -84,11 +84,11 @@ def read_text(bench: Bench, question: int, top: int, read: str = "sentence") -> 
 
 
 def with_verifier(
-    rows: DevRows, arrays: dict[str, Arrays], read: str = "sentence"
+    rows: DevRows, arrays: dict[str, Arrays], reading: str = "sentence"
 ) -> tuple[DevRows, np.ndarray]:
     """``rows`` with the verifier's feature of each row's top hit as one more column, and which
     rows the product's verifier reads (passage answers; 0 in the column for the others);
-    ``read``: what it reads of a passage (`read_text`)."""
+    ``reading``: what it reads of a passage (`read_text`)."""
     from qabot.models.verifier import OnnxVerifier
 
     verifier = OnnxVerifier()
@@ -98,7 +98,7 @@ def with_verifier(
         mine = np.flatnonzero(rows.corpus == name)
         bench = arrays[name].bench
         texts = [
-            read_text(bench, q, t, read)
+            read_text(bench, q, t, reading)
             for q, t in zip(rows.question[mine], rows.top[mine], strict=True)
         ]
         todo = [n for n, text in enumerate(texts) if text is not None]
