@@ -30,8 +30,7 @@ CONFIG_FILE = "verifier_config.json"
 # One window per onnxruntime call: the int8 model quantises each call's activations with one
 # scale, and a batch pads its windows to the longest, so a pair read beside others would score
 # differently than alone (ask and eval must agree). The calls run side by side instead, one core
-# each: on 2 cores that reads 2.0 ms a pair against 2.9 for batches of 16 on both cores
-# (bench/results/verifier-cost.md).
+# each: on 2 cores that reads 2.1 ms a pair, as fast as batches of 16 (bench/results/verifier-calls.md).
 DEFAULT_BATCH_SIZE = 1
 # A question's word pieces read at most (SQuAD's max_query_length): a longer question would
 # leave the text no room in the window, and the tokenizer refuses such a pair.
