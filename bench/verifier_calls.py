@@ -13,13 +13,13 @@ reads the same alone as in the batch.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 
 from bench.data import read_jsonl
 from bench.provenance import produced_by
 from bench.verifier_e2e import WORK
+from qabot.documents.chunking import split_sentences
 from qabot.models.verifier import OnnxVerifier
 
 SETTINGS = (  # (windows per call, calls side by side)
@@ -30,13 +30,15 @@ SETTINGS = (  # (windows per call, calls side by side)
 
 
 def pairs(count: int) -> list[tuple[str, str]]:
-    """``count`` held-out questions, each with the second sentence of a paragraph."""
+    """``count`` held-out questions, each with the second sentence of a paragraph (the first
+    when it has one), as `qabot.documents.chunking` splits it."""
     folder = WORK / "heldout-removed"
     questions = read_jsonl(folder / "questions.jsonl")[:count]
-    texts = [
-        re.split(r"(?<=[.!?])\s+", path.read_text(encoding="utf-8"))[1]
+    sentences = [
+        split_sentences(path.read_text(encoding="utf-8"))
         for path in sorted((folder / "corpus").glob("*"))
     ]
+    texts = [mine[min(1, len(mine) - 1)] for mine in sentences if mine]
     return [(q["question"], texts[n % len(texts)]) for n, q in enumerate(questions)]
 
 

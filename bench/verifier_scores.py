@@ -66,19 +66,19 @@ READS = ("sentence", "window", "passage")
 its neighbours, or the whole passage (the last two are dev trials, not the product)."""
 
 
-def read_text(bench: Bench, question: int, top: int, read: str = "sentence") -> str | None:
+def read_text(bench: Bench, question: int, top: int, reading: str = "sentence") -> str | None:
     """What the product's verifier reads of passage ``top`` for question number ``question``:
     the passage's sentence most similar to the question (its highlight), or the passage when
     it is one sentence; None for an FAQ entry, which the verifier does not read
-    (`qabot.answering.verification.reads`). ``read`` (`READS`) widens it for a dev trial."""
+    (`qabot.answering.verification.reads`). ``reading`` (`READS`) widens it for a dev trial."""
     passage = bench.passages[top]
     if not reads(passage, bench.questions[question].text):
         return None
     rows = np.flatnonzero((bench.row_passage == top) & (bench.row_grain == GRAIN_SENTENCE))
-    if read == "passage" or not len(rows):
+    if reading == "passage" or not len(rows):
         return verifier_text(passage, None)[0]
     best = int(np.argmax(bench.row_vectors[rows] @ bench.query_vectors[question]))
-    if read == "window":
+    if reading == "window":
         return " ".join(bench.row_text[r] for r in rows[max(0, best - 1) : best + 2])
     return verifier_text(passage, bench.row_text[rows[best]])[0]
 
