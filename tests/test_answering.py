@@ -16,6 +16,17 @@ from conftest import ANSWER_KEYS
 from fakes import fused_only_confidence
 
 
+def test_clean_question_treats_ascii_as_the_general_path_does():
+    # ASCII takes a shortcut; a non-ASCII character beside it takes the general path.
+    for text in ("a\x00b\x1fc\x7fd", "  tab\there\r\nnew line  ", "\x0b\x0c end"):
+        plain, _ = clean_question(text)
+        accented, _ = clean_question(text + " é")
+        assert accented == plain + " é"
+    assert clean_question("a\x00b\x1fc\x7fd") == ("a b c d", False)
+    with pytest.raises(QuestionError):
+        clean_question(" \x00\x07 ")
+
+
 def test_clean_question_strips_controls_and_trims():
     assert clean_question("  What\x00 is\tNATO?\u200b ") == ("What is NATO?", False)
     long_question, trimmed = clean_question("word " * 30_000)

@@ -87,3 +87,17 @@ def test_posting_list_scores_are_bm25s_own_to_the_bit():
         wanted = np.array([5, 0, 199, 42])
         [scored] = index.score_batch([query], [wanted])
         assert np.array_equal(scored, expected[wanted])
+
+
+def test_matches_batch_is_matches_of_each_query_to_the_bit():
+    texts = [f"word{n % 7} word{n % 11} shared term{n % 3} extra{n}" for n in range(200)]
+    index = KeywordIndex.build([f"p{n}" for n in range(200)], texts)
+    queries = ["word3 word5 shared", "nothing here", "", "term1 term1 extra17", "word3"]
+    batch = index.matches_batch(queries)
+    assert len(batch) == len(queries)
+    for query, found in zip(queries, batch, strict=True):
+        tokens = tokenize([query])[0]
+        expected = index._bm25.get_scores(tokens) if tokens else np.zeros(200, np.float32)
+        assert found.numbers.tolist() == np.flatnonzero(expected).tolist()
+        assert np.array_equal(found.scores, expected[found.numbers])
+    assert [len(f) for f in index.matches_batch(["nothing", "here"])] == [0, 0]

@@ -148,3 +148,24 @@ def test_an_alternate_question_asked_verbatim_finds_its_entry(tmp_path: Path, fa
     assert index.passage("f1#faq-0").alternates == ("I forgot my login", "lost credentials")
     [hit] = Retriever(index, fake_embedder).search("I forgot my login!", top_k=1)
     assert hit.passage.passage_id == "f1#faq-0" and hit.exact and hit.fused_score == 1.0
+
+
+def test_a_batch_across_rank_chunks_ranks_each_question_as_alone(small_index, fake_embedder):
+    from qabot.answering.retrieval import RANK_CHUNK
+
+    retriever = Retriever(small_index, fake_embedder)
+    asked = [
+        "where is the office",
+        "How do I change my password?",  # verbatim: its entry first, at 1.0
+        "quarterly revenue",
+        "zorblat quaffle",
+        "lunch at noon",
+    ]
+    questions = (asked * (RANK_CHUNK // len(asked) + 2))[: RANK_CHUNK + 7]
+    batch = retriever.search_batch(questions, top_k=4)
+    assert len(batch) == len(questions)
+    for question, hits in zip(questions, batch, strict=True):
+        assert hits == retriever.search(question, top_k=4)
+    verbatim = batch[1][0]
+    assert verbatim.exact and verbatim.fused_score == 1.0
+    assert verbatim.passage.passage_id == "f2#faq-0"

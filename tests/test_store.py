@@ -126,3 +126,39 @@ def test_auto_picks_flat_for_small_stores_and_rejects_unknown_types():
     assert choose_index_type(10, "hnsw") == "hnsw"
     with pytest.raises(ValueError, match="not one of auto, flat"):
         choose_index_type(10, "annoy")
+
+
+def _first_passages_by_hand(store: VectorStore, query: np.ndarray, top_k: int) -> list[int]:
+    """Every searchable row scored exactly; each passage at its best row, best first."""
+    searchable = np.flatnonzero(store.row_grain != S)
+    scores = store.vectors[searchable] @ query
+    order = np.argsort(-scores, kind="stable")
+    return list(dict.fromkeys(store.row_passage[searchable[order]].tolist()))[:top_k]
+
+
+def test_batch_search_gives_each_query_its_first_distinct_passages():
+    rng = np.random.default_rng(3)
+    passages = 40
+    row_passage = np.repeat(np.arange(passages), 3)
+    row_grain = np.tile([W, Q, S], passages)
+    vectors = _unit(rng.normal(size=(len(row_passage), 8)))
+    store = VectorStore.build([f"p{n}" for n in range(passages)], vectors, row_passage, row_grain)
+    queries = _unit(rng.normal(size=(6, 8)))
+    for top_k in (1, 5, 40, 100):
+        found = store.search_batch(queries, top_k)
+        for query, got in zip(queries, found, strict=True):
+            assert got.numbers.tolist() == _first_passages_by_hand(store, query, top_k)
+            assert got.numbers.dtype == np.int64
+            best = (store.vectors[row_passage == got.numbers[0]] @ query)[:2].max()
+            assert got.scores[0] == pytest.approx(best, abs=1e-6)
+
+
+def test_batch_evidence_is_each_querys_own_evidence():
+    store = _store()
+    queries = _unit([[0, 0, 1], [1, 0, 0], [0, 1, 1]])
+    candidates = [np.array([1, 0]), np.array([], dtype=np.int64), np.array([0, 1, 2])]
+    starts = np.cumsum([0, *map(len, candidates)])
+    batch = store.evidence_batch(queries, np.concatenate(candidates), starts)
+    for q, numbers in enumerate(candidates):
+        alone = store.evidence(queries[q], numbers)
+        assert np.array_equal(batch.grains[starts[q] : starts[q + 1]], alone.grains)

@@ -22,7 +22,7 @@ import numpy as np
 
 from qabot.answering.answer import DECLINE_MESSAGE, Alternative, Answer, Source
 from qabot.answering.confidence import ConfidenceModel, default_model
-from qabot.answering.facts import IndexFacts
+from qabot.answering.facts import QUESTIONS_KEPT, IndexFacts
 from qabot.answering.features import VERIFIED_FEATURES, hit_features, verifier_columns
 from qabot.answering.questions import clean_question
 from qabot.answering.retrieval import Hit, Retriever
@@ -274,14 +274,25 @@ class Answerer:
     ) -> list[Answer]:
         ranked = [self.rerank(q, h) for q, h in zip(questions, hits, strict=True)]
         verdicts = self.verify(questions, ranked)
-        scores = [
-            self.score(q, h, 0, None if v is None else v.probability)
-            for q, h, v in zip(questions, ranked, verdicts, strict=True)
-        ]
-        answers = [
-            self._compose(*case, shown)
-            for case in zip(questions, truncated, ranked, scores, verdicts, strict=True)
-        ]
+        answers = []
+        for start in range(0, len(questions), QUESTIONS_KEPT):
+            # An answer's and its alternatives' features share what is worked out of the
+            # question alone: for a chunk of questions at once, kept while they are answered.
+            chunk = slice(start, start + QUESTIONS_KEPT)
+            self._facts().questions(questions[chunk])
+            answers += [
+                self._compose(
+                    question,
+                    trimmed,
+                    hits,
+                    self.score(question, hits, 0, None if verdict is None else verdict.probability),
+                    verdict,
+                    shown,
+                )
+                for question, trimmed, hits, verdict in zip(
+                    questions[chunk], truncated[chunk], ranked[chunk], verdicts[chunk], strict=True
+                )
+            ]
         if self.smalltalk is None:
             return answers
         return [self.smalltalk.reply(answer, self.coverage) for answer in answers]

@@ -72,9 +72,14 @@ answers; `qabot.answering.adaptive` slides FAQ weights away from it where they d
 (chosen with it on five dev corpora: ``bench/results/adaptive-fusion.md``)."""
 
 
-def normalise_keyword(keyword: np.ndarray) -> np.ndarray:
-    """BM25 divided by the best BM25 among the question's candidates (last axis); 0 if none."""
-    top = keyword.max(axis=-1, keepdims=True) if keyword.shape[-1] else keyword
+def normalise_keyword(keyword: np.ndarray, top: np.ndarray | None = None) -> np.ndarray:
+    """BM25 divided by the best BM25 among the question's candidates; 0 if none.
+
+    ``top`` is that best, per entry (for a batch of questions laid out flat); None: the best
+    along the last axis, which then holds one question's candidates.
+    """
+    if top is None:
+        top = keyword.max(axis=-1, keepdims=True) if keyword.shape[-1] else keyword
     return np.divide(keyword, top, out=np.zeros_like(keyword, dtype=float), where=top > 0)
 
 
@@ -83,13 +88,17 @@ def best_sentence_rows(
 ) -> np.ndarray:
     """Each candidate's best sentence row (its highlight), -1 for one without sentence rows.
 
-    Of equal scores the first row wins, as with ``argmax``.
+    Rows are grouped by candidate (as `qabot.index.grains.gather_rows` gives them). Of equal
+    scores the first row wins, as with ``argmax``.
     """
     best = np.full(candidates, -1, dtype=np.int64)
-    sentence = grain == GRAIN_SENTENCE
-    if sentence.any():
-        whose, scores, numbers = owner[sentence], row_scores[sentence], rows[sentence]
-        order = np.lexsort((-scores, whose))  # by candidate, best first; stable on ties
-        first = np.r_[True, whose[order][1:] != whose[order][:-1]]
-        best[whose[order][first]] = numbers[order][first]
+    sentence = np.flatnonzero(grain == GRAIN_SENTENCE)
+    if not len(sentence):
+        return best
+    whose, scores = owner[sentence], row_scores[sentence]
+    runs = np.flatnonzero(np.r_[True, whose[1:] != whose[:-1]])
+    top = np.repeat(np.maximum.reduceat(scores, runs), np.diff(np.r_[runs, len(sentence)]))
+    # The first row of each run that scores its run's best: a min over positions, no sort.
+    first = np.minimum.reduceat(np.where(scores == top, np.arange(len(scores)), len(scores)), runs)
+    best[whose[runs]] = rows[sentence[first]]
     return best

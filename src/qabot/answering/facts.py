@@ -8,7 +8,7 @@ caches of one index's facts: bounded, and nothing relies on what they hold.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from qabot.answering.features import QuestionEvidence, question_evidence
@@ -38,17 +38,29 @@ class IndexFacts:
 
     def question(self, question: str) -> QuestionFacts:
         """What the features read of the question alone."""
+        if question not in self._questions:
+            self.questions([question])
+        return self._questions[question]
 
-        def work_out() -> QuestionFacts:
-            index = self.index
-            faq = (
-                index.faq_keyword_index.matches(question)
-                if index.faq_keyword_index
-                else no_candidates()
-            )
-            return question_evidence(question, index.keyword_index.vocabulary), faq
-
-        return _memoised(self._questions, question, work_out, QUESTIONS_KEPT)
+    def questions(self, questions: Sequence[str]) -> None:
+        """Work out and keep what the features read of each question, for a batch at once
+        (at most `QUESTIONS_KEPT`: all of them are kept until the next batch)."""
+        new = list(dict.fromkeys(q for q in questions if q not in self._questions))
+        if not new:
+            return
+        if len(new) > QUESTIONS_KEPT:
+            raise ValueError(f"{len(new)} questions at once; at most {QUESTIONS_KEPT} are kept")
+        if len(self._questions) + len(new) > QUESTIONS_KEPT:
+            self._questions.clear()
+        index = self.index
+        faq = (
+            index.faq_keyword_index.matches_batch(new)
+            if index.faq_keyword_index
+            else [no_candidates() for _ in new]
+        )
+        vocabulary = index.keyword_index.vocabulary
+        for question, matches in zip(new, faq, strict=True):
+            self._questions[question] = (question_evidence(question, vocabulary), matches)
 
     def faq_rows(self, passage_id: str) -> list[int] | None:
         """The rows of an FAQ entry's phrasings in the FAQ keyword index (None for a passage)."""

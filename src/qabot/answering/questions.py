@@ -25,6 +25,8 @@ def clean_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> tuple[
         raise QuestionError(f"A question must be text, not {type(question).__name__}.")
     # A lone surrogate (category Cs) is not a character: it cannot be encoded, so it would
     # break the tokenizer and the model later, far from the caller.
+    if question.isascii():  # the common case, kept cheap: its only control characters are Cc
+        return _trimmed(" ".join(question.translate(_ASCII_CONTROLS).split()), max_chars)
     if any(unicodedata.category(c) == "Cs" for c in question):
         raise QuestionError(
             "The question contains invalid characters (lone UTF-16 surrogates): send it as text."
@@ -32,7 +34,13 @@ def clean_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> tuple[
     cleaned = "".join(
         " " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in question
     )
-    cleaned = " ".join(cleaned.split())
+    return _trimmed(" ".join(cleaned.split()), max_chars)
+
+
+_ASCII_CONTROLS = {code: " " for code in (*range(32), 127)}
+
+
+def _trimmed(cleaned: str, max_chars: int) -> tuple[str, bool]:
     if not cleaned:
         raise QuestionError("The question is empty: type a question.")
     if len(cleaned) > max_chars:

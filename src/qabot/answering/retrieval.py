@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from qabot.answering.adaptive import recorded_fusion
-from qabot.answering.evidence import Fusion, best_sentence_rows
+from qabot.answering.evidence import Fusion, best_sentence_rows, normalise_keyword
 from qabot.answering.features import RIVALS, answer_key
+from qabot.answering.ranking import best_first, lookup, rival_margins, segment_max, union
 from qabot.documents.chunking import Passage, split_sentences
 from qabot.index.build import Index
 from qabot.index.candidates import Candidates
@@ -29,6 +30,9 @@ from qabot.index.keyword import best_matches
 from qabot.models.embedding import Embedder
 
 DEFAULT_POOL = 100
+RANK_CHUNK = 32
+"""Questions ranked together: enough to spread numpy's cost per call over many questions, few
+enough that their gathered rows stay small (about 40 MB at StackFAQ's size)."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,11 @@ class Hit:
 
 def normalise_question(text: str) -> str:
     """Case-, accent-, punctuation- and numbering-insensitive form of a question."""
-    text = unicodedata.normalize("NFKD", text).casefold()
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    if text.isascii():  # no accents to strip: the common case, kept cheap
+        text = text.casefold()
+    else:
+        text = unicodedata.normalize("NFKD", text).casefold()
+        text = "".join(c for c in text if not unicodedata.combining(c))
     text = re.sub(r"^\s*(?:q\s*\d*\s*[:.)]|\d+[.)])\s*", "", text)
     return " ".join(re.findall(r"\w+", text))
 
@@ -125,85 +132,83 @@ class Retriever:
         query_vectors = self.embedder.embed_batch(list(questions), role="query")
         dense = self.index.store.search_batch(query_vectors, pool)
         # Every keyword match once per question: its best `pool` propose, and it scores the union.
-        matches = [self.index.keyword_index.matches(question) for question in questions]
-        candidates = [
-            self._candidates(question, dense[q], best_matches(matches[q], pool))
-            for q, question in enumerate(questions)
-        ]
-        keyword_scores = [
-            found.scores_of(numbers)
-            for found, (numbers, _) in zip(matches, candidates, strict=True)
-        ]
-        return [
-            self._rank(query_vectors[q], *candidates[q], keyword_scores[q], top_k)
-            for q in range(len(questions))
-        ]
-
-    def _candidates(
-        self, question: str, dense: Candidates, keyword: Candidates
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The union of dense, keyword and verbatim candidates, and the verbatim ones."""
-        forced = np.array(
-            self._faq_by_question.get(normalise_question(question), []), dtype=np.int64
-        )
-        candidates = np.unique(np.concatenate([dense.numbers, keyword.numbers, forced]))
-        return candidates.astype(np.int64), forced
+        matches = self.index.keyword_index.matches_batch(questions)
+        hits: list[list[Hit]] = []
+        for start in range(0, len(questions), RANK_CHUNK):
+            chunk = slice(start, start + RANK_CHUNK)
+            hits += self._rank(
+                questions[chunk], query_vectors[chunk], dense[chunk], matches[chunk], pool, top_k
+            )
+        return hits
 
     def _rank(
         self,
-        query_vector: np.ndarray,
-        candidates: np.ndarray,
-        forced: np.ndarray,
-        keyword: np.ndarray,
+        questions: Sequence[str],
+        query_vectors: np.ndarray,
+        dense: Sequence[Candidates],
+        matches: Sequence[Candidates],
+        pool: int,
         top_k: int,
-    ) -> list[Hit]:
-        evidence = self.index.store.evidence(query_vector, candidates)
-        is_faq = self._is_faq[candidates]
-        fused = self.fusion.fuse(evidence.grains, is_faq, keyword)
-        dense = self.fusion.dense(evidence.grains, is_faq)
-        rank = fused.copy()
-        verbatim = np.isin(candidates, forced)
+    ) -> list[list[Hit]]:
+        """Rank a chunk of questions' candidates together (`qabot.answering.ranking`)."""
+        stride = max(len(self._is_faq), 1)
         # An FAQ question asked verbatim is an exact match: it ranks first and scores 1.0.
+        forced = [self._faq_by_question.get(normalise_question(q), []) for q in questions]
+        segments = union(
+            [
+                (d.numbers, best_matches(m, pool).numbers, f)
+                for d, m, f in zip(dense, matches, forced, strict=True)
+            ],
+            stride,
+        )
+        keyword = lookup(segments, matches, stride)
+        evidence = self.index.store.evidence_batch(query_vectors, segments.numbers, segments.starts)
+        is_faq = self._is_faq[segments.numbers]
+        dense_part = self.fusion.dense(evidence.grains, is_faq)
+        best_keyword = segment_max(keyword, segments)[segments.question]
+        fused = self.fusion.combine(dense_part, is_faq, normalise_keyword(keyword, best_keyword))
+        asked = [(q, n) for q, numbers in enumerate(forced) for n in numbers]
+        verbatim = np.isin(segments.keys(stride), [q * stride + n for q, n in asked])
+        rank = fused.copy()
         rank[verbatim] += 2.0
-        order = np.argsort(-rank, kind="stable")[:top_k]
-        margins = self._margins(fused, dense, candidates, order)
+        order = best_first(rank, segments, top_k)
+        # The margin is over the dense part: the keyword part is normalised per question, so
+        # one shared word would give an off-topic question a large lead.
+        margins = rival_margins(
+            dense_part, fused, self._keys[segments.numbers], segments, order, RIVALS
+        )
         fused[verbatim] = 1.0
         sentence_rows = best_sentence_rows(
-            evidence.row_scores, evidence.rows, evidence.owner, evidence.grain, len(candidates)
+            evidence.row_scores, evidence.rows, evidence.owner, evidence.grain, len(segments)
         )
-        passages = [self.index.passages[candidates[i]] for i in order]
-        return [
-            Hit(
-                passages[slot],
-                float(fused[i]),
-                float(dense[i]),
-                float(keyword[i]),
-                grains=tuple(float(g) for g in evidence.grains[i]),  # type: ignore[arg-type]
-                margin=float(margins[slot]),
-                highlight=self._highlight(passages[slot], int(sentence_rows[i])),
-                exact=bool(verbatim[i]),
+        hits: list[list[Hit]] = [[] for _ in questions]
+        columns = zip(
+            segments.question[order].tolist(),
+            segments.numbers[order].tolist(),
+            fused[order].tolist(),
+            dense_part[order].tolist(),
+            keyword[order].tolist(),
+            evidence.grains[order].tolist(),
+            margins.tolist(),
+            sentence_rows[order].tolist(),
+            verbatim[order].tolist(),
+            strict=True,
+        )
+        for question, number, score, dense_score, bm25, grains, margin, row, exact in columns:
+            passage = self.index.passages[number]
+            hits[question].append(
+                Hit(
+                    passage,
+                    score,
+                    dense_score,
+                    bm25,
+                    grains=tuple(grains),  # type: ignore[arg-type]
+                    margin=margin,
+                    highlight=self._highlight(passage, row),
+                    exact=exact,
+                )
             )
-            for slot, i in enumerate(order)
-        ]
-
-    def _margins(
-        self, fused: np.ndarray, dense: np.ndarray, candidates: np.ndarray, order: np.ndarray
-    ) -> np.ndarray:
-        """The dense lead of each candidate in ``order`` over its best rival.
-
-        Rivals are the `RIVALS` best candidates by fused score that are another answer (another
-        FAQ question or passage), as the confidence model was fitted. The lead is measured on
-        the dense part: the keyword part is normalised per question, so one shared word would
-        give an off-topic question a large lead.
-        """
-        pool = np.argsort(-fused, kind="stable")[:RIVALS]
-        pool_keys = self._keys[candidates[pool]]
-        margins = np.ones(len(order))
-        for slot, i in enumerate(order):
-            rivals = pool[pool_keys != self._keys[candidates[i]]]
-            if len(rivals):
-                margins[slot] = dense[i] - dense[rivals].max()
-        return margins
+        return hits
 
     def _highlight(self, passage: Passage, row: int) -> str | None:
         """The passage's sentence in grain ``row`` (its best by cosine); None for row -1."""

@@ -26,6 +26,7 @@ exactly from the rows.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -178,25 +179,57 @@ class VectorStore:
         refine = self.index_type == "ivf-pq"
         wanted = top_k * self._most_searchable * (_REFINE if refine else 1)
         scores, found = self._search.search(query_vectors, min(len(self._searchable), wanted))
-        results = []
-        for query, row_list, row_scores in zip(query_vectors, found, scores, strict=True):
-            keep = row_list >= 0  # FAISS pads with -1 when it finds fewer rows
-            rows, row_scores = self._searchable[row_list[keep]], row_scores[keep]
-            if refine:
-                row_scores = self.rows(rows) @ query
-                order = np.argsort(-row_scores, kind="stable")
-                rows, row_scores = rows[order], row_scores[order]
-            numbers = self.row_passage[rows]
-            _, first = np.unique(numbers, return_index=True)
-            first = np.sort(first)[:top_k]
-            results.append(Candidates(numbers[first].astype(np.int64), row_scores[first]))
-        return results
+        if refine:  # re-scored exactly from the rows, and re-ordered, query by query
+            for query, row_list, row_scores in zip(query_vectors, found, scores, strict=True):
+                keep = row_list[row_list >= 0]  # FAISS pads with -1 when it finds fewer rows
+                exact = self.rows(self._searchable[keep]) @ query
+                order = np.argsort(-exact, kind="stable")
+                row_list[: len(keep)], row_scores[: len(keep)] = keep[order], exact[order]
+        return self._first_passages(scores, found, top_k)
+
+    def _first_passages(
+        self, scores: np.ndarray, found: np.ndarray, top_k: int
+    ) -> list[Candidates]:
+        """Each query's first ``top_k`` distinct passages in FAISS's order, for all at once."""
+        queries, width = found.shape
+        keep = np.flatnonzero(found.ravel() >= 0)  # FAISS pads with -1 when it finds fewer rows
+        whose = keep // width
+        numbers = self.row_passage[self._searchable[found.ravel()[keep]]].astype(np.int64)
+        stride = len(self.passage_ids)
+        # The first row of each (query, passage): unique keys, kept in their FAISS order.
+        _, first = np.unique(whose * stride + numbers, return_index=True)
+        first = np.sort(first)
+        starts = np.searchsorted(whose[first], np.arange(queries + 1))
+        place = np.arange(len(first)) - starts[whose[first]]
+        first = first[place < top_k]
+        bounds = np.searchsorted(whose[first], np.arange(queries + 1)).tolist()
+        flat_scores = scores.ravel()[keep]
+        return [
+            Candidates(numbers[first[a:b]], flat_scores[first[a:b]])
+            for a, b in itertools.pairwise(bounds)
+        ]
 
     def evidence(self, query_vector: np.ndarray, candidates: np.ndarray) -> Evidence:
         """One query's grain evidence for the given passages: a gather over their rows only."""
         candidates = np.asarray(candidates, dtype=np.int64)
+        return self.evidence_batch(
+            np.asarray(query_vector)[None, :], candidates, np.array([0, len(candidates)])
+        )
+
+    def evidence_batch(
+        self, query_vectors: np.ndarray, candidates: np.ndarray, starts: np.ndarray
+    ) -> Evidence:
+        """Many queries' evidence at once: ``candidates[starts[q]:starts[q + 1]]`` are query
+        ``q``'s passages. The rows are gathered and scored query by query; the rest is one pass."""
+        candidates = np.asarray(candidates, dtype=np.int64)
         rows, owner = gather_rows(self._offsets, candidates)
-        row_scores = self.rows(rows) @ np.asarray(query_vector, dtype=np.float32)
+        query_vectors = np.asarray(query_vectors, dtype=np.float32)
+        bounds = np.searchsorted(owner, starts).tolist()
+        row_scores = np.empty(len(rows), dtype=np.float32)
+        # Gathered query by query: one query's rows stay in the CPU's cache for their product.
+        for query, (a, b) in enumerate(itertools.pairwise(bounds)):
+            if b > a:
+                row_scores[a:b] = self.rows(rows[a:b]) @ query_vectors[query]
         grain = self.row_grain[rows]
         grains = grain_maxima(row_scores, owner, grain, len(candidates))
         return Evidence(candidates, grains, rows, owner, grain, row_scores)
