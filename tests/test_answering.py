@@ -1,3 +1,5 @@
+import dataclasses
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -64,6 +66,12 @@ def test_faq_answer_record(answerer):
     data = answer.to_dict()
     assert set(data) == ANSWER_KEYS
     assert data["source"]["links"] == [{"label": "Shop", "url": "https://shop.example/"}]
+    # Plain JSON values, as a JSON round trip of the record gives them (tuples become lists).
+    plain = json.loads(json.dumps(dataclasses.asdict(answer)))
+    plain["score"] = round(answer.score, 4)
+    plain["alternatives"][0]["score"] = round(answer.alternatives[0].score, 4)
+    assert json.dumps(data, sort_keys=True) == json.dumps(plain, sort_keys=True)
+    assert type(data["alternatives"]) is list and type(data["source"]["links"][0]) is dict
 
 
 def test_passage_answer_marks_best_sentence(answerer):

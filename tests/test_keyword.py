@@ -101,3 +101,19 @@ def test_matches_batch_is_matches_of_each_query_to_the_bit():
         assert found.numbers.tolist() == np.flatnonzero(expected).tolist()
         assert np.array_equal(found.scores, expected[found.numbers])
     assert [len(f) for f in index.matches_batch(["nothing", "here"])] == [0, 0]
+
+
+def test_best_matches_is_the_first_of_a_stable_sort_by_score():
+    from qabot.index.candidates import Candidates
+    from qabot.index.keyword import best_matches
+
+    rng = np.random.default_rng(7)
+    for size in (0, 1, 5, 60):
+        numbers = np.arange(size, dtype=np.int64) * 3
+        scores = rng.integers(0, 4, size=size).astype(np.float32)  # ties and zeros
+        for top_k in (0, 1, 3, 10, 100):
+            got = best_matches(Candidates(numbers, scores), top_k)
+            order = np.argsort(-scores, kind="stable")[:top_k]
+            order = order[scores[order] > 0]
+            assert got.numbers.tolist() == numbers[order].tolist()
+            assert got.scores.tolist() == scores[order].tolist()

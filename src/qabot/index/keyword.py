@@ -170,7 +170,14 @@ class KeywordIndex:
 
 def best_matches(found: Candidates, top_k: int) -> Candidates:
     """The ``top_k`` best of `KeywordIndex.matches`, best first (ties by row); zeros dropped."""
-    # Rows come in row order, so a stable sort by score breaks ties by row (a lexsort, faster).
-    order = np.argsort(-found.scores, kind="stable")[: max(top_k, 0)]
-    order = order[found.scores[order] > 0]
-    return Candidates(found.numbers[order], found.scores[order])
+    scores, top_k = found.scores, max(top_k, 0)
+    # Rows come in row order, so a stable sort by score breaks ties by row. Only the rows at or
+    # above the top_k-th best score are sorted: the same first top_k, without sorting them all.
+    if 0 < top_k < len(scores):
+        kth = np.partition(scores, len(scores) - top_k)[len(scores) - top_k]
+        chosen = np.flatnonzero(scores >= kth)
+    else:
+        chosen = np.arange(len(scores))
+    order = chosen[np.argsort(-scores[chosen], kind="stable")][:top_k]
+    order = order[scores[order] > 0]
+    return Candidates(found.numbers[order], scores[order])
