@@ -172,7 +172,7 @@ def test_seed_questions_answered_before_are_still_answered(seed_answerer):
 def test_the_length_bound_never_changes_a_closeness_verdict():
     from difflib import SequenceMatcher
 
-    from qabot.answering.smalltalk import _close
+    from qabot.answering.closeness import close as _close
 
     words = ["hi", "hello", "helo", "thanks", "thank", "bye", "goodbye", "ok", "okay", "a", ""]
     for a in words:

@@ -22,16 +22,15 @@ so much" is thanks, but "what can you tell me about NATO summits" is not help.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from difflib import SequenceMatcher
 from importlib.resources import files
 from pathlib import Path
 
 from qabot.answering.answer import Answer
+from qabot.answering.closeness import close, ratio
 from qabot.documents.chunking import Passage
 from qabot.documents.corpus import SMALLTALK_FILE
 from qabot.errors import CorpusError
@@ -117,24 +116,9 @@ def similarity(said: str, phrasing: str) -> float:
     words = [w for w in said.split() if w not in _FILLERS] or said.split()
     known = [w for w in phrasing.split() if w not in _FILLERS] or phrasing.split()
     for word in words:
-        if not any(_close(word, k, MIN_WORD_SIMILARITY) for k in known):
+        if not any(close(word, k, MIN_WORD_SIMILARITY) for k in known):
             return 0.0
-    return _ratio(" ".join(words), " ".join(known))
-
-
-def _ratio(a: str, b: str) -> float:
-    return 1.0 if a == b else SequenceMatcher(None, a, b).ratio()
-
-
-@functools.lru_cache(maxsize=_KNOWN_KEPT)
-def _close(a: str, b: str, threshold: float) -> bool:
-    """``_ratio(a, b) >= threshold``, without matching when the lengths alone rule it out
-    (difflib's ratio is at most ``2·min(len) / (len(a) + len(b))``)."""
-    total = len(a) + len(b)
-    # The bound computed as difflib computes its ratios, so that it never rules out an equal one.
-    if total and 2.0 * min(len(a), len(b)) / total < threshold:
-        return False
-    return _ratio(a, b) >= threshold
+    return ratio(" ".join(words), " ".join(known))
 
 
 class SmallTalk:
@@ -201,7 +185,7 @@ class SmallTalk:
             if len(self._known) >= _KNOWN_KEPT:  # a long-running server meets endless words
                 self._known.clear()
             self._known[word] = word in _FILLERS or any(
-                _close(word, known, MIN_WORD_SIMILARITY) for known in self._vocabulary
+                close(word, known, MIN_WORD_SIMILARITY) for known in self._vocabulary
             )
         return self._known[word]
 
