@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qabot.documents.grains import GRAIN_QUESTION, GRAIN_SENTENCE, GRAIN_WHOLE
+from qabot.index.grains import run_lengths, run_starts
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,8 @@ def best_sentence_rows(
     if not len(sentence):
         return best
     whose, scores = owner[sentence], row_scores[sentence]
-    runs = np.flatnonzero(np.r_[True, whose[1:] != whose[:-1]])
-    top = np.repeat(np.maximum.reduceat(scores, runs), np.diff(np.r_[runs, len(sentence)]))
+    runs = run_starts(whose)
+    top = np.repeat(np.maximum.reduceat(scores, runs), run_lengths(runs, len(sentence)))
     # The first row of each run that scores its run's best: a min over positions, no sort.
     first = np.minimum.reduceat(np.where(scores == top, np.arange(len(scores)), len(scores)), runs)
     best[whose[runs]] = rows[sentence[first]]

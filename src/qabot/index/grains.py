@@ -77,7 +77,7 @@ def grain_maxima(
     if row_scores.shape[-1]:
         segment = owner * 3 + grain
         # Rows are grouped by passage and grain, so each segment is one run: reduceat is a max.
-        starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
+        starts = run_starts(segment)
         if np.any(np.diff(segment[starts]) <= 0):
             raise ValueError("rows must be grouped by passage, then grain")
         out[..., segment[starts]] = np.maximum.reduceat(row_scores, starts, axis=-1)
@@ -85,3 +85,16 @@ def grain_maxima(
     missing = ~np.isfinite(out[..., GRAIN_SENTENCE])
     out[..., GRAIN_SENTENCE] = np.where(missing, out[..., GRAIN_WHOLE], out[..., GRAIN_SENTENCE])
     return out
+
+
+def run_starts(values: np.ndarray) -> np.ndarray:
+    """Where each run of equal consecutive values starts (positions, ascending)."""
+    change = np.empty(len(values), dtype=bool)
+    change[:1] = True
+    np.not_equal(values[1:], values[:-1], out=change[1:])
+    return np.flatnonzero(change)
+
+
+def run_lengths(starts: np.ndarray, total: int) -> np.ndarray:
+    """The length of each run that starts at ``starts``, the last one ending at ``total``."""
+    return np.diff(starts, append=total)
