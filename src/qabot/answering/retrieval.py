@@ -7,6 +7,9 @@ evidence by the formula and weights of `qabot.answering.evidence` (stated there,
 
 An FAQ question (or an alternate phrasing) asked verbatim always ranks its entry first, with
 fused score 1.0. Each hit's highlight is its sentence most similar to the question.
+
+A batch's questions are ranked `RANK_CHUNK` at a time, together (`qabot.answering.ranking`): one
+question alone gets exactly the hits it gets in any batch.
 """
 
 from __future__ import annotations
