@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from collections.abc import Iterable
 from difflib import SequenceMatcher
+
+import numpy as np
 
 KEPT = 10_000  # string pairs (and words' letters) remembered
 
@@ -41,3 +44,34 @@ def _shared_letters(a: str, b: str) -> int:
 @functools.lru_cache(maxsize=KEPT)
 def _letters(word: str) -> Counter[str]:
     return Counter(word)
+
+
+class Vocabulary:
+    """A set of words, asked which of them a word is close to.
+
+    The letters each word shares with the asked word are counted for all of them at once
+    (``quick_ratio``'s bound, as one numpy product), so that difflib matches only the few
+    words the bound leaves: a new word costs microseconds, not a match per word of the set.
+    """
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self.words = tuple(dict.fromkeys(words))
+        self._column = {c: i for i, c in enumerate(sorted({c for w in self.words for c in w}))}
+        self._letters = np.zeros((len(self.words), len(self._column)), dtype=np.int64)
+        for row, word in enumerate(self.words):
+            for letter in word:
+                self._letters[row, self._column[letter]] += 1
+        self._lengths = np.array([len(w) for w in self.words], dtype=np.int64)
+
+    def any_close(self, word: str, threshold: float) -> bool:
+        """Whether ``close(word, w, threshold)`` for some word ``w`` of the set."""
+        counts = np.zeros(len(self._column), dtype=np.int64)
+        for letter in word:
+            if letter in self._column:  # a letter no word of the set has is shared by none
+                counts[self._column[letter]] += 1
+        shared = np.minimum(self._letters, counts).sum(axis=1)
+        total = self._lengths + len(word)
+        bound = np.divide(2.0 * shared, total, out=np.ones(len(total)), where=total > 0)
+        return any(
+            close(word, self.words[i], threshold) for i in np.flatnonzero(bound >= threshold)
+        )

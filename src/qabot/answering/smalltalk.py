@@ -30,7 +30,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from qabot.answering.answer import Answer
-from qabot.answering.closeness import close, ratio
+from qabot.answering.closeness import Vocabulary, close, ratio
 from qabot.documents.chunking import Passage
 from qabot.documents.corpus import SMALLTALK_FILE
 from qabot.errors import CorpusError
@@ -143,7 +143,9 @@ class SmallTalk:
         self._phrasings = [
             (normalise(p), intent) for intent in self.intents for p in intent.phrasings
         ]
-        self._vocabulary = {word for phrasing, _ in self._phrasings for word in phrasing.split()}
+        self._vocabulary = Vocabulary(
+            word for phrasing, _ in self._phrasings for word in phrasing.split()
+        )
         self._known: dict[str, bool] = {}
 
     def match(self, utterance: str) -> tuple[Intent, float] | None:
@@ -184,8 +186,8 @@ class SmallTalk:
         if word not in self._known:  # a handful of words per utterance: remembered
             if len(self._known) >= _KNOWN_KEPT:  # a long-running server meets endless words
                 self._known.clear()
-            self._known[word] = word in _FILLERS or any(
-                close(word, known, MIN_WORD_SIMILARITY) for known in self._vocabulary
+            self._known[word] = word in _FILLERS or self._vocabulary.any_close(
+                word, MIN_WORD_SIMILARITY
             )
         return self._known[word]
 
