@@ -34,8 +34,9 @@ from qabot.models.embedding import Embedder
 
 DEFAULT_POOL = 100
 RANK_CHUNK = 32
-"""Questions ranked together: enough to spread numpy's cost per call over many questions, few
-enough that their gathered rows stay small (about 40 MB at StackFAQ's size)."""
+"""Questions ranked together: enough to spread numpy's cost per call over many questions (16 to
+256 measured the same: ``bench/results/answer-profile.md``'s bench); each question's rows are
+still gathered and scored alone (`qabot.index.store.VectorStore.evidence_batch`)."""
 
 
 @dataclass(frozen=True)
