@@ -7,6 +7,7 @@ matches (`Alternative`), and how sure qabot is. `Answer.to_dict` is its one JSON
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Literal
 
@@ -130,16 +131,23 @@ class Answer:
 
 def _plain(value: object) -> object:
     """``json.loads(json.dumps(asdict(value)))`` for records of JSON values, without the copies
-    (a tenth of a millisecond an answer: a third of what `qabot ask -` spends beside the model)."""
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    (to_dict and its JSON: 0.07 ms an answer that way, 0.03 this way)."""
+    if value is None or isinstance(value, str | int):  # bool is an int
+        return value
+    if isinstance(value, float):  # a float subclass (numpy's) as JSON would read it back
+        return float(value)
     if isinstance(value, list | tuple):
         return [_plain(item) for item in value]
     if isinstance(value, dict):
         return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, float):  # a float subclass (numpy's) as JSON would read it back
-        return float(value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return {name: _plain(getattr(value, name)) for name in _field_names(type(value))}
     return value
+
+
+@functools.cache
+def _field_names(record: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(record))
 
 
 ANSWER_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Answer))
