@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qabot.documents.grains import GRAIN_QUESTION, GRAIN_SENTENCE, GRAIN_WHOLE
-from qabot.index.grains import run_lengths, run_starts
+from qabot.index.grains import run_starts
 
 
 @dataclass(frozen=True)
@@ -57,9 +57,16 @@ class Fusion:
         )
         return np.where(is_faq, faq, passage)
 
-    def fuse(self, grains: np.ndarray, is_faq: np.ndarray, keyword: np.ndarray) -> np.ndarray:
-        """Fused score per candidate; ``keyword`` is raw BM25, ``(..., n)``."""
-        return self.combine(self.dense(grains, is_faq), is_faq, normalise_keyword(keyword))
+    def fuse(
+        self,
+        grains: np.ndarray,
+        is_faq: np.ndarray,
+        keyword: np.ndarray,
+        top: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Fused score per candidate; ``keyword`` is raw BM25, ``(..., n)``, and ``top`` its
+        best per question (`normalise_keyword`)."""
+        return self.combine(self.dense(grains, is_faq), is_faq, normalise_keyword(keyword, top))
 
     def combine(self, dense: np.ndarray, is_faq: np.ndarray, keyword: np.ndarray) -> np.ndarray:
         """The last step of `fuse`: dense scores and keyword scores already in [0, 1]."""
@@ -98,7 +105,7 @@ def best_sentence_rows(
         return best
     whose, scores = owner[sentence], row_scores[sentence]
     runs = run_starts(whose)
-    top = np.repeat(np.maximum.reduceat(scores, runs), run_lengths(runs, len(sentence)))
+    top = np.repeat(np.maximum.reduceat(scores, runs), np.diff(runs, append=len(sentence)))
     # The first row of each run that scores its run's best: a min over positions, no sort.
     first = np.minimum.reduceat(np.where(scores == top, np.arange(len(scores)), len(scores)), runs)
     best[whose[runs]] = rows[sentence[first]]

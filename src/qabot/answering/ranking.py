@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qabot.index.candidates import Candidates
+from qabot.index.candidates import Candidates, no_candidates, scores_at
 
 
 @dataclass(frozen=True)
@@ -61,15 +61,11 @@ def union(proposals: Sequence[Sequence[np.ndarray]], stride: int) -> Segments:
 def lookup(segments: Segments, found: Sequence[Candidates], stride: int) -> np.ndarray:
     """Each entry's score among its question's ``found`` (in passage-number order, as
     `qabot.index.keyword.KeywordIndex.matches` returns them); 0 where it is not there. float32."""
-    counts = [len(f) for f in found]
-    if not sum(counts):
-        return np.zeros(len(segments), dtype=np.float32)
-    question = np.repeat(np.arange(len(found), dtype=np.int64), counts)
+    found = [*found, no_candidates()]  # concatenation needs one array at least
+    question = np.repeat(np.arange(len(found), dtype=np.int64), [len(f) for f in found])
     known = question * stride + np.concatenate([f.numbers for f in found])
     scores = np.concatenate([f.scores for f in found])
-    wanted = segments.keys(stride)
-    at = np.minimum(np.searchsorted(known, wanted), len(known) - 1)
-    return np.where(known[at] == wanted, scores[at], 0).astype(np.float32)
+    return scores_at(known, scores, segments.keys(stride))
 
 
 def segment_max(values: np.ndarray, segments: Segments, empty: float = 0.0) -> np.ndarray:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qabot.answering.adaptive import recorded_fusion
-from qabot.answering.evidence import Fusion, best_sentence_rows, normalise_keyword
+from qabot.answering.evidence import Fusion, best_sentence_rows
 from qabot.answering.features import RIVALS, answer_key
 from qabot.answering.ranking import best_first, lookup, rival_margins, segment_max, union
 from qabot.documents.chunking import Passage, split_sentences
@@ -170,9 +170,9 @@ class Retriever:
         is_faq = self._is_faq[segments.numbers]
         dense_part = self.fusion.dense(evidence.grains, is_faq)
         best_keyword = segment_max(keyword, segments)[segments.question]
-        fused = self.fusion.combine(dense_part, is_faq, normalise_keyword(keyword, best_keyword))
-        asked = [(q, n) for q, numbers in enumerate(forced) for n in numbers]
-        verbatim = np.isin(segments.keys(stride), [q * stride + n for q, n in asked])
+        fused = self.fusion.fuse(evidence.grains, is_faq, keyword, best_keyword)
+        asked = [q * stride + n for q, numbers in enumerate(forced) for n in numbers]
+        verbatim = np.isin(segments.keys(stride), asked)
         rank = fused.copy()
         rank[verbatim] += 2.0
         order = best_first(rank, segments, top_k)

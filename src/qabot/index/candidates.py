@@ -34,11 +34,16 @@ class Candidates:
         Only for candidates in passage-number order (as `qabot.index.keyword.KeywordIndex.matches`
         returns them), not best first.
         """
-        wanted = np.asarray(wanted, dtype=np.int64)
-        if not len(self):
-            return np.zeros(len(wanted), dtype=np.float32)
-        at = np.minimum(np.searchsorted(self.numbers, wanted), len(self) - 1)
-        return np.where(self.numbers[at] == wanted, self.scores[at], 0).astype(np.float32)
+        return scores_at(self.numbers, self.scores, np.asarray(wanted, dtype=np.int64))
+
+
+def scores_at(known: np.ndarray, scores: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The score of each ``wanted`` key among ``known`` keys (ascending), 0 where it is absent
+    (float32)."""
+    if not len(known):
+        return np.zeros(len(wanted), dtype=np.float32)
+    at = np.minimum(np.searchsorted(known, wanted), len(known) - 1)
+    return np.where(known[at] == wanted, scores[at], 0).astype(np.float32)
 
 
 def no_candidates() -> Candidates:

@@ -93,8 +93,3 @@ def run_starts(values: np.ndarray) -> np.ndarray:
     change[:1] = True
     np.not_equal(values[1:], values[:-1], out=change[1:])
     return np.flatnonzero(change)
-
-
-def run_lengths(starts: np.ndarray, total: int) -> np.ndarray:
-    """The length of each run that starts at ``starts``, the last one ending at ``total``."""
-    return np.diff(starts, append=total)
