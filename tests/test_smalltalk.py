@@ -9,6 +9,7 @@ import pytest
 from qabot.answering.answerer import Answerer
 from qabot.answering.smalltalk import (
     Coverage,
+    SmallTalk,
     fill,
     load_smalltalk,
     normalise,
@@ -71,6 +72,18 @@ def test_questions_that_bring_a_topic_are_not_small_talk(talk):
 def test_normalise_forgives_case_punctuation_and_stretched_letters():
     assert normalise("Hellooo!!") == normalise("hello") == "helo"
     assert normalise("What’s ur name?") == "whats your name"
+
+
+def test_the_word_limit_counts_words_after_spelling(talk):
+    """ "youre" is two words ("you are"): the limit reads the words after spelling."""
+
+    def limited(words: int) -> SmallTalk:
+        return SmallTalk(talk.intents, min_similarity=talk.min_similarity, max_words=words)
+
+    assert talk.match("youre great") is not None
+    assert limited(3).match("youre great") is not None
+    assert limited(2).match("youre great") is None  # two words as typed, three after spelling
+    assert limited(2).match("great great great") is None  # three words as typed
 
 
 def test_fill_names_the_documents_and_faq_questions():

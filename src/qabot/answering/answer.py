@@ -58,6 +58,13 @@ class Alternative:
     score: float
     title: str
 
+    @classmethod
+    def of(cls, passage: Passage, score: float) -> Alternative:
+        """A passage or FAQ entry offered with its own probability ``score``."""
+        return cls(
+            passage.passage_id, passage.kind, passage.text, passage.question, score, passage.title
+        )
+
 
 @dataclass(frozen=True)
 class Answer:

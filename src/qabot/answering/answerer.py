@@ -117,14 +117,12 @@ class Answerer:
         position: int = 0,
         verifier: float | None = None,
     ) -> np.ndarray | None:
-        """The confidence features of ``hits[position]`` (`qabot.answering.features.FEATURES` order).
+        """The confidence features of ``hits[position]`` (`qabot.answering.features.FEATURES`
+        order); None for no such hit or an FAQ question asked verbatim (it scores 1.0).
 
-        When the confidence model reads the verifier (the verified model,
-        `qabot.answering.features.VERIFIED_FEATURES`), two columns follow from the verifier's
-        probability ``verifier`` for the hit (None: it did not read it). With a reranker, its score for the hit follows as one more column (the confidence's
-        last step reads it: `qabot.answering.confidence.ConfidenceModel.predict`). None when there is
-        no such hit or it is an FAQ question asked verbatim (its score is 1.0, not a model's
-        reading).
+        A verified model (`qabot.answering.features.VERIFIED_FEATURES`) reads two columns more,
+        from the verifier's probability ``verifier`` for the hit (None: unread); a reranker's
+        score follows last (`qabot.answering.confidence.ConfidenceModel.predict`).
         """
         if position >= len(hits) or hits[position].exact:
             return None
@@ -142,11 +140,10 @@ class Answerer:
             grains=np.array(hit.grains),
             faq_bm25=float(faq_matches.scores_of(np.array(rows)).max()) if rows else 0.0,
         )
-        if self.confidence.features == VERIFIED_FEATURES:
-            features = np.append(features, verifier_columns(verifier))
-        if hit.rerank_score is not None:
-            features = np.append(features, hit.rerank_score)
-        return features
+        verified = self.confidence.features == VERIFIED_FEATURES
+        extra = [*verifier_columns(verifier)] if verified else []
+        extra += [] if hit.rerank_score is None else [hit.rerank_score]
+        return np.append(features, extra) if extra else features
 
     def _facts(self) -> IndexFacts:
         if self._index_facts is None:  # lazily: some callers compose without a retriever
@@ -300,9 +297,10 @@ class Answerer:
         verdict: Verdict | None,
         shown: int,
     ) -> Answer:
-        score = self.score(question, hits, 0, None if verdict is None else verdict.probability)
+        read = None if verdict is None else verdict.probability
+        score = self.score(question, hits, 0, read)
         alternatives = tuple(
-            _alternative(hits[i], score if i == 0 else self.score(question, hits, i))
+            Alternative.of(hits[i].passage, score if i == 0 else self.score(question, hits, i))
             for i in range(int(score >= self.threshold), min(shown, len(hits)))
         )[: shown - 1]
         if not hits or score < self.threshold:
@@ -320,7 +318,7 @@ class Answerer:
                 alternatives=alternatives,
                 suggestions=suggestions,
                 truncated=truncated,
-                verifier=None if verdict is None else verdict.probability,
+                verifier=read,
             )
         best = hits[0]
         return Answer(
@@ -334,17 +332,6 @@ class Answerer:
             alternatives=alternatives,
             highlight=best.highlight,
             truncated=truncated,
-            verifier=None if verdict is None else verdict.probability,
+            verifier=read,
             span=None if verdict is None else answer_span(best.passage, verdict, best.highlight),
         )
-
-
-def _alternative(hit: Hit, score: float) -> Alternative:
-    return Alternative(
-        passage_id=hit.passage.passage_id,
-        kind=hit.passage.kind,
-        text=hit.passage.text,
-        faq_question=hit.passage.question,
-        score=score,
-        title=hit.passage.title,
-    )

@@ -103,8 +103,13 @@ class Intent:
 
 def normalise(text: str) -> str:
     """Lower case, no punctuation, doubled letters single ("Hellooo!!" → "helo"), "u" → "you"."""
-    words = _NOT_WORD.sub("", text.lower().replace("’", "'").replace("'", "")).split()
-    return " ".join(_REPEATS.sub(r"\1", _SPELLINGS.get(w, w)) for w in words)
+    return " ".join(_REPEATS.sub(r"\1", _SPELLINGS.get(w, w)) for w in _words(text))
+
+
+def _words(text: str) -> list[str]:
+    """The lower-case words of ``text`` without punctuation: `normalise`'s words before spelling
+    (a spelling may become two words, never none)."""
+    return _NOT_WORD.sub("", text.lower().replace("’", "'").replace("'", "")).split()
 
 
 def similarity(said: str, phrasing: str) -> float:
@@ -154,6 +159,8 @@ class SmallTalk:
         "Hi, hello" and "ok thank you" are two pieces of small talk: an utterance whose every
         clause (or both halves of a clause) is small talk takes the last one's intent.
         """
+        if len(_words(utterance)) > self.max_words:  # `normalise` only ever adds words
+            return None
         said = normalise(utterance)
         if (
             not said
