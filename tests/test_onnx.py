@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,22 @@ def test_threads_follow_the_machine_or_the_argument(onnx_folder: Path) -> None:
     assert OnnxEmbedder(onnx_folder).threads == machine_threads()
     single = OnnxEmbedder(onnx_folder, threads=1)
     assert single.session.get_session_options().intra_op_num_threads == 1
+
+
+def test_threads_spin_inside_a_pass_and_stop_after_it(onnx_folder: Path) -> None:
+    """Spinning threads make a short pass fast; stopped after it, they leave the core idle."""
+    embedder = OnnxEmbedder(onnx_folder, threads=2)
+    options = embedder.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert options.get_session_config_entry("session.force_spinning_stop") == "1"
+    embedder.embed_batch(TEXTS)
+    idle_cpu = 0.0
+    for text in TEXTS[:5]:  # a spinning pool burns tens of ms of CPU after each pass
+        embedder.embed_batch([text])
+        started = time.process_time()
+        time.sleep(0.1)
+        idle_cpu += time.process_time() - started
+    assert idle_cpu < 0.05
 
 
 def test_no_torch_on_the_onnx_path(onnx_folder: Path) -> None:
