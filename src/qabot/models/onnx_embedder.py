@@ -267,9 +267,9 @@ def session_options(onnxruntime, threads: int):
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     # Inside a pass, a thread that sleeps between operators costs more to wake than a short
-    # question's operator takes: it spins (one question's encode 3.9 -> 2.9 ms, a batch's 7 %
-    # faster; bench/results/answer-profile.md). At the end of a pass it stops, so faiss, the
-    # verifier and other requests on the same cores are not starved between passes.
+    # question's operator takes: it spins (one question's encode + search 4.8 -> 3.5 ms p50, a
+    # batch's encode 7 % faster: bench/results/answer-profile.md). At the end of a pass it
+    # stops, so faiss, the verifier and other requests on the same cores are not starved.
     options.add_session_config_entry("session.intra_op.allow_spinning", "1")
     options.add_session_config_entry("session.force_spinning_stop", "1")
     return options
