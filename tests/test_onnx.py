@@ -99,6 +99,16 @@ def test_threads_follow_the_machine_or_the_argument(onnx_folder: Path) -> None:
     assert single.session.get_session_options().intra_op_num_threads == 1
 
 
+def run_alone(script: str) -> str:
+    """What ``script`` prints, run by a Python process of its own on qabot's sources."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def test_threads_spin_inside_a_pass_and_stop_after_it(onnx_folder: Path) -> None:
     """Spinning threads make a short pass fast; stopped after it, they leave the core idle."""
     embedder = OnnxEmbedder(onnx_folder, threads=2)
@@ -120,12 +130,7 @@ def test_threads_spin_inside_a_pass_and_stop_after_it(onnx_folder: Path) -> None
         "    idle += time.process_time() - started\n"
         "print(idle)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert float(result.stdout) < 0.05
+    assert float(run_alone(script)) < 0.05
 
 
 def test_no_torch_on_the_onnx_path(onnx_folder: Path) -> None:
@@ -137,12 +142,7 @@ def test_no_torch_on_the_onnx_path(onnx_folder: Path) -> None:
         "heavy = ('torch', 'transformers', 'sentence_transformers')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert run_alone(script).strip() == "[]"
 
 
 def test_a_folder_without_an_export_is_a_clear_error(tmp_path: Path) -> None:
