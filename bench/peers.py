@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: build {build:.1f} s", file=sys.stderr, flush=True)
         # In rounds, every system once a round: a machine that slows for a while slows them all.
         seconds: list[list[float]] = [[] for _ in timed]
-        for _ in range(args.rounds):
+        for _round in range(args.rounds):
             for took, (*_, answer) in zip(seconds, timed, strict=True):
                 started = time.perf_counter()
                 answer(found.questions)

@@ -142,7 +142,8 @@ class Answerer:
         )
         verified = self.confidence.features == VERIFIED_FEATURES
         extra = [*verifier_columns(verifier)] if verified else []
-        extra += [] if hit.rerank_score is None else [hit.rerank_score]
+        if hit.rerank_score is not None:
+            extra.append(hit.rerank_score)
         return np.append(features, extra) if extra else features
 
     def _facts(self) -> IndexFacts:

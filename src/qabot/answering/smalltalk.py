@@ -103,13 +103,18 @@ class Intent:
 
 def normalise(text: str) -> str:
     """Lower case, no punctuation, doubled letters single ("Hellooo!!" → "helo"), "u" → "you"."""
-    return " ".join(_REPEATS.sub(r"\1", _SPELLINGS.get(w, w)) for w in _words(text))
+    return _spelled(_words(text))
 
 
 def _words(text: str) -> list[str]:
     """The lower-case words of ``text`` without punctuation: `normalise`'s words before spelling
     (a spelling may become two words, never none)."""
     return _NOT_WORD.sub("", text.lower().replace("’", "'").replace("'", "")).split()
+
+
+def _spelled(words: list[str]) -> str:
+    """`normalise`'s last step: spellings replaced, doubled letters single."""
+    return " ".join(_REPEATS.sub(r"\1", _SPELLINGS.get(w, w)) for w in words)
 
 
 def similarity(said: str, phrasing: str) -> float:
@@ -159,9 +164,10 @@ class SmallTalk:
         "Hi, hello" and "ok thank you" are two pieces of small talk: an utterance whose every
         clause (or both halves of a clause) is small talk takes the last one's intent.
         """
-        if len(_words(utterance)) > self.max_words:  # `normalise` only ever adds words
+        words = _words(utterance)
+        if len(words) > self.max_words:  # spelling only ever adds words
             return None
-        said = normalise(utterance)
+        said = _spelled(words)
         if (
             not said
             or len(said.split()) > self.max_words
